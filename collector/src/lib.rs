@@ -1,0 +1,23 @@
+//! kura's collector: samples every container of every configured Docker host
+//! into an embedded sled store, and the reader API that queries use.
+//!
+//! # Layout
+//!
+//! - [`sample`]: the model: a container's state and raw counters at one instant.
+//! - [`stats`]: stats documents (cgroup v1, v2, the 2015 form) -> [`sample::Sample`].
+//! - [`api`]: the other Docker API documents kura reads (list, inspect, top, info, events).
+//! - [`store`]: the sled store: layout, keys, the sample codec, retention, the reader API
+//!   and its two transports (direct open, the collector's unix socket).
+//! - `config` (feature `daemon`): config file and flags -> validated host list.
+//! - `docker` (feature `daemon`): the read-only HTTP client for a Docker endpoint.
+//! - `snmp` (feature `daemon`): UCD-SNMP-MIB memory and CPU readings of a host.
+//! - `sweep` (feature `daemon`): one round over one host.
+//! - `daemon` (feature `daemon`): intervals, shutdown, the socket server.
+//!
+//! Without the default `daemon` feature the crate is the model, the parsers and
+//! the store: what the `kura` CLI links, without tokio or an HTTP client.
+
+pub mod api;
+pub mod sample;
+pub mod stats;
+pub mod store;
