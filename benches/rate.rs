@@ -1,0 +1,2 @@
+//! Placeholder until the rate benchmark lands.
+fn main() {}

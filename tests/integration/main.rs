@@ -1,0 +1,1 @@
+//! kura integration tests against real peers (dockerd, snmpd, rsyslog).
