@@ -1,1 +1,42 @@
-//! stub
+//! Test support shared by kura's integration tests: real peers, never mocks.
+//!
+//! # Layout
+//!
+//! - [`docker`]: uniquely named containers on the test bed's dockerd, removed
+//!   when their guard drops (even after a failed assertion), and waits for a state.
+//! - [`snmpd`]: a private snmpd on a free loopback port, stopped by pid on drop.
+//! - [`rsyslog`]: a private rsyslogd on free loopback ports writing to its own
+//!   file, stopped by pid on drop.
+//!
+//! Every peer is found through [`require`]: when the peer is missing, a test
+//! fails under `CI` (set by `.ci/run`) and is reported as skipped, loudly,
+//! elsewhere.
+
+pub mod docker;
+pub mod net;
+pub mod process;
+
+use std::env;
+
+/// Whether the tests run under CI (`CI` set to anything but `false`/`0`/empty).
+pub fn under_ci() -> bool {
+    env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Decides what a test does when the peer `peer` is unavailable for `reason`.
+///
+/// Under CI it panics with a message naming the peer: a test that needs a
+/// daemon never passes silently there. Elsewhere it prints a loud `SKIPPED`
+/// line on stderr and returns, so the caller can `return` from the test.
+///
+/// # Panics
+/// Under CI, always: that is its purpose.
+pub fn peer_unavailable(peer: &str, reason: &str) {
+    let message = format!(
+        "{peer} is not available: {reason} (run scripts/testbed, which installs and starts the test peers)"
+    );
+    if under_ci() {
+        panic!("{message}");
+    }
+    eprintln!("SKIPPED (not under CI): {message}");
+}

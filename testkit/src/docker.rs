@@ -1,0 +1,241 @@
+//! Containers on the test bed's real dockerd, managed through the docker CLI.
+//!
+//! Every container a test starts carries the label [`TEST_LABEL`] and a
+//! unique name, and is removed (with its anonymous volumes) when its
+//! [`Container`] guard drops, even when the test panics.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::process::{have_program, wait_until};
+
+/// The image the test bed builds from busybox-static.
+pub const IMAGE: &str = "kura-test/busybox:latest";
+/// The label every test container carries (value: the test process id).
+pub const TEST_LABEL: &str = "kura.test";
+/// The test bed's Docker socket.
+pub const SOCKET: &str = "/var/run/docker.sock";
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// The docker CLI to use: Debian's `/usr/bin/docker` (the test bed's), else `docker` on PATH.
+pub fn cli() -> &'static str {
+    if have_program("/usr/bin/docker") {
+        "/usr/bin/docker"
+    } else {
+        "docker"
+    }
+}
+
+/// Whether the dockerd at [`SOCKET`] answers `GET /_ping` with `OK`, and the
+/// test image is present. Returns the reason when not.
+pub fn available() -> Result<(), String> {
+    let ping = || -> std::io::Result<String> {
+        let mut stream = UnixStream::connect(SOCKET)?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        Ok(answer)
+    };
+    match ping() {
+        Ok(answer) if answer.ends_with("OK") => {}
+        Ok(answer) => {
+            return Err(format!(
+                "dockerd at {SOCKET} answered /_ping with {answer:?}"
+            ))
+        }
+        Err(e) => return Err(format!("dockerd at {SOCKET} does not answer /_ping: {e}")),
+    }
+    let image = docker(&["image", "inspect", "--format", "{{.Id}}", IMAGE]);
+    if !image.status.success() {
+        return Err(format!("image {IMAGE} is missing"));
+    }
+    Ok(())
+}
+
+/// Runs the docker CLI and returns its output (never panics on failure).
+pub fn docker(args: &[&str]) -> Output {
+    match Command::new(cli()).args(args).output() {
+        Ok(output) => output,
+        Err(e) => panic!("cannot run {} {}: {e}", cli(), args.join(" ")),
+    }
+}
+
+/// Runs the docker CLI, panics with its stderr on failure, returns trimmed stdout.
+pub fn docker_ok(args: &[&str]) -> String {
+    let output = docker(args);
+    assert!(
+        output.status.success(),
+        "docker {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// The ids of all containers left by test processes (label [`TEST_LABEL`]).
+pub fn test_containers() -> Vec<String> {
+    docker_ok(&[
+        "ps",
+        "-aq",
+        "--no-trunc",
+        "--filter",
+        &format!("label={TEST_LABEL}"),
+    ])
+    .lines()
+    .map(str::to_owned)
+    .collect()
+}
+
+/// What to start: a builder over `docker run`/`docker create` flags.
+#[derive(Clone, Debug)]
+pub struct ContainerSpec {
+    name: String,
+    flags: Vec<String>,
+    command: Vec<String>,
+}
+
+impl ContainerSpec {
+    /// A container named `kura-test-<prefix>-<pid>-<n>` running `sleep 3600`.
+    pub fn new(prefix: &str) -> ContainerSpec {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        ContainerSpec {
+            name: format!("kura-test-{prefix}-{pid}-{n}"),
+            flags: vec!["--label".into(), format!("{TEST_LABEL}={pid}")],
+            command: vec!["sleep".into(), "3600".into()],
+        }
+    }
+
+    /// Adds the label `key=value`.
+    pub fn label(mut self, key: &str, value: &str) -> ContainerSpec {
+        self.flags.push("--label".into());
+        self.flags.push(format!("{key}={value}"));
+        self
+    }
+
+    /// Adds raw `docker run` flags, e.g. `["--memory", "8m"]`.
+    pub fn flags<I: IntoIterator<Item = S>, S: Into<String>>(mut self, flags: I) -> ContainerSpec {
+        self.flags.extend(flags.into_iter().map(Into::into));
+        self
+    }
+
+    /// Runs `sh -c SCRIPT` instead of `sleep 3600`.
+    pub fn shell(mut self, script: &str) -> ContainerSpec {
+        self.command = vec!["sh".into(), "-c".into(), script.into()];
+        self
+    }
+
+    /// The name the container will have.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `docker run -d`: starts the container.
+    pub fn start(self) -> Container {
+        self.launch("run", &["-d"])
+    }
+
+    /// `docker create`: creates the container without starting it.
+    pub fn create(self) -> Container {
+        self.launch("create", &[])
+    }
+
+    fn launch(self, verb: &str, extra: &[&str]) -> Container {
+        let mut args: Vec<&str> = vec![verb];
+        args.extend_from_slice(extra);
+        args.extend(["--name", &self.name]);
+        args.extend(self.flags.iter().map(String::as_str));
+        args.push(IMAGE);
+        args.extend(self.command.iter().map(String::as_str));
+        // The guard exists before the CLI returns, so a half-created
+        // container is removed too.
+        let mut container = Container {
+            name: self.name.clone(),
+            id: String::new(),
+        };
+        container.id = docker_ok(&args);
+        container
+    }
+}
+
+/// A test container, removed with `docker rm -f -v` when dropped.
+#[derive(Debug)]
+pub struct Container {
+    name: String,
+    id: String,
+}
+
+impl Container {
+    /// The container's name (without the leading `/`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The full 64-character id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// `docker inspect`'s `{{.State.Status}}`, e.g. `running`; `None` once removed.
+    pub fn state(&self) -> Option<String> {
+        let output = docker(&["inspect", "--format", "{{.State.Status}}", &self.name]);
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+
+    /// Waits until the container is in `state`; panics naming the last state
+    /// seen when `timeout` passes.
+    pub fn wait_state(&self, state: &str, timeout: Duration) {
+        let mut last = None;
+        let reached = wait_until(timeout, || {
+            last = self.state();
+            last.as_deref() == Some(state)
+        });
+        assert!(
+            reached,
+            "container {} did not become {state} within {timeout:?} (last: {last:?})",
+            self.name
+        );
+    }
+
+    /// Runs `docker <verb> <name>` (e.g. `pause`, `stop`), panicking on failure.
+    pub fn docker(&self, verb: &str) {
+        docker_ok(&[verb, &self.name]);
+    }
+
+    /// Runs a command inside the container and returns its stdout.
+    pub fn exec(&self, command: &[&str]) -> String {
+        let mut args = vec!["exec", self.name.as_str()];
+        args.extend_from_slice(command);
+        docker_ok(&args)
+    }
+
+    /// The container's IP address on the default bridge.
+    pub fn ip(&self) -> String {
+        docker_ok(&[
+            "inspect",
+            "--format",
+            "{{.NetworkSettings.IPAddress}}",
+            &self.name,
+        ])
+    }
+
+    /// Removes the container now (what drop does), e.g. to test a container
+    /// vanishing mid-sample.
+    pub fn remove(&self) {
+        let _ = docker(&["rm", "-f", "-v", &self.name]);
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
