@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //!
+//! - [`duration`]: `10s`, `5m`, `35d` as operators write them.
 //! - [`sample`]: the model: a container's state and raw counters at one instant.
 //! - [`stats`]: stats documents (cgroup v1, v2, the 2015 form) -> [`sample::Sample`].
 //! - [`api`]: the other Docker API documents kura reads (list, inspect, top, info, events).
@@ -12,12 +13,28 @@
 //! - `docker` (feature `daemon`): the read-only HTTP client for a Docker endpoint.
 //! - `snmp` (feature `daemon`): UCD-SNMP-MIB memory and CPU readings of a host.
 //! - `sweep` (feature `daemon`): one round over one host.
-//! - `daemon` (feature `daemon`): intervals, shutdown, the socket server.
+//! - `events` (feature `daemon`): each host's `/events` stream, resumed without loss.
+//! - `record` (feature `daemon`): a sweep's outcome -> the store's batch.
+//! - `daemon` (feature `daemon`): intervals, the writer thread, the socket server, shutdown.
 //!
 //! Without the default `daemon` feature the crate is the model, the parsers and
 //! the store: what the `kura` CLI links, without tokio or an HTTP client.
 
 pub mod api;
+pub mod duration;
 pub mod sample;
 pub mod stats;
 pub mod store;
+
+#[cfg(feature = "daemon")]
+pub mod config;
+#[cfg(feature = "daemon")]
+pub mod daemon;
+#[cfg(feature = "daemon")]
+pub mod docker;
+#[cfg(feature = "daemon")]
+pub mod events;
+#[cfg(feature = "daemon")]
+pub mod record;
+#[cfg(feature = "daemon")]
+pub mod sweep;

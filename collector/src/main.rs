@@ -1,1 +1,113 @@
-fn main() {}
+//! `kura-collector`: samples every container of every configured Docker host
+//! into kura's store. See README.md for the configuration and the store layout.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use kura_collector::config::{Config, FlagConfig};
+use kura_collector::daemon::{self, DaemonError};
+
+/// Samples every container of every configured Docker host into kura's store.
+///
+/// Without a config file or --docker, the local daemon (unix:///var/run/docker.sock)
+/// is the one host, named after this machine.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kura-collector",
+    version,
+    after_help = "Examples:
+  kura-collector                                   # the local Docker, store in the default folder
+  kura-collector --once                            # one sweep of every host, then exit
+  kura-collector --docker docker_host1=tcp://10.0.0.5:2375 --interval 30s
+  kura-collector --config /etc/kura/collector.toml --log debug
+
+Exit status: 0 stopped by SIGTERM/SIGINT (or --once done), 1 the store failed,
+2 bad flags or configuration, 3 another collector holds the store."
+)]
+struct Args {
+    /// TOML config file (hosts, intervals, SNMP; see README).
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Store folder [default: $KURA_DATA, else /var/lib/kura as root, else ~/.local/share/kura].
+    #[arg(short, long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// A Docker host as NAME=ENDPOINT (unix:///path, tcp://HOST:PORT, https://HOST:PORT); repeatable.
+    #[arg(long, value_name = "NAME=ENDPOINT")]
+    docker: Vec<String>,
+    /// SNMP agent of a host as NAME=HOST[:PORT] (v2c); repeatable.
+    #[arg(long, value_name = "NAME=HOST:PORT")]
+    snmp: Vec<String>,
+    /// Community for --snmp agents [default: public].
+    #[arg(long, value_name = "COMMUNITY")]
+    snmp_community: Option<String>,
+    /// Sweep interval of every host (stats, inspect, list, SNMP) [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    interval: Option<String>,
+    /// Interval of `top` (process lists) [default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    top_interval: Option<String>,
+    /// Interval of container sizes and images [default: 1h].
+    #[arg(long, value_name = "DURATION")]
+    size_interval: Option<String>,
+    /// Per-request timeout [default: 5s].
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+    /// How long history is kept [default: 35d].
+    #[arg(long, value_name = "DURATION")]
+    retention: Option<String>,
+    /// Run one sweep of every host (top, sizes and SNMP included), then exit.
+    #[arg(long)]
+    once: bool,
+    /// Log level or filter (error, warn, info, debug, trace; or RUST_LOG syntax) [default: $RUST_LOG, else info].
+    #[arg(long, value_name = "FILTER")]
+    log: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logs(args.log.as_deref());
+    let flags = FlagConfig {
+        config_file: args.config,
+        data_dir: args.data,
+        docker: args.docker,
+        interval: args.interval,
+        top_interval: args.top_interval,
+        size_interval: args.size_interval,
+        timeout: args.timeout,
+        retention: args.retention,
+        snmp: args.snmp,
+        snmp_community: args.snmp_community,
+    };
+    let config = match Config::resolve(flags) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("kura-collector: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match daemon::run_main(config, args.once) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kura-collector: {:#}", anyhow::Error::from(e.clone_for_report()));
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn exit_code(error: &DaemonError) -> u8 {
+    match error {
+        DaemonError::Locked { .. } => 3,
+        DaemonError::Config(_) => 2,
+        _ => 1,
+    }
+}
+
+fn init_logs(filter: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match filter {
+        Some(filter) => EnvFilter::new(filter),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

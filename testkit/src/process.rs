@@ -51,3 +51,19 @@ pub fn read_lossy(path: &Path) -> String {
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_default()
 }
+
+/// The path of a workspace binary (e.g. `kura-collector`) built beside the
+/// running test executable (`target/<profile>/`). Integration tests of the
+/// root package cannot use `CARGO_BIN_EXE_*` for binaries of member crates,
+/// so `scripts/test` builds them first (`cargo build --workspace --bins`).
+///
+/// # Panics
+/// When the binary is missing, with the command that builds it.
+pub fn workspace_bin(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let profile_dir = exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let path = profile_dir.join(name);
+    assert!(path.is_file(), "{} is missing: run `cargo build --workspace --bins` first", path.display());
+    path
+}

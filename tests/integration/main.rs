@@ -1,1 +1,3 @@
 //! kura integration tests against real peers (dockerd, snmpd, rsyslog).
+
+mod foundation;

@@ -1,0 +1,358 @@
+//! The collector's life: open the store, serve it on the socket, sweep every
+//! host on its interval, follow every host's events, prune old history, and
+//! stop cleanly on SIGTERM/SIGINT (the sweep in progress is abandoned, what
+//! was written is flushed, the exit status is 0).
+//!
+//! Writes go through one writer thread. When the store refuses a write (a
+//! full disk, a read-only file system) the writer says so once, loudly,
+//! keeps the refused sweeps in memory (at most [`MAX_BACKLOG`], the oldest
+//! dropped first and counted) and writes them when the store accepts writes
+//! again; sweeping goes on meanwhile.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
+
+use crate::config::{Config, ConfigError, HostConfig};
+use crate::docker::DockerClient;
+use crate::events::{self, EventBuffer};
+use crate::sample::UnixMillis;
+use crate::store::socket::{self, ServerLimits, Shutdown};
+use crate::store::{Reader, Store, StoreError, StoreOptions, SweepBatch};
+use crate::sweep::HostSampler;
+
+/// Sweeps kept in memory while the store refuses writes (about an hour at
+/// 10 s with one host; each holds one sweep of one host).
+pub const MAX_BACKLOG: usize = 360;
+/// How often old history is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// Entries deleted per prune step, between which sweeps are written.
+const PRUNE_BUDGET: usize = 2_000;
+
+/// Why the collector stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Another collector holds the store.
+    #[error("{0} (only one collector may use a data folder)")]
+    Locked(StoreError),
+    /// The store could not be opened or served.
+    #[error(transparent)]
+    Store(StoreError),
+    /// The runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl From<StoreError> for DaemonError {
+    fn from(error: StoreError) -> DaemonError {
+        match error {
+            StoreError::Locked { .. } | StoreError::Socket { .. } => DaemonError::Locked(error),
+            other => DaemonError::Store(other),
+        }
+    }
+}
+
+/// Runs the collector until SIGTERM/SIGINT (or one sweep with `once`), on a
+/// runtime of its own.
+pub fn run_main(config: Config, once: bool) -> Result<(), DaemonError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(DaemonError::Runtime)?;
+    runtime.block_on(run(config, once, termination()))
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn termination() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        // Without a SIGTERM handler, SIGINT still stops the collector.
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// The wall clock, in Unix milliseconds.
+pub fn now_millis() -> UnixMillis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Runs the collector until `shutdown` resolves (or one sweep with `once`).
+pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    let store = Store::open(&config.data_dir, StoreOptions::default())?;
+    tracing::info!(data = %config.data_dir.display(), hosts = config.hosts.len(), "store open");
+    let listener = socket::bind(&config.data_dir)?;
+    let server_shutdown = Shutdown::for_listener(&listener).map_err(|source| StoreError::Io {
+        path: config.data_dir.join(socket::SOCKET_FILE),
+        source,
+    })?;
+    let server = {
+        let handle = store.read_handle();
+        let stop = server_shutdown.clone();
+        std::thread::spawn(move || socket::serve(listener, handle, stop, ServerLimits::default()))
+    };
+    let last_events = last_event_times(&store, &config.hosts);
+    let store = Arc::new(store);
+    let writer = Writer::spawn(Arc::clone(&store));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for host in &config.hosts {
+        let buffer = EventBuffer::new(last_events.get(&host.name).copied().flatten());
+        let sampler = match HostSampler::new(host.clone()) {
+            Ok(sampler) => sampler,
+            Err(e) => {
+                // Caught by config validation already; kept for safety.
+                tracing::error!(host = %host.name, "{e}");
+                continue;
+            }
+        };
+        if once {
+            tasks.spawn(sweep_once(sampler, buffer, writer.sender()));
+        } else {
+            tasks.spawn(events::follow(host_client(host), host.name.clone(), buffer.clone(), stop_rx.clone()));
+            tasks.spawn(sweep_loop(sampler, buffer, writer.sender(), stop_rx.clone()));
+        }
+    }
+    if !once {
+        tasks.spawn(prune_loop(config.retention, writer.sender(), stop_rx.clone()));
+        tokio::select! {
+            _ = shutdown => tracing::info!("stopping: signal received"),
+            _ = wait_all(&mut tasks) => {}
+        }
+        let _ = stop_tx.send(true);
+    }
+    // Sweeps in progress end at their next await point; give them a moment.
+    let drained = tokio::time::timeout(Duration::from_secs(5), wait_all(&mut tasks)).await;
+    if drained.is_err() {
+        tasks.abort_all();
+    }
+    let report = writer.finish();
+    server_shutdown.trigger();
+    let _ = server.join();
+    store.flush()?;
+    tracing::info!(
+        written = report.written,
+        dropped = report.dropped,
+        "stopped; the store is flushed"
+    );
+    Ok(())
+}
+
+async fn wait_all(tasks: &mut JoinSet<()>) {
+    while tasks.join_next().await.is_some() {}
+}
+
+fn host_client(host: &HostConfig) -> Option<DockerClient> {
+    DockerClient::new(host.endpoint.clone(), host.tls.clone(), host.timeout).ok()
+}
+
+/// The newest stored event time of each host, to resume its stream from.
+fn last_event_times(store: &Store, hosts: &[HostConfig]) -> std::collections::HashMap<String, Option<i64>> {
+    let reader = Reader::Direct(store.read_handle());
+    hosts
+        .iter()
+        .map(|host| {
+            let newest = reader.last_event(&host.name).ok().flatten().map(|e| e.time_ns);
+            (host.name.clone(), newest)
+        })
+        .collect()
+}
+
+async fn sweep_once(mut sampler: HostSampler, buffer: EventBuffer, writer: mpsc::SyncSender<Job>) {
+    let now = now_millis();
+    let outcome = sampler.sweep(now).await;
+    if outcome.reach.is_up() {
+        events::catch_up(sampler.client(), &sampler.config().name, &buffer, now).await;
+    }
+    log_sweep(&outcome);
+    let _ = writer.send(Job::Sweep(Box::new(crate::record::batch(outcome, buffer.take()))));
+}
+
+async fn sweep_loop(
+    mut sampler: HostSampler,
+    buffer: EventBuffer,
+    writer: mpsc::SyncSender<Job>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(sampler.config().interval);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let outcome = tokio::select! {
+            outcome = sampler.sweep(now_millis()) => outcome,
+            _ = stop.changed() => return,
+        };
+        log_sweep(&outcome);
+        let batch = crate::record::batch(outcome, buffer.take());
+        if writer.send(Job::Sweep(Box::new(batch))).is_err() {
+            return;
+        }
+    }
+}
+
+fn log_sweep(outcome: &crate::sweep::SweepOutcome) {
+    tracing::debug!(
+        host = %outcome.host,
+        containers = outcome.containers.len(),
+        up = outcome.reach.is_up(),
+        elapsed_ms = u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX),
+        "sweep"
+    );
+}
+
+async fn prune_loop(retention: Duration, writer: mpsc::SyncSender<Job>, mut stop: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(PRUNE_EVERY);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let before = now_millis().saturating_sub(retention_ms);
+        if writer.send(Job::Prune(before)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Work for the writer thread.
+pub enum Job {
+    /// Write one host's sweep.
+    Sweep(Box<SweepBatch>),
+    /// Delete history older than this, in budgeted steps between sweeps.
+    Prune(UnixMillis),
+}
+
+/// What the writer did over its life.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterReport {
+    /// Sweeps written.
+    pub written: u64,
+    /// Sweeps dropped because the backlog was full.
+    pub dropped: u64,
+}
+
+/// The writer thread: the only place that writes the store.
+struct Writer {
+    sender: mpsc::SyncSender<Job>,
+    thread: JoinHandle<WriterReport>,
+}
+
+impl Writer {
+    fn spawn(store: Arc<Store>) -> Writer {
+        // Room for a few sweeps of many hosts; senders wait when it is full.
+        let (sender, jobs) = mpsc::sync_channel(64);
+        let thread = std::thread::spawn(move || write_jobs(&store, &jobs));
+        Writer { sender, thread }
+    }
+
+    fn sender(&self) -> mpsc::SyncSender<Job> {
+        self.sender.clone()
+    }
+
+    /// Writes what is queued, then returns what was done.
+    fn finish(self) -> WriterReport {
+        drop(self.sender);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+fn write_jobs(store: &Store, jobs: &mpsc::Receiver<Job>) -> WriterReport {
+    let mut report = WriterReport::default();
+    let mut backlog: VecDeque<Box<SweepBatch>> = VecDeque::new();
+    let mut failing: Option<String> = None;
+    let mut pruning: Option<UnixMillis> = None;
+    loop {
+        // Prune in steps only while no sweep is waiting.
+        let job = match pruning {
+            Some(_) => match jobs.try_recv() {
+                Ok(job) => Some(job),
+                Err(mpsc::TryRecvError::Empty) => None,
+                Err(mpsc::TryRecvError::Disconnected) => break,
+            },
+            None => match jobs.recv() {
+                Ok(job) => Some(job),
+                Err(_) => break,
+            },
+        };
+        match job {
+            Some(Job::Sweep(batch)) => {
+                backlog.push_back(batch);
+                write_backlog(store, &mut backlog, &mut failing, &mut report);
+            }
+            Some(Job::Prune(before)) => pruning = Some(before),
+            None => {
+                if let Some(before) = pruning {
+                    match store.prune(before, PRUNE_BUDGET) {
+                        Ok(progress) if progress.done => pruning = None,
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!("pruning history older than {before} ms failed: {e}");
+                            pruning = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    write_backlog(store, &mut backlog, &mut failing, &mut report);
+    if !backlog.is_empty() {
+        tracing::error!(sweeps = backlog.len(), "stopping with sweeps the store refused; they are lost");
+    }
+    report
+}
+
+fn write_backlog(
+    store: &Store,
+    backlog: &mut VecDeque<Box<SweepBatch>>,
+    failing: &mut Option<String>,
+    report: &mut WriterReport,
+) {
+    while let Some(batch) = backlog.front() {
+        match store.write_sweep(batch) {
+            Ok(_) => {
+                backlog.pop_front();
+                report.written += 1;
+                if let Some(reason) = failing.take() {
+                    tracing::warn!(backlog = backlog.len(), "the store accepts writes again (it refused: {reason})");
+                }
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                if failing.as_deref() != Some(reason.as_str()) {
+                    tracing::error!(
+                        "the store refused a write: {reason}; keeping up to {MAX_BACKLOG} sweeps in memory until it accepts writes again"
+                    );
+                    *failing = Some(reason);
+                }
+                break;
+            }
+        }
+    }
+    while backlog.len() > MAX_BACKLOG {
+        backlog.pop_front();
+        report.dropped += 1;
+        if report.dropped == 1 || report.dropped.is_power_of_two() {
+            tracing::error!(dropped = report.dropped, "backlog full: the oldest unwritten sweeps are lost");
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Following a host's Docker events: one long-lived `/events` stream per
+//! host, read promptly (the daemon drops events for a listener that lags
+//! 100 ms), handed to the next sweep's batch, and resumed after a
+//! disconnect from the newest event seen (`since`), so that none is lost.
+//! The store keys an event by its daemon time and a hash of its content, so
+//! the event at `since`, which the daemon sends again, is stored once.
+//!
+//! With no stored event, the stream starts at `since=0`: the daemon answers
+//! with what it still holds (its last 256 events), then follows live.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::docker::DockerClient;
+use crate::sample::UnixMillis;
+use crate::store::EventRecord;
+
+/// Events waiting for the next sweep's batch, and the newest time seen.
+#[derive(Clone, Debug, Default)]
+pub struct EventBuffer(Arc<Mutex<Pending>>);
+
+#[derive(Debug, Default)]
+struct Pending {
+    events: Vec<EventRecord>,
+    newest_ns: Option<i64>,
+}
+
+/// Events held at most between two sweeps; past this the oldest are
+/// dropped (and counted in a warning), so a stalled writer cannot grow memory.
+pub const MAX_PENDING: usize = 10_000;
+
+impl EventBuffer {
+    /// A buffer that resumes after `newest_ns` (the newest stored event).
+    pub fn new(newest_ns: Option<i64>) -> EventBuffer {
+        EventBuffer(Arc::new(Mutex::new(Pending {
+            events: Vec::new(),
+            newest_ns,
+        })))
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Pending) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Adds one event.
+    pub fn push(&self, event: EventRecord) {
+        self.with(|pending| {
+            pending.newest_ns = Some(pending.newest_ns.map_or(event.time_ns, |n| n.max(event.time_ns)));
+            if pending.events.len() >= MAX_PENDING {
+                pending.events.remove(0);
+                tracing::warn!("more than {MAX_PENDING} events between two sweeps: dropping the oldest");
+            }
+            pending.events.push(event);
+        });
+    }
+
+    /// Takes the events gathered since the last call.
+    pub fn take(&self) -> Vec<EventRecord> {
+        self.with(|pending| std::mem::take(&mut pending.events))
+    }
+
+    /// The `since` parameter to resume from: `SECONDS.NANOS` of the newest
+    /// event seen, or `0`.
+    pub fn since(&self) -> String {
+        match self.with(|pending| pending.newest_ns) {
+            Some(ns) => format!("{}.{:09}", ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000)),
+            None => "0".to_owned(),
+        }
+    }
+}
+
+/// Parses one line of the events stream; `None` (after a warning) for a
+/// line that is not an event object with a `timeNano`.
+pub fn parse_line(host: &str, line: &[u8]) -> Option<EventRecord> {
+    let event: serde_json::Value = match serde_json::from_slice(line) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::warn!(host, "events: a line that is not JSON: {e}");
+            return None;
+        }
+    };
+    let time_ns = event.get("timeNano").and_then(serde_json::Value::as_i64).or_else(|| {
+        // Daemons before API 1.22 give seconds only.
+        event.get("time").and_then(serde_json::Value::as_i64).and_then(|s| s.checked_mul(1_000_000_000))
+    });
+    match time_ns {
+        Some(time_ns) => Some(EventRecord { time_ns, event }),
+        None => {
+            tracing::warn!(host, "events: an event without timeNano or time");
+            None
+        }
+    }
+}
+
+/// Follows the host's events until `stop`, reconnecting with backoff.
+pub async fn follow(client: Option<DockerClient>, host: String, buffer: EventBuffer, mut stop: watch::Receiver<bool>) {
+    let Some(mut client) = client else { return };
+    let mut backoff = Duration::from_secs(1);
+    let mut last_error: Option<String> = None;
+    loop {
+        let result = tokio::select! {
+            result = stream_events(&mut client, &host, &buffer) => result,
+            _ = stop.changed() => return,
+        };
+        match result {
+            Ok(()) => backoff = Duration::from_secs(1),
+            Err(reason) => {
+                if last_error.as_deref() != Some(reason.as_str()) {
+                    tracing::warn!(host, "events: {reason}; retrying with backoff");
+                    last_error = Some(reason);
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.changed() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+async fn stream_events(client: &mut DockerClient, host: &str, buffer: &EventBuffer) -> Result<(), String> {
+    if client.api_version().is_none() {
+        client.negotiate().await.map_err(|e| e.to_string())?;
+    }
+    let mut stream = client.stream(&format!("/events?since={}", buffer.since())).await.map_err(|e| e.to_string())?;
+    tracing::debug!(host, "events: following");
+    while let Some(line) = stream.next_line().await.map_err(|e| e.to_string())? {
+        if let Some(event) = parse_line(host, &line) {
+            buffer.push(event);
+        }
+    }
+    Ok(())
+}
+
+/// For `--once`: the events from the newest stored one up to `now`.
+pub async fn catch_up(client: &DockerClient, host: &str, buffer: &EventBuffer, now: UnixMillis) {
+    let until = now.div_euclid(1000) + 1;
+    let path = format!("/events?since={}&until={until}", buffer.since());
+    let mut stream = match client.stream(&path).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::warn!(host, "events: {e}");
+            return;
+        }
+    };
+    loop {
+        match stream.next_line().await {
+            Ok(Some(line)) => {
+                if let Some(event) = parse_line(host, &line) {
+                    buffer.push(event);
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(host, "events: {e}");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_resumes_at_the_newest_event_with_nanoseconds() {
+        let buffer = EventBuffer::new(None);
+        assert_eq!(buffer.since(), "0");
+        let line = br#"{"Type":"container","Action":"start","time":1700000000,"timeNano":1700000000000000042}"#;
+        let event = parse_line("h", line);
+        assert_eq!(event.as_ref().map(|e| e.time_ns), Some(1_700_000_000_000_000_042));
+        if let Some(event) = event {
+            buffer.push(event);
+        }
+        assert_eq!(buffer.since(), "1700000000.000000042");
+        assert_eq!(buffer.take().len(), 1);
+        assert!(buffer.take().is_empty());
+        assert_eq!(buffer.since(), "1700000000.000000042");
+    }
+
+    #[test]
+    fn lines_that_are_not_events_are_refused() {
+        assert!(parse_line("h", b"not json").is_none());
+        assert!(parse_line("h", br#"{"Type":"container"}"#).is_none());
+        let legacy = parse_line("h", br#"{"status":"start","id":"abc","time":12}"#);
+        assert_eq!(legacy.map(|e| e.time_ns), Some(12_000_000_000));
+    }
+}

@@ -1,0 +1,53 @@
+//! What a sweep learnt, as the store keeps it: the one place that knows both
+//! the sweep's shapes and the store's.
+
+use serde_json::{json, Value};
+
+use crate::store::{self, ContainerInfo, EventRecord, SweepBatch, SweepRecord};
+use crate::sweep::{ContainerSweep, Reach, SweepOutcome};
+
+/// The store batch of one sweep and the events gathered since the last one.
+pub fn batch(outcome: SweepOutcome, events: Vec<EventRecord>) -> SweepBatch {
+    let (sweep_outcome, latency_us) = match &outcome.reach {
+        Reach::Up { latency_us } => (store::SweepOutcome::Reached, *latency_us),
+        Reach::Down { reason } => (store::SweepOutcome::Down(reason.clone()), 0),
+    };
+    let containers = u32::try_from(outcome.containers.len()).unwrap_or(u32::MAX);
+    SweepBatch {
+        host: outcome.host,
+        sweep: SweepRecord {
+            time: outcome.time,
+            outcome: sweep_outcome,
+            latency_us,
+            containers,
+        },
+        containers: outcome.containers.into_iter().map(container).collect(),
+        events,
+        snmp: outcome.snmp.and_then(|reading| serde_json::to_value(reading).ok()),
+        sizes: outcome.sizes.and_then(|sizes| serde_json::to_value(sizes).ok()),
+        host_info: outcome.info.and_then(|info| serde_json::to_value(info).ok()),
+    }
+}
+
+fn container(sweep: ContainerSweep) -> store::ContainerSweep {
+    let summary = sweep.summary;
+    let latest = (sweep.top.is_some() || sweep.memory_stats.is_some()).then(|| {
+        json!({
+            "top": sweep.top,
+            "memory_stats": sweep.memory_stats,
+        })
+    });
+    store::ContainerSweep {
+        info: ContainerInfo {
+            name: summary.name().unwrap_or_default().to_owned(),
+            image: summary.image.clone().unwrap_or_default(),
+            command: summary.command.clone().unwrap_or_default(),
+            created: summary.created.and_then(|s| s.checked_mul(1000)),
+            labels: summary.labels.clone(),
+            id: summary.id,
+        },
+        sample: Some(sweep.sample),
+        details: sweep.details.and_then(|details| serde_json::to_value(details).ok()),
+        latest: latest.filter(|v: &Value| !v.is_null()),
+    }
+}

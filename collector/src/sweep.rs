@@ -1,0 +1,468 @@
+//! One sweep over one host: ping, list, then inspect, stats and (when due)
+//! top of every container concurrently, plus sizes, images and SNMP when due.
+//!
+//! A sweep never fails as a whole: an unreachable daemon is a sweep recorded
+//! as "down" with its reason; a container that vanished between the list and
+//! its requests (404/409) is simply absent; any other per-container fault
+//! costs that container its counters for this sweep, is logged once per
+//! container and reason, and leaves the others untouched. Every request is
+//! bounded by the host's timeout, so the sweep ends within it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::api::{self, ContainerDetails, ContainerInspect, ContainerSummary, ImageSummary, Info, Top};
+use crate::config::HostConfig;
+use crate::docker::{DockerClient, DockerError};
+use crate::sample::{Sample, State, UnixMillis};
+use crate::snmp::{self, HostReading};
+use crate::stats;
+
+/// Whether the sweep reached the daemon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// `_ping` answered `OK`, in this many microseconds.
+    Up {
+        /// Ping latency.
+        latency_us: u64,
+    },
+    /// The daemon could not be used; the reason (refused, timeout, http 500...).
+    Down {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What one sweep learnt about one container.
+#[derive(Clone, Debug)]
+pub struct ContainerSweep {
+    /// The list entry (names, image, labels, state, status, sizes when asked).
+    pub summary: ContainerSummary,
+    /// State and, for a running or paused container, counters.
+    pub sample: Sample,
+    /// Inspect details, when they differ from the previous sweep's.
+    pub details: Option<ContainerDetails>,
+    /// `top`, when it was due.
+    pub top: Option<Top>,
+    /// The raw `memory_stats.stats` map, when `top` was due (for `kura mem --detail`).
+    pub memory_stats: Option<BTreeMap<String, u64>>,
+}
+
+/// The sizes part of a sweep (`size=1` list and images), when due.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Sizes {
+    /// Sum of image sizes, bytes.
+    pub images: u64,
+    /// Sum of containers' `SizeRw` per state name, bytes.
+    pub containers: BTreeMap<String, u64>,
+}
+
+/// Everything one sweep of one host learnt.
+#[derive(Clone, Debug)]
+pub struct SweepOutcome {
+    /// The host's name.
+    pub host: String,
+    /// When the sweep started.
+    pub time: UnixMillis,
+    /// Whether the daemon was reached.
+    pub reach: Reach,
+    /// `/info`, when it was due and changed.
+    pub info: Option<Info>,
+    /// Every listed container.
+    pub containers: Vec<ContainerSweep>,
+    /// Sizes and images, when due.
+    pub sizes: Option<Sizes>,
+    /// The SNMP reading, when configured and it answered.
+    pub snmp: Option<HostReading>,
+    /// How long the sweep took.
+    pub elapsed: Duration,
+}
+
+/// A host's sampler: its client and what it remembers between sweeps.
+pub struct HostSampler {
+    config: HostConfig,
+    client: DockerClient,
+    negotiated: bool,
+    last_top: Option<Instant>,
+    last_sizes: Option<Instant>,
+    last_info: Option<Info>,
+    last_details: HashMap<String, ContainerDetails>,
+    faults: HashMap<String, String>,
+    was_up: Option<bool>,
+    snmp_fault: Option<String>,
+    snmp_unsupported: Vec<String>,
+}
+
+impl HostSampler {
+    /// A sampler for one configured host.
+    pub fn new(config: HostConfig) -> Result<HostSampler, DockerError> {
+        let client = DockerClient::new(config.endpoint.clone(), config.tls.clone(), config.timeout)?;
+        Ok(HostSampler {
+            config,
+            client,
+            negotiated: false,
+            last_top: None,
+            last_sizes: None,
+            last_info: None,
+            last_details: HashMap::new(),
+            faults: HashMap::new(),
+            was_up: None,
+            snmp_fault: None,
+            snmp_unsupported: Vec::new(),
+        })
+    }
+
+    /// The host's configuration.
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// The client (for the events stream, which shares the negotiated version).
+    pub fn client(&self) -> &DockerClient {
+        &self.client
+    }
+
+    /// Runs one sweep. `now` is the sweep's wall-clock time.
+    pub async fn sweep(&mut self, now: UnixMillis) -> SweepOutcome {
+        let started = Instant::now();
+        let snmp = self.snmp();
+        let docker = self.docker(now);
+        let (snmp, (reach, info, containers, sizes)) = tokio::join!(snmp, docker);
+        let snmp = self.note_snmp(snmp);
+        self.note_reach(&reach);
+        SweepOutcome {
+            host: self.config.name.clone(),
+            time: now,
+            reach,
+            info,
+            containers,
+            sizes,
+            snmp,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    async fn snmp(&self) -> Option<Result<HostReading, snmp::SnmpError>> {
+        let config = self.config.snmp.as_ref()?;
+        Some(snmp::read_host(config).await)
+    }
+
+    fn note_snmp(&mut self, result: Option<Result<HostReading, snmp::SnmpError>>) -> Option<HostReading> {
+        match result? {
+            Ok(reading) => {
+                if self.snmp_fault.take().is_some() {
+                    tracing::warn!(host = %self.config.name, "SNMP answers again");
+                }
+                if reading.unsupported != self.snmp_unsupported {
+                    if !reading.unsupported.is_empty() {
+                        tracing::warn!(host = %self.config.name, oids = ?reading.unsupported, "unsupported on this agent; falling back where possible");
+                    }
+                    self.snmp_unsupported.clone_from(&reading.unsupported);
+                }
+                Some(reading)
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                if self.snmp_fault.as_deref() != Some(reason.as_str()) {
+                    tracing::warn!(host = %self.config.name, "{reason}; no host memory or CPU values until it answers");
+                    self.snmp_fault = Some(reason);
+                }
+                None
+            }
+        }
+    }
+
+    fn note_reach(&mut self, reach: &Reach) {
+        let up = matches!(reach, Reach::Up { .. });
+        if self.was_up != Some(up) {
+            match reach {
+                Reach::Up { .. } if self.was_up.is_some() => {
+                    tracing::warn!(host = %self.config.name, endpoint = %self.config.endpoint, "Docker is reachable again")
+                }
+                Reach::Up { .. } => {
+                    tracing::info!(host = %self.config.name, endpoint = %self.config.endpoint, "Docker is reachable")
+                }
+                Reach::Down { reason } => {
+                    tracing::warn!(host = %self.config.name, endpoint = %self.config.endpoint, "Docker is down: {reason}")
+                }
+            }
+            self.was_up = Some(up);
+        }
+    }
+
+    async fn docker(&mut self, now: UnixMillis) -> (Reach, Option<Info>, Vec<ContainerSweep>, Option<Sizes>) {
+        let down = |e: DockerError| (Reach::Down { reason: e.short_reason() }, None, Vec::new(), None);
+        let latency = match self.client.ping().await {
+            Ok(latency) => latency,
+            Err(e) => {
+                // A restarted daemon may speak another version: ask again when it is back.
+                self.negotiated = false;
+                return down(e);
+            }
+        };
+        if !self.negotiated {
+            if let Err(e) = self.client.negotiate().await {
+                return down(e);
+            }
+            self.negotiated = true;
+        }
+        let top_due = due(self.last_top, self.config.top_interval);
+        let sizes_due = due(self.last_sizes, self.config.size_interval);
+        let list_path = if sizes_due { "/containers/json?all=1&size=1" } else { "/containers/json?all=1" };
+        let list: Vec<ContainerSummary> = match self.get_parsed("container list", list_path).await {
+            Ok(list) => list,
+            Err(e) => return down(e),
+        };
+        let info = if top_due { self.changed_info().await } else { None };
+        let sizes = if sizes_due { self.sizes(&list).await } else { None };
+        let containers = self.containers(list, now, top_due).await;
+        if top_due {
+            self.last_top = Some(Instant::now());
+        }
+        if sizes_due && sizes.is_some() {
+            self.last_sizes = Some(Instant::now());
+        }
+        let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        (Reach::Up { latency_us }, info, containers, sizes)
+    }
+
+    async fn get_parsed<T: serde::de::DeserializeOwned>(&self, what: &'static str, path: &str) -> Result<T, DockerError> {
+        let body = self.client.get(path).await?;
+        api::parse(what, &body).map_err(|e| DockerError::Garbage {
+            endpoint: self.config.endpoint.clone(),
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    async fn changed_info(&mut self) -> Option<Info> {
+        match self.get_parsed::<Info>("info", "/info").await {
+            Ok(info) if self.last_info.as_ref() != Some(&info) => {
+                self.last_info = Some(info.clone());
+                Some(info)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                self.fault("host", &e.to_string());
+                None
+            }
+        }
+    }
+
+    async fn sizes(&mut self, list: &[ContainerSummary]) -> Option<Sizes> {
+        let images: Vec<ImageSummary> = match self.get_parsed("image list", "/images/json").await {
+            Ok(images) => images,
+            Err(e) => {
+                self.fault("images", &e.to_string());
+                return None;
+            }
+        };
+        let mut sizes = Sizes {
+            images: images.iter().filter_map(|i| u64::try_from(i.size).ok()).sum(),
+            containers: BTreeMap::new(),
+        };
+        for state in [State::Running, State::Restarting, State::Paused, State::Exited] {
+            sizes.containers.insert(state.as_str().to_owned(), 0);
+        }
+        for container in list {
+            let (Some(state), Some(size)) = (container.state(), container.size_rw) else { continue };
+            let size = u64::try_from(size).unwrap_or(0);
+            *sizes.containers.entry(state.as_str().to_owned()).or_insert(0) += size;
+        }
+        Some(sizes)
+    }
+
+    async fn containers(&mut self, list: Vec<ContainerSummary>, now: UnixMillis, top_due: bool) -> Vec<ContainerSweep> {
+        let permits = Arc::new(Semaphore::new(self.config.concurrency));
+        let mut tasks = JoinSet::new();
+        for (index, summary) in list.iter().enumerate() {
+            let Some(state) = summary.state() else {
+                self.fault(&summary.id, &format!("unknown state {:?} / status {:?}", summary.state, summary.status));
+                continue;
+            };
+            let client = self.client.clone();
+            let permits = Arc::clone(&permits);
+            let id = summary.id.clone();
+            tasks.spawn(async move { (index, sample_container(client, permits, id, state, top_due, now).await) });
+        }
+        let mut results: Vec<Option<Sampled>> = vec![None; list.len()];
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((index, sampled)) => {
+                    if let Some(slot) = results.get_mut(index) {
+                        *slot = Some(sampled);
+                    }
+                }
+                Err(e) => tracing::error!(host = %self.config.name, "a container task failed: {e}"),
+            }
+        }
+        let mut containers = Vec::with_capacity(list.len());
+        let mut seen = Vec::with_capacity(list.len());
+        for (summary, sampled) in list.into_iter().zip(results) {
+            let Some(sampled) = sampled else { continue };
+            for fault in &sampled.faults {
+                self.fault(&summary.id, fault);
+            }
+            if sampled.faults.is_empty() {
+                self.faults.remove(&summary.id);
+            }
+            if sampled.gone {
+                tracing::debug!(host = %self.config.name, container = %summary.id, "container vanished during the sweep");
+                continue;
+            }
+            seen.push(summary.id.clone());
+            let details = sampled.details.filter(|d| self.last_details.get(&summary.id) != Some(d));
+            if let Some(details) = &details {
+                self.last_details.insert(summary.id.clone(), details.clone());
+            }
+            containers.push(ContainerSweep {
+                summary,
+                sample: sampled.sample,
+                details,
+                top: sampled.top,
+                memory_stats: sampled.memory_stats,
+            });
+        }
+        self.last_details.retain(|id, _| seen.contains(id));
+        self.faults.retain(|id, _| seen.contains(id) || id == "host" || id == "images");
+        containers
+    }
+
+    /// Logs a fault once per subject and reason.
+    fn fault(&mut self, subject: &str, reason: &str) {
+        if self.faults.get(subject).map(String::as_str) != Some(reason) {
+            tracing::warn!(host = %self.config.name, container = %subject, "{reason}");
+            self.faults.insert(subject.to_owned(), reason.to_owned());
+        }
+    }
+}
+
+fn due(last: Option<Instant>, interval: Duration) -> bool {
+    // A little early is fine: the sweep interval rarely divides the others exactly.
+    last.is_none_or(|last| last.elapsed() + Duration::from_millis(500) >= interval)
+}
+
+/// The outcome of one container's requests.
+#[derive(Clone, Debug)]
+struct Sampled {
+    sample: Sample,
+    details: Option<ContainerDetails>,
+    top: Option<Top>,
+    memory_stats: Option<BTreeMap<String, u64>>,
+    gone: bool,
+    faults: Vec<String>,
+}
+
+async fn sample_container(
+    client: DockerClient,
+    permits: Arc<Semaphore>,
+    id: String,
+    listed: State,
+    top_due: bool,
+    now: UnixMillis,
+) -> Sampled {
+    let mut sampled = Sampled {
+        sample: Sample::state_only(now, listed),
+        details: None,
+        top: None,
+        memory_stats: None,
+        gone: false,
+        faults: Vec::new(),
+    };
+    let has_counters = matches!(listed, State::Running | State::Paused);
+    let stats_path = if client.has_one_shot() {
+        format!("/containers/{id}/stats?stream=false&one-shot=true")
+    } else {
+        format!("/containers/{id}/stats?stream=false")
+    };
+    let inspect_path = format!("/containers/{id}/json");
+    let top_path = format!("/containers/{id}/top");
+    let get = |path: String| {
+        let client = client.clone();
+        let permits = Arc::clone(&permits);
+        async move {
+            let _permit = permits.acquire_owned().await;
+            client.get(&path).await
+        }
+    };
+    let (inspect, stats, top) = tokio::join!(
+        get(inspect_path),
+        async {
+            if has_counters {
+                Some(get(stats_path).await)
+            } else {
+                None
+            }
+        },
+        async {
+            if top_due && listed == State::Running {
+                Some(get(top_path).await)
+            } else {
+                None
+            }
+        },
+    );
+    let mut record = |result: &Result<_, DockerError>| match result {
+        Err(e) if e.is_gone() => sampled.gone = true,
+        Err(e) => sampled.faults.push(e.to_string()),
+        Ok(_) => {}
+    };
+    record(&inspect);
+    if let Some(stats) = &stats {
+        record(stats);
+    }
+    if let Some(top) = &top {
+        record(top);
+    }
+    if let Ok(body) = inspect {
+        match api::parse::<ContainerInspect>("container inspect", &body) {
+            Ok(inspect) => sampled.details = Some(ContainerDetails::from(&inspect)),
+            Err(e) => sampled.faults.push(e.to_string()),
+        }
+    }
+    if let Some(Ok(body)) = stats {
+        match stats::parse_stats(&body, listed) {
+            Ok(Some(sample)) => sampled.sample = sample,
+            // The all-zero document of a container that stopped since the list.
+            Ok(None) => {}
+            Err(e) => sampled.faults.push(format!("stats: {e}")),
+        }
+        if top_due {
+            sampled.memory_stats = memory_stats(&body);
+        }
+    }
+    if let Some(Ok(body)) = top {
+        match api::parse::<Top>("container top", &body) {
+            Ok(top) => sampled.top = Some(top),
+            Err(e) => sampled.faults.push(e.to_string()),
+        }
+    }
+    sampled
+}
+
+/// The raw `memory_stats.stats` map of a stats document (numbers only).
+fn memory_stats(doc: &[u8]) -> Option<BTreeMap<String, u64>> {
+    #[derive(Deserialize)]
+    struct Doc {
+        memory_stats: Option<Memory>,
+    }
+    #[derive(Deserialize)]
+    struct Memory {
+        stats: Option<BTreeMap<String, serde_json::Value>>,
+    }
+    let doc: Doc = serde_json::from_slice(doc).ok()?;
+    let stats = doc.memory_stats?.stats?;
+    Some(stats.into_iter().filter_map(|(k, v)| v.as_u64().map(|v| (k, v))).collect())
+}
+
+impl Reach {
+    /// Whether the daemon was reached.
+    pub fn is_up(&self) -> bool {
+        matches!(self, Reach::Up { .. })
+    }
+}
