@@ -19,5 +19,7 @@
 
 pub mod api;
 pub mod sample;
+#[cfg(feature = "daemon")]
+pub mod snmp;
 pub mod stats;
 pub mod store;

@@ -15,6 +15,8 @@
 pub mod docker;
 pub mod net;
 pub mod process;
+pub mod rsyslog;
+pub mod snmpd;
 
 use std::env;
 
