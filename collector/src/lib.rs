@@ -23,6 +23,8 @@
 pub mod api;
 pub mod duration;
 pub mod sample;
+#[cfg(feature = "daemon")]
+pub mod snmp;
 pub mod stats;
 pub mod store;
 

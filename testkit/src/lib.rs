@@ -9,7 +9,7 @@
 //! - [`rsyslog`]: a private rsyslogd on free loopback ports writing to its own
 //!   file, stopped by pid on drop.
 //!
-//! Every peer is found through [`require`]: when the peer is missing, a test
+//! Every peer is found through [`peer_unavailable`]: when the peer is missing, a test
 //! fails under `CI` (set by `.ci/run`) and is reported as skipped, loudly,
 //! elsewhere.
 
@@ -17,6 +17,8 @@ pub mod docker;
 pub mod net;
 pub mod process;
 pub mod proxy;
+pub mod rsyslog;
+pub mod snmpd;
 
 use std::env;
 
