@@ -1,0 +1,949 @@
+//! Rates and percentages derived from stored counters: pure functions.
+//!
+//! # Counters and resets
+//! A counter's increase is computed as Prometheus' `increase()`/`rate()` do
+//! with resets: walking consecutive readings, a value lower than its
+//! predecessor means the counter was reset (the container restarted) and
+//! counted again from zero, so the increase across that step is the new value
+//! itself. An increase is therefore never negative and never a wrapped-around
+//! huge number. (Unlike Prometheus, kura does not extrapolate to the window's
+//! edges: the figure covers exactly the time between the readings used.)
+//!
+//! # Gaps
+//! An absent reading (`None`: the daemon did not report it, or the container
+//! was not running) is a gap. Over a window ([`counter_increase`]) gaps are
+//! skipped: the next present reading pairs with the previous present one, and
+//! the elapsed time runs from the first present reading to the last. Over a
+//! single interval ([`Interval`]) a gap at either end leaves that figure
+//! without a value, so a series shows gaps as gaps, never as zeros.
+//!
+//! # Numbers
+//! No figure is NaN or infinite: an elapsed time of zero, a single reading or
+//! a zero denominator gives `None`. A `u64` becomes an `f64` only through
+//! [`approx_f64`] and an `f64` an integer only through [`round_to_u64`]; the
+//! cast lints below keep every other conversion lossless or checked.
+
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_wrap
+)]
+
+use std::num::{NonZeroU32, NonZeroU64};
+
+use kura_collector::sample::{Field, SampleColumns, UnixMillis};
+
+use crate::window::Rows;
+
+/// `u64` -> `f64`, to the nearest representable value.
+///
+/// Exact up to 2^53 (about 9.0e15: 104 days of CPU time in ns, 9 PB in
+/// bytes); above that the relative error is at most 2^-53, far below the two
+/// decimals any figure is printed with. Rates convert increases (deltas), not
+/// cumulative totals, so real values stay in the exact range.
+///
+/// Values below 2^63 go through `i64`: on baseline x86-64 that is one
+/// instruction, where `u64 as f64` takes about ten.
+#[allow(clippy::cast_precision_loss)]
+#[inline]
+pub fn approx_f64(x: u64) -> f64 {
+    match i64::try_from(x) {
+        Ok(signed) => signed as f64,
+        Err(_) => x as f64,
+    }
+}
+
+/// Rounds `x` to the nearest `u64`, ties to even (IEEE 754's default);
+/// `None` for NaN, infinities, values below -0.5 and values of 2^64 or more.
+///
+/// On the rate benchmark's hot path, so written without `f64::round` (a libm
+/// call on baseline x86-64) and, below 2^52, without a float-to-integer
+/// cast: adding 2^52 leaves `x` rounded to an integer in the mantissa of a
+/// float whose exponent is that of 2^52 (spacing 1), so subtracting the bit
+/// patterns gives the integer.
+#[inline]
+pub fn round_to_u64(x: f64) -> Option<u64> {
+    /// 2^52: from here on every `f64` is an integer.
+    const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+    /// 2^64, exactly representable as an `f64`.
+    const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+    if (0.0..TWO_POW_52).contains(&x) {
+        // x + 2^52 may round up to 2^53, whose pattern is again 2^52 above.
+        Some((x + TWO_POW_52).to_bits() - TWO_POW_52.to_bits())
+    } else if (-0.5..0.0).contains(&x) {
+        Some(0)
+    } else if (TWO_POW_52..TWO_POW_64).contains(&x) {
+        // An integer in [2^52, 2^64): the cast is exact.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Some(x as u64)
+    } else {
+        None
+    }
+}
+
+/// `part / whole × 100`; `None` when `whole` is zero.
+#[inline]
+pub fn percent_of(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| approx_f64(part) / approx_f64(whole) * 100.0)
+}
+
+/// A positive time between two readings, with the factor that turns a count
+/// over it into a count per second, computed once and shared by every figure
+/// of the same interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Elapsed {
+    ms: NonZeroU64,
+    per_second: f64,
+}
+
+impl Elapsed {
+    /// `ms` milliseconds; `None` for zero.
+    #[inline]
+    pub fn from_ms(ms: u64) -> Option<Elapsed> {
+        let ms = NonZeroU64::new(ms)?;
+        Some(Elapsed {
+            ms,
+            per_second: 1000.0 / approx_f64(ms.get()),
+        })
+    }
+
+    /// The time from `earlier` to `later`; `None` unless `later > earlier`.
+    #[inline]
+    pub fn between(earlier: UnixMillis, later: UnixMillis) -> Option<Elapsed> {
+        Elapsed::from_ms(u64::try_from(later.checked_sub(earlier)?).ok()?)
+    }
+
+    /// The elapsed time, ms.
+    pub fn ms(self) -> u64 {
+        self.ms.get()
+    }
+
+    /// `count` over this time, per second.
+    #[inline]
+    pub fn per_second(self, count: u64) -> f64 {
+        approx_f64(count) * self.per_second
+    }
+
+    /// `count` over this time, per period of `period_ms` (e.g. per window).
+    pub fn per_period(self, count: u64, period_ms: u64) -> f64 {
+        approx_f64(count) * (approx_f64(period_ms) / approx_f64(self.ms.get()))
+    }
+
+    /// `cpu_ns` of CPU time used over this time, as a percentage on `scale`.
+    ///
+    /// Ported from the docker CLI's `calculateCPUPercentUnix`
+    /// (cli/command/container/stats_helpers.go):
+    /// `cpuDelta / systemDelta × onlineCPUs × 100`, where `systemDelta` is the
+    /// host's CPU time (all CPUs) between two readings of `system_cpu_usage`.
+    /// kura pairs two stored one-shot stats documents, which carry no
+    /// `precpu_stats`, and stores no `system_cpu_usage`; it uses wall time ×
+    /// online CPUs as the host's capacity instead: `Δcpu_ns / (Δt_ns × cpus)
+    /// × 100` on the host scale, `Δcpu_ns / Δt_ns × 100` on the core scale
+    /// (docker stats' figure, as `systemDelta ≈ Δt × cpus`).
+    #[inline]
+    pub fn cpu_percent(self, cpu_ns: u64, scale: CpuScale) -> f64 {
+        // ns / (ms × 10^6) × 100 = ns × (1000 / ms) × 10^-7.
+        let of_one_core = approx_f64(cpu_ns) * self.per_second * 1e-7;
+        match scale {
+            CpuScale::Core => of_one_core,
+            CpuScale::Host { online_cpus } => of_one_core / f64::from(online_cpus.get()),
+        }
+    }
+}
+
+/// What 100 % of CPU means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuScale {
+    /// The host's whole capacity: 100 = every online CPU busy (kura's default).
+    Host {
+        /// CPUs online on the host (see [`online_cpus`]).
+        online_cpus: NonZeroU32,
+    },
+    /// One CPU: 100 = one core busy (`--scale core`, docker stats' scale);
+    /// also the scale of per-core figures.
+    Core,
+}
+
+/// The CPUs online at `row`: [`Field::OnlineCpus`], or where that is absent
+/// or zero the number of per-CPU counters present (the docker CLI's fallback
+/// to `len(percpu_usage)`).
+#[inline]
+pub fn online_cpus(columns: &SampleColumns, row: usize) -> Option<NonZeroU32> {
+    let reported = columns
+        .column(Field::OnlineCpus)
+        .get(row)
+        .copied()
+        .flatten()
+        .and_then(|n| u32::try_from(n).ok())
+        .and_then(NonZeroU32::new);
+    reported.or_else(|| {
+        let present = columns
+            .percpu_ns
+            .iter()
+            .filter(|cpu| cpu.get(row).copied().flatten().is_some())
+            .count();
+        NonZeroU32::new(u32::try_from(present).ok()?)
+    })
+}
+
+/// The increase of a counter from one reading to the next: `cur - prev`, or
+/// `cur` when the counter went down (a reset: it counted again from zero).
+#[inline]
+pub fn step_increase(prev: u64, cur: u64) -> u64 {
+    cur.checked_sub(prev).unwrap_or(cur)
+}
+
+/// A counter's increase over a stretch of readings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Increase {
+    /// The increase, counting from zero after each reset.
+    pub delta: u64,
+    /// From the first reading used to the last.
+    pub elapsed: Elapsed,
+    /// How many times the counter went down.
+    pub resets: u32,
+}
+
+impl Increase {
+    /// The increase per second.
+    pub fn per_second(&self) -> f64 {
+        self.elapsed.per_second(self.delta)
+    }
+
+    /// The increase per window of `width_ms` (the 2015 scripts' "per
+    /// interval" unit): the rate scaled to the window, so a container that
+    /// started inside the window is not under-reported.
+    pub fn per_window(&self, width_ms: u64) -> f64 {
+        self.elapsed.per_period(self.delta, width_ms)
+    }
+
+    /// For a CPU-time counter (ns): the CPU use as a percentage on `scale`.
+    pub fn cpu_percent(&self, scale: CpuScale) -> f64 {
+        self.elapsed.cpu_percent(self.delta, scale)
+    }
+}
+
+/// The increase of one counter column over `rows`, skipping gaps (see the
+/// module docs); `None` with fewer than two present readings, when no time
+/// passed between the first and the last, or if the sum overflows `u64`.
+pub fn counter_increase(
+    times: &[UnixMillis],
+    values: &[Option<u64>],
+    rows: Rows,
+) -> Option<Increase> {
+    let mut readings = rows
+        .range()
+        .filter_map(|row| Some((*times.get(row)?, (*values.get(row)?)?)));
+    let (first_time, mut prev) = readings.next()?;
+    let mut last_time = first_time;
+    let mut delta = 0u64;
+    let mut resets = 0u32;
+    for (time, value) in readings {
+        if value < prev {
+            resets = resets.saturating_add(1);
+        }
+        delta = delta.checked_add(step_increase(prev, value))?;
+        prev = value;
+        last_time = time;
+    }
+    Some(Increase {
+        delta,
+        elapsed: Elapsed::between(first_time, last_time)?,
+        resets,
+    })
+}
+
+/// The interval between rows `row - 1` and `row` of one container's columns:
+/// the per-interval form of every figure (for series: exports, charts).
+/// Unlike a window, an interval does not skip gaps: a figure whose reading is
+/// absent at either end has no value.
+#[derive(Clone, Copy, Debug)]
+pub struct Interval<'a> {
+    columns: &'a SampleColumns,
+    /// The older row; the newer is `prev + 1`.
+    prev: usize,
+    end: UnixMillis,
+    elapsed: Elapsed,
+}
+
+/// Every interval between consecutive rows of `columns` whose times increase
+/// (rows with equal times give no interval).
+pub fn intervals(columns: &SampleColumns) -> impl Iterator<Item = Interval<'_>> {
+    columns
+        .time
+        .windows(2)
+        .zip(0..)
+        .filter_map(move |(pair, prev)| match *pair {
+            [earlier, later] => Some(Interval {
+                columns,
+                prev,
+                end: later,
+                elapsed: Elapsed::between(earlier, later)?,
+            }),
+            _ => None,
+        })
+}
+
+impl Interval<'_> {
+    /// The interval's newer row.
+    pub fn row(&self) -> usize {
+        self.prev + 1
+    }
+
+    /// The time of the newer row.
+    pub fn end(&self) -> UnixMillis {
+        self.end
+    }
+
+    /// The time between the two rows.
+    pub fn elapsed(&self) -> Elapsed {
+        self.elapsed
+    }
+
+    /// The increase of counter `field` over the interval; `None` for a gauge
+    /// or a gap.
+    #[inline]
+    pub fn increase(&self, field: Field) -> Option<u64> {
+        if field.is_counter() {
+            self.step(self.columns.column(field))
+        } else {
+            None
+        }
+    }
+
+    /// The increase of counter `field` per second.
+    #[inline]
+    pub fn per_second(&self, field: Field) -> Option<f64> {
+        Some(self.elapsed.per_second(self.increase(field)?))
+    }
+
+    /// The container's CPU use as a percentage on `scale`.
+    #[inline]
+    pub fn cpu_percent(&self, scale: CpuScale) -> Option<f64> {
+        Some(
+            self.elapsed
+                .cpu_percent(self.increase(Field::CpuTotalNs)?, scale),
+        )
+    }
+
+    /// The container's use of CPU `cpu` (0-based), percent of that core.
+    #[inline]
+    pub fn core_percent(&self, cpu: usize) -> Option<f64> {
+        let ns = self.step(self.columns.percpu_ns.get(cpu)?)?;
+        Some(self.elapsed.cpu_percent(ns, CpuScale::Core))
+    }
+
+    /// The CPUs online at the newer row (see [`online_cpus`]).
+    #[inline]
+    pub fn online_cpus(&self) -> Option<NonZeroU32> {
+        online_cpus(self.columns, self.row())
+    }
+
+    /// The container's memory at the newer row.
+    #[inline]
+    pub fn memory(&self, what: MemUse) -> Option<MemReading> {
+        MemReading::at(self.columns, self.row(), what)
+    }
+
+    #[inline]
+    fn step(&self, column: &[Option<u64>]) -> Option<u64> {
+        match column.get(self.prev..self.prev + 2)? {
+            [Some(prev), Some(cur)] => Some(step_increase(*prev, *cur)),
+            _ => None,
+        }
+    }
+}
+
+/// Which reading counts as a container's memory use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemUse {
+    /// Usage minus inactive file cache ([`mem_in_use`]), as docker stats shows.
+    InUse,
+    /// Anonymous memory ([`Field::MemRss`]): the 2015 scripts' definition (`--rss`).
+    Rss,
+}
+
+/// Memory "in use": `usage - inactive_file` when the inactive file cache is
+/// known and smaller than usage, else `usage`. Ported from the docker CLI's
+/// `calculateMemUsageUnixNoCache` (cli/command/container/stats_helpers.go),
+/// which reads `total_inactive_file` on cgroup v1 and `inactive_file` on v2
+/// (both stored as [`Field::MemInactiveFile`]).
+#[inline]
+pub fn mem_in_use(usage: u64, inactive_file: Option<u64>) -> u64 {
+    match inactive_file {
+        Some(inactive) if inactive < usage => usage - inactive,
+        _ => usage,
+    }
+}
+
+/// The limit a container's memory percentage is taken against: the stats
+/// document's limit, or the host's memory where the container has no limit
+/// (a missing or zero limit, or one above the host's memory). `None` when
+/// neither is known.
+#[inline]
+pub fn container_limit(stats_limit: Option<u64>, host_total: Option<u64>) -> Option<u64> {
+    let limit = stats_limit.filter(|&l| l > 0);
+    let host = host_total.filter(|&h| h > 0);
+    match (limit, host) {
+        (Some(limit), Some(host)) => Some(limit.min(host)),
+        (limit, host) => limit.or(host),
+    }
+}
+
+/// A container's memory use at one row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemReading {
+    /// The row read.
+    pub row: usize,
+    /// Bytes in use, by the chosen [`MemUse`].
+    pub used: u64,
+    /// The stats document's limit, bytes.
+    pub limit: Option<u64>,
+}
+
+impl MemReading {
+    /// The reading at `row`; `None` where the needed value is absent.
+    #[inline]
+    pub fn at(columns: &SampleColumns, row: usize, what: MemUse) -> Option<MemReading> {
+        let value = |field: Field| columns.column(field).get(row).copied().flatten();
+        let used = match what {
+            MemUse::InUse => mem_in_use(value(Field::MemUsage)?, value(Field::MemInactiveFile)),
+            MemUse::Rss => value(Field::MemRss)?,
+        };
+        Some(MemReading {
+            row,
+            used,
+            limit: value(Field::MemLimit),
+        })
+    }
+
+    /// The newest reading within `rows` (memory is a gauge: the window's
+    /// newest value is the figure).
+    pub fn latest(columns: &SampleColumns, rows: Rows, what: MemUse) -> Option<MemReading> {
+        rows.range()
+            .rev()
+            .find_map(|row| MemReading::at(columns, row, what))
+    }
+
+    /// Use as a percentage of the host's memory (`host_mem_usage`).
+    #[inline]
+    pub fn percent_of_host(&self, host_total: u64) -> Option<f64> {
+        percent_of(self.used, host_total)
+    }
+
+    /// Use as a percentage of the container's limit (`mem_usage`, see
+    /// [`container_limit`]).
+    #[inline]
+    pub fn percent_of_limit(&self, host_total: Option<u64>) -> Option<f64> {
+        percent_of(self.used, container_limit(self.limit, host_total)?)
+    }
+}
+
+/// The host's own CPU use (`cpu_usage:host`): the host's busy percentage
+/// minus the sum of its containers' (both on the host scale), floored at 0;
+/// `None` if either is not finite.
+pub fn host_cpu_residual(host_busy_percent: f64, containers_percent: f64) -> Option<f64> {
+    let residual = host_busy_percent - containers_percent;
+    residual.is_finite().then(|| residual.max(0.0))
+}
+
+/// The host's memory used by everything but its containers
+/// (`host_mem_usage:host`): `((total - available) - containers) / total ×
+/// 100`, floored at 0; all in bytes (UCD-SNMP-MIB reports KiB: multiply by
+/// 1024 first). `None` when `total` is zero.
+pub fn host_mem_residual_percent(total: u64, available: u64, containers_used: u64) -> Option<f64> {
+    let others = total
+        .saturating_sub(available)
+        .saturating_sub(containers_used);
+    percent_of(others, total)
+}
+
+/// One reading of a host's raw CPU counters from UCD-SNMP-MIB (`ssCpuRaw*`,
+/// .1.3.6.1.4.1.2021.11.50-): Counter32 ticks summed over all CPUs, and the
+/// agent's `sysUpTime` (TimeTicks, 1/100 s).
+///
+/// `ssCpuRawKernel` is left out on purpose: net-snmp reports it as 0 on Linux
+/// and as a part of `ssCpuRawSystem` elsewhere (its BSD backends), so adding
+/// it would count kernel time twice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SnmpCpuTicks {
+    /// `sysUpTime.0`.
+    pub uptime: u32,
+    /// `ssCpuRawUser`.
+    pub user: u32,
+    /// `ssCpuRawNice`.
+    pub nice: u32,
+    /// `ssCpuRawSystem`.
+    pub system: u32,
+    /// `ssCpuRawIdle`.
+    pub idle: u32,
+    /// `ssCpuRawWait` (I/O wait: counted as not busy).
+    pub wait: u32,
+    /// `ssCpuRawInterrupt`.
+    pub interrupt: u32,
+    /// `ssCpuRawSoftIRQ`.
+    pub softirq: u32,
+}
+
+/// The host's CPU busy percentage between two readings: (user + nice +
+/// system + interrupt + softirq) / (those + idle + wait) × 100 over the
+/// counters' deltas, each taken modulo 2^32 (Counter32 wraps). `None` when
+/// the agent restarted (`sysUpTime` went backwards: its counters started
+/// again, so this interval has no figure) or no tick passed.
+pub fn snmp_cpu_busy_percent(prev: &SnmpCpuTicks, cur: &SnmpCpuTicks) -> Option<f64> {
+    if cur.uptime < prev.uptime {
+        return None;
+    }
+    let delta =
+        |counter: fn(&SnmpCpuTicks) -> u32| u64::from(counter(cur).wrapping_sub(counter(prev)));
+    let busy = delta(|t| t.user)
+        + delta(|t| t.nice)
+        + delta(|t| t.system)
+        + delta(|t| t.interrupt)
+        + delta(|t| t.softirq);
+    let total = busy + delta(|t| t.idle) + delta(|t| t.wait);
+    percent_of(busy, total)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use kura_collector::sample::{Sample, State};
+    use proptest::prelude::*;
+
+    const SECOND: u64 = 1000;
+
+    fn all(len: usize) -> Rows {
+        Rows::new(0, len - 1).unwrap()
+    }
+
+    fn increase(times: &[UnixMillis], values: &[Option<u64>]) -> Option<Increase> {
+        counter_increase(times, values, all(times.len()))
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+    }
+
+    #[test]
+    fn a_plain_counter_increase() {
+        let inc = increase(&[0, 10_000, 20_000], &[Some(100), Some(150), Some(400)]).unwrap();
+        assert_eq!((inc.delta, inc.elapsed.ms(), inc.resets), (300, 20_000, 0));
+        assert!(close(inc.per_second(), 15.0));
+        assert!(close(inc.per_window(300_000), 4_500.0));
+    }
+
+    #[test]
+    fn a_reset_counts_from_zero() {
+        // 100 -> 150 (+50), restart, 30 (+30), 70 (+40).
+        let values = [Some(100), Some(150), Some(30), Some(70)];
+        let inc = increase(&[0, 1, 2, 3], &values).unwrap();
+        assert_eq!((inc.delta, inc.resets), (120, 1));
+    }
+
+    #[test]
+    fn gaps_are_skipped_and_pair_the_neighbours() {
+        let times = [0, 1_000, 2_000, 3_000, 4_000];
+        let values = [None, Some(10), None, Some(25), None];
+        let inc = increase(&times, &values).unwrap();
+        assert_eq!((inc.delta, inc.elapsed.ms()), (15, 2_000));
+    }
+
+    #[test]
+    fn one_reading_or_no_elapsed_time_has_no_increase() {
+        assert_eq!(increase(&[0], &[Some(5)]), None);
+        assert_eq!(increase(&[0, 1], &[Some(5), None]), None);
+        assert_eq!(increase(&[7, 7], &[Some(5), Some(9)]), None);
+        assert_eq!(Elapsed::between(5, 4), None);
+        assert_eq!(Elapsed::from_ms(0), None);
+    }
+
+    #[test]
+    fn an_overflowing_sum_has_no_increase() {
+        let values = [Some(u64::MAX), Some(u64::MAX - 1), Some(u64::MAX - 1)];
+        // Reset to MAX-1 counts MAX-1: fine. A second one overflows.
+        assert!(increase(&[0, 1, 2], &values).is_some());
+        let values = [Some(u64::MAX), Some(u64::MAX - 1), Some(0), Some(u64::MAX)];
+        assert_eq!(increase(&[0, 1, 2, 3], &values), None);
+    }
+
+    #[test]
+    fn cpu_percent_on_both_scales() {
+        // 1.5 s of CPU over 10 s on 2 CPUs: 15 % of one core, 7.5 % of the host.
+        let elapsed = Elapsed::from_ms(10 * SECOND).unwrap();
+        let two = CpuScale::Host {
+            online_cpus: NonZeroU32::new(2).unwrap(),
+        };
+        assert!(close(
+            elapsed.cpu_percent(1_500_000_000, CpuScale::Core),
+            15.0
+        ));
+        assert!(close(elapsed.cpu_percent(1_500_000_000, two), 7.5));
+        // Both cores fully busy: 100 % of the host, 200 % on docker's scale.
+        assert!(close(elapsed.cpu_percent(20_000_000_000, two), 100.0));
+        assert!(close(
+            elapsed.cpu_percent(20_000_000_000, CpuScale::Core),
+            200.0
+        ));
+    }
+
+    fn running(time: UnixMillis, cpu: u64, percpu: Vec<u64>) -> Sample {
+        let mut sample = Sample::state_only(time, State::Running);
+        sample.set(Field::CpuTotalNs, Some(cpu));
+        sample.set(Field::MemUsage, Some(1_000));
+        sample.set(Field::MemInactiveFile, Some(400));
+        sample.set(Field::MemRss, Some(300));
+        sample.set(Field::MemLimit, Some(2_000));
+        sample.percpu_ns = percpu;
+        sample
+    }
+
+    #[test]
+    fn intervals_give_every_figure_and_show_gaps_as_gaps() {
+        let mut columns = SampleColumns::default();
+        columns.push(&running(0, 0, vec![0, 0]));
+        columns.push(&running(1_000, 500_000_000, vec![100_000_000, 400_000_000]));
+        columns.push(&Sample::state_only(2_000, State::Exited));
+        columns.push(&running(2_000, 10, vec![5, 5]));
+        columns.push(&running(3_000, 200_000_010, vec![5, 200_000_005]));
+        let all: Vec<_> = intervals(&columns).collect();
+        // Rows 2 and 3 share a time: no interval between them.
+        assert_eq!(
+            all.iter().map(Interval::row).collect::<Vec<_>>(),
+            vec![1, 2, 4]
+        );
+        let first = all[0];
+        assert_eq!((first.end(), first.elapsed().ms()), (1_000, 1_000));
+        assert_eq!(first.online_cpus(), NonZeroU32::new(2));
+        let host = CpuScale::Host {
+            online_cpus: first.online_cpus().unwrap(),
+        };
+        assert!(close(first.cpu_percent(host).unwrap(), 25.0));
+        assert!(close(first.cpu_percent(CpuScale::Core).unwrap(), 50.0));
+        assert!(close(first.core_percent(0).unwrap(), 10.0));
+        assert!(close(first.core_percent(1).unwrap(), 40.0));
+        assert_eq!(first.core_percent(2), None);
+        assert!(close(first.per_second(Field::CpuTotalNs).unwrap(), 5e8));
+        assert_eq!(
+            first.increase(Field::MemUsage),
+            None,
+            "a gauge has no increase"
+        );
+        assert_eq!(first.memory(MemUse::InUse).unwrap().used, 600);
+        assert_eq!(first.memory(MemUse::Rss).unwrap().used, 300);
+        // Into the stopped row: a gap.
+        assert_eq!(all[1].cpu_percent(CpuScale::Core), None);
+        assert_eq!(all[1].memory(MemUse::InUse), None);
+        // After the restart (same time as the stop row), from row 3 to 4.
+        assert!(close(all[2].cpu_percent(CpuScale::Core).unwrap(), 20.0));
+    }
+
+    #[test]
+    fn online_cpus_falls_back_to_the_per_cpu_counters() {
+        let mut sample = running(0, 0, vec![1, 2, 3]);
+        let mut columns = SampleColumns::default();
+        columns.push(&sample);
+        sample.set(Field::OnlineCpus, Some(4));
+        columns.push(&sample);
+        sample.set(Field::OnlineCpus, Some(0));
+        sample.percpu_ns.clear();
+        columns.push(&sample);
+        assert_eq!(online_cpus(&columns, 0), NonZeroU32::new(3));
+        assert_eq!(online_cpus(&columns, 1), NonZeroU32::new(4));
+        assert_eq!(online_cpus(&columns, 2), None);
+    }
+
+    #[test]
+    fn memory_in_use_follows_the_docker_cli() {
+        assert_eq!(mem_in_use(1_000, Some(400)), 600);
+        assert_eq!(mem_in_use(1_000, Some(1_000)), 1_000);
+        assert_eq!(mem_in_use(1_000, Some(5_000)), 1_000);
+        assert_eq!(mem_in_use(1_000, None), 1_000);
+    }
+
+    #[test]
+    fn memory_percentages_against_host_and_limit() {
+        let mut columns = SampleColumns::default();
+        columns.push(&running(0, 0, vec![]));
+        columns.push(&Sample::state_only(1, State::Running));
+        let rows = all(2);
+        let reading = MemReading::latest(&columns, rows, MemUse::InUse).unwrap();
+        assert_eq!(reading.row, 0, "the newest row with a value");
+        assert!(close(reading.percent_of_host(6_000).unwrap(), 10.0));
+        assert!(close(reading.percent_of_limit(Some(6_000)).unwrap(), 30.0));
+        // A limit above the host's memory means unlimited.
+        assert!(close(reading.percent_of_limit(Some(1_200)).unwrap(), 50.0));
+        assert_eq!(reading.percent_of_host(0), None);
+        assert_eq!(container_limit(Some(0), None), None);
+        assert_eq!(container_limit(None, Some(7)), Some(7));
+        assert_eq!(container_limit(Some(9), None), Some(9));
+    }
+
+    #[test]
+    fn host_residuals_are_floored_at_zero() {
+        assert!(close(host_cpu_residual(65.0, 40.0).unwrap(), 25.0));
+        assert_eq!(host_cpu_residual(10.0, 40.0), Some(0.0));
+        assert_eq!(host_cpu_residual(f64::NAN, 1.0), None);
+        assert_eq!(host_cpu_residual(1.0, f64::INFINITY), None);
+        // 8 GiB total, 2 GiB available, containers 1 GiB: 5/8 used by others.
+        let gib = 1u64 << 30;
+        assert!(close(
+            host_mem_residual_percent(8 * gib, 2 * gib, gib).unwrap(),
+            62.5
+        ));
+        assert_eq!(host_mem_residual_percent(8, 2, 100), Some(0.0));
+        assert_eq!(host_mem_residual_percent(0, 0, 0), None);
+    }
+
+    fn ticks(uptime: u32, busy: u32, idle: u32) -> SnmpCpuTicks {
+        SnmpCpuTicks {
+            uptime,
+            user: busy,
+            idle,
+            ..SnmpCpuTicks::default()
+        }
+    }
+
+    #[test]
+    fn snmp_cpu_busy_percent_over_all_counters() {
+        let prev = SnmpCpuTicks {
+            uptime: 100,
+            user: 10,
+            nice: 10,
+            system: 10,
+            idle: 10,
+            wait: 10,
+            interrupt: 10,
+            softirq: 10,
+        };
+        let cur = SnmpCpuTicks {
+            uptime: 200,
+            user: 20,
+            nice: 15,
+            system: 25,
+            idle: 100,
+            wait: 20,
+            interrupt: 15,
+            softirq: 20,
+        };
+        // busy 10+5+15+5+10 = 45, idle 90 + wait 10: 45 / 145.
+        let percent = snmp_cpu_busy_percent(&prev, &cur).unwrap();
+        assert!(close(percent, 45.0 / 145.0 * 100.0));
+    }
+
+    #[test]
+    fn snmp_counter32_wraps_are_modular() {
+        let prev = ticks(100, u32::MAX - 9, u32::MAX - 29);
+        let cur = ticks(200, 10, 50);
+        // busy 20, idle 80.
+        assert!(close(snmp_cpu_busy_percent(&prev, &cur).unwrap(), 20.0));
+    }
+
+    #[test]
+    fn snmp_agent_restart_or_no_ticks_gives_no_figure() {
+        let prev = ticks(5_000, 900, 9_000);
+        assert_eq!(snmp_cpu_busy_percent(&prev, &ticks(20, 1, 10)), None);
+        assert_eq!(snmp_cpu_busy_percent(&prev, &prev), None);
+    }
+
+    #[test]
+    fn rounding_to_integers() {
+        assert_eq!(round_to_u64(2.5), Some(2));
+        assert_eq!(round_to_u64(3.5), Some(4));
+        assert_eq!(round_to_u64(2.500_000_000_000_000_4), Some(3));
+        assert_eq!(
+            round_to_u64(4_503_599_627_370_495.5),
+            Some(4_503_599_627_370_496)
+        );
+        assert_eq!(round_to_u64(-0.4), Some(0));
+        assert_eq!(round_to_u64(-0.6), None);
+        assert_eq!(round_to_u64(f64::NAN), None);
+        assert_eq!(round_to_u64(f64::INFINITY), None);
+        assert_eq!(round_to_u64(18_446_744_073_709_551_616.0), None);
+        assert_eq!(
+            round_to_u64(18_446_744_073_709_549_568.0),
+            Some(u64::MAX - 2047)
+        );
+        assert_eq!(round_to_u64(0.499_999_999_999_999_94), Some(0));
+        assert_eq!(
+            round_to_u64(4_503_599_627_370_497.0),
+            Some(4_503_599_627_370_497)
+        );
+        assert_eq!(round_to_u64(-0.5), Some(0));
+        assert_eq!(approx_f64(1 << 53), 9_007_199_254_740_992.0);
+        assert_eq!(approx_f64(u64::MAX), 18_446_744_073_709_551_616.0);
+    }
+
+    /// Ascending times with at least one ms between rows.
+    fn times_strategy(len: usize) -> impl Strategy<Value = Vec<UnixMillis>> {
+        proptest::collection::vec(1i64..120_000, len).prop_map(|steps| {
+            steps
+                .into_iter()
+                .scan(1_700_000_000_000i64, |t, step| {
+                    *t += step;
+                    Some(*t)
+                })
+                .collect()
+        })
+    }
+
+    /// A counter series with occasional resets and gaps.
+    fn series_strategy() -> impl Strategy<Value = (Vec<UnixMillis>, Vec<Option<u64>>)> {
+        (2usize..60).prop_flat_map(|len| {
+            let values = proptest::collection::vec(
+                prop_oneof![
+                    8 => (0u64..1 << 40).prop_map(Some),
+                    1 => Just(None),
+                ],
+                len,
+            );
+            (times_strategy(len), values)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn rounding_matches_f64_round_ties_even(x in -1.0f64..2e19) {
+            let expected = x.round_ties_even();
+            if (0.0..18_446_744_073_709_551_616.0).contains(&expected) {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let expected = expected as u64;
+                prop_assert_eq!(round_to_u64(x), Some(expected));
+            } else {
+                prop_assert_eq!(round_to_u64(x), None);
+            }
+        }
+
+        #[test]
+        fn rates_are_never_negative_nor_absurd((times, values) in series_strategy()) {
+            if let Some(inc) = increase(&times, &values) {
+                // Never more than the sum of every present reading.
+                let bound: u64 = values.iter().flatten().sum();
+                prop_assert!(inc.delta <= bound);
+                let rate = inc.per_second();
+                prop_assert!(rate.is_finite() && rate >= 0.0);
+                let cpu = inc.cpu_percent(CpuScale::Core);
+                prop_assert!(cpu.is_finite() && cpu >= 0.0);
+            }
+        }
+
+        #[test]
+        fn a_reset_adds_up_the_pieces(
+            pieces in proptest::collection::vec(
+                (0u64..1 << 40, proptest::collection::vec(0u64..1 << 30, 1..10)),
+                1..6,
+            ),
+        ) {
+            // Each piece restarts from `start` (below the previous piece's
+            // last value, so it is a reset) and climbs by `steps`.
+            let mut values: Vec<Option<u64>> = Vec::new();
+            let mut expected = 0u64;
+            let mut resets = 0u32;
+            for (start, steps) in pieces {
+                let start = match values.last() {
+                    Some(&Some(last)) => start % last.max(1),
+                    _ => start,
+                };
+                if matches!(values.last(), Some(&Some(last)) if start < last) {
+                    resets += 1;
+                    expected += start;
+                }
+                values.push(Some(start));
+                let mut value = start;
+                for step in steps {
+                    value += step;
+                    expected += step;
+                    values.push(Some(value));
+                }
+            }
+            let times: Vec<UnixMillis> = (0..).step_by(10_000).take(values.len()).collect();
+            let inc = increase(&times, &values).unwrap();
+            prop_assert_eq!(inc.delta, expected);
+            prop_assert_eq!(inc.resets, resets);
+        }
+
+        #[test]
+        fn rate_times_elapsed_is_the_increase((times, values) in series_strategy()) {
+            if let Some(inc) = increase(&times, &values) {
+                let seconds = approx_f64(inc.elapsed.ms()) / 1000.0;
+                prop_assert!(close(inc.per_second() * seconds, approx_f64(inc.delta)));
+                let window = inc.per_window(inc.elapsed.ms());
+                prop_assert!(close(window, approx_f64(inc.delta)));
+            }
+        }
+
+        #[test]
+        fn split_windows_add_up(
+            (times, values) in series_strategy(),
+            split in any::<proptest::sample::Index>(),
+        ) {
+            let last = times.len() - 1;
+            let b = split.index(times.len());
+            // Splitting at a gap loses the pair that straddles it: split at a reading.
+            prop_assume!(values[b].is_some() && b > 0 && b < last);
+            let whole = counter_increase(&times, &values, Rows::new(0, last).unwrap());
+            let left = counter_increase(&times, &values, Rows::new(0, b).unwrap());
+            let right = counter_increase(&times, &values, Rows::new(b, last).unwrap());
+            match (whole, left, right) {
+                (whole, Some(left), Some(right)) => {
+                    let whole = whole.unwrap();
+                    prop_assert_eq!(whole.delta, left.delta + right.delta);
+                    prop_assert_eq!(whole.elapsed.ms(), left.elapsed.ms() + right.elapsed.ms());
+                    prop_assert_eq!(whole.resets, left.resets + right.resets);
+                }
+                // One side has a single reading: the whole is the other side.
+                (whole, None, right) => prop_assert_eq!(whole, right),
+                (whole, left, None) => prop_assert_eq!(whole, left),
+            }
+        }
+
+        #[test]
+        fn gaps_do_not_change_the_increase(
+            (times, values) in series_strategy(),
+            gaps in proptest::collection::vec(any::<bool>(), 60),
+        ) {
+            // Interleave a gap row (same time as the next reading would be
+            // odd; give it a time between neighbours) after chosen rows.
+            let mut gapped_times = Vec::new();
+            let mut gapped_values = Vec::new();
+            for (i, (&time, &value)) in times.iter().zip(&values).enumerate() {
+                gapped_times.push(time * 2);
+                gapped_values.push(value);
+                if gaps[i] {
+                    gapped_times.push(time * 2 + 1);
+                    gapped_values.push(None);
+                }
+            }
+            let doubled: Vec<UnixMillis> = times.iter().map(|t| t * 2).collect();
+            prop_assert_eq!(
+                increase(&gapped_times, &gapped_values),
+                increase(&doubled, &values)
+            );
+        }
+
+        #[test]
+        fn a_sample_exactly_at_the_window_start_bounds_the_window(
+            times in times_strategy(30),
+            pick in any::<proptest::sample::Index>(),
+            counter_steps in proptest::collection::vec(0u64..1_000_000, 30),
+        ) {
+            let start = pick.index(times.len() - 1);
+            let t_new = times[times.len() - 1];
+            let width = u64::try_from(t_new - times[start]).unwrap();
+            let states = vec![State::Running; times.len()];
+            let window = crate::window::Window { end: t_new, width_ms: width };
+            let rows = crate::window::select(&times, &states, window).unwrap();
+            prop_assert_eq!(rows.first(), start);
+            let values: Vec<Option<u64>> = counter_steps
+                .iter()
+                .scan(0u64, |total, step| { *total += step; Some(Some(*total)) })
+                .collect();
+            let inc = counter_increase(&times, &values, rows).unwrap();
+            prop_assert_eq!(inc.elapsed.ms(), width);
+            let expected: u64 = counter_steps[start + 1..].iter().sum();
+            prop_assert_eq!(inc.delta, expected);
+        }
+    }
+}
