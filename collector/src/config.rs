@@ -13,25 +13,8 @@ use serde::Deserialize;
 
 use crate::docker::{client_config, Endpoint, EndpointError, TlsError, DEFAULT_SOCKET};
 use crate::duration::{parse_duration, DurationError};
+use crate::paths::default_data_dir;
 use crate::snmp::{SnmpConfig, SnmpVersion};
-
-/// The folder the store lives in when neither `--data` nor `data_dir` says:
-/// `$KURA_DATA`, else `/var/lib/kura` for root, else `~/.local/share/kura`.
-pub fn default_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KURA_DATA").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    match home {
-        Some(home) if !is_root() => home.join(".local/share/kura"),
-        _ => PathBuf::from("/var/lib/kura"),
-    }
-}
-
-fn is_root() -> bool {
-    // The owner of /proc/self is the effective user; no libc call needed.
-    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-}
 
 /// A configuration that cannot be used; each names the file, host or key.
 #[derive(Debug, thiserror::Error)]

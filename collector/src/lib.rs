@@ -4,6 +4,7 @@
 //! # Layout
 //!
 //! - [`duration`]: `10s`, `5m`, `35d` as operators write them.
+//! - [`paths`]: the default data folder.
 //! - [`sample`]: the model: a container's state and raw counters at one instant.
 //! - [`stats`]: stats documents (cgroup v1, v2, the 2015 form) -> [`sample::Sample`].
 //! - [`api`]: the other Docker API documents kura reads (list, inspect, top, info, events).
@@ -22,6 +23,7 @@
 
 pub mod api;
 pub mod duration;
+pub mod paths;
 pub mod sample;
 #[cfg(feature = "daemon")]
 pub mod snmp;

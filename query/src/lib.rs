@@ -11,8 +11,21 @@
 //! - [`export`]: writers of figures to any `io::Write`;
 //!   [`export::hinemos`] prints custom monitor `key,value` lines.
 //!
-//! The `kura` binary (`src/main.rs`) is the CLI on top of these.
+//! - [`cli`]: the command line (clap).
+//! - [`scope`]: the store, the host, its newest sweep (fresh enough), the
+//!   containers `-n`/`-c` select and their keys.
+//! - [`checks`]: each command's items.
+//! - [`ps`]: the human table of `kura ps`.
+//! - [`error`]: why a query printed nothing.
+//!
+//! The `kura` binary (`src/main.rs`) parses the command line, runs a check
+//! and prints it; it is the only place an error becomes an exit status.
 
+pub mod checks;
+pub mod cli;
+pub mod error;
 pub mod export;
+pub mod ps;
 pub mod rate;
+pub mod scope;
 pub mod window;

@@ -1,1 +1,117 @@
-fn main() {}
+//! `kura`: answers monitoring questions from kura's store. See README.md for
+//! every command, its output and units.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use kura_query::checks::{self, Answer};
+use kura_query::cli::{Cli, Command, Format, HostArgs};
+use kura_query::error::QueryError;
+use kura_query::export::hinemos::{self, RenderOptions};
+use kura_query::ps;
+use kura_query::scope::Scope;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let now = chrono::Utc::now().timestamp_millis();
+    match run(&cli.command, now) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`kura ps | head`) is not an error.
+        Err(QueryError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kura: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(command: &Command, now: i64) -> Result<(), QueryError> {
+    let host_args = host_args(command);
+    let scope = Scope::open(host_args, now)?;
+    let answer = match command {
+        Command::Status(_) => checks::status(&scope),
+        Command::Count(args) => checks::count(&scope, &scope.select(args)?)?,
+        Command::Size(_) => checks::size(&scope)?,
+        Command::Cpu(args) => checks::cpu(&scope, &scope.select(&args.select)?, args)?,
+        Command::Mem(args) => checks::mem(&scope, &scope.select(&args.select)?, args)?,
+        Command::Disk(args) => checks::disk(&scope, &scope.select(&args.select)?, args)?,
+        Command::Net(args) => checks::net(&scope, &scope.select(&args.select)?, args)?,
+        Command::Proc(args) => checks::proc(&scope, &scope.select(&args.select)?, args)?,
+        Command::Ps(args) => {
+            let selection = scope.select(&args.select)?;
+            let width = kura_collector::duration::parse_duration(&args.select.window)
+                .map_err(|e| QueryError::Usage(format!("--window: {e}")))?;
+            let width_ms = u64::try_from(width.as_millis()).unwrap_or(u64::MAX);
+            let rows = ps::rows(&scope, &selection, width_ms, args.all)?;
+            let mut out = io::stdout().lock();
+            ps::write_table(&rows, &mut out)?;
+            out.flush()?;
+            return Ok(());
+        }
+    };
+    print(&answer, host_args)
+}
+
+fn host_args(command: &Command) -> &HostArgs {
+    match command {
+        Command::Status(args) | Command::Size(args) => args,
+        Command::Count(args) => &args.host,
+        Command::Cpu(args) => &args.select.host,
+        Command::Mem(args) => &args.select.host,
+        Command::Disk(args) => &args.select.host,
+        Command::Net(args) => &args.select.host,
+        Command::Proc(args) => &args.select.host,
+        Command::Ps(args) => &args.select.host,
+    }
+}
+
+/// Prints the answer in the chosen format; explains on stderr what is
+/// missing; fails when anything selected printed nothing.
+fn print(answer: &Answer, args: &HostArgs) -> Result<(), QueryError> {
+    for note in answer.notes.iter().chain(&answer.missing) {
+        eprintln!("kura: {note}");
+    }
+    let mut out = io::stdout().lock();
+    match args.format {
+        Format::Lines => {
+            let options = RenderOptions {
+                max_bytes: args.max_bytes,
+            };
+            let mut buffer = Vec::new();
+            let warnings = hinemos::render(&answer.items, &options, &mut buffer)?;
+            for warning in warnings {
+                eprintln!("kura: {warning}");
+            }
+            out.write_all(&buffer)?;
+        }
+        Format::Json => {
+            // The same plain decimals as the lines, as JSON numbers.
+            let items: Vec<serde_json::Value> = answer
+                .items
+                .iter()
+                .filter_map(|item| {
+                    let number: serde_json::Value = serde_json::from_str(&item.value.plain()?).ok()?;
+                    Some(serde_json::json!({ "key": item.key, "value": number }))
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &items).map_err(io::Error::from)?;
+            writeln!(out)?;
+        }
+        Format::Table => {
+            let width = answer.items.iter().map(|i| i.key.chars().count()).max().unwrap_or(0);
+            for item in &answer.items {
+                let value = item.value.plain().unwrap_or_else(|| "-".to_owned());
+                writeln!(out, "{:<width$}  {value}", item.key)?;
+            }
+        }
+    }
+    out.flush()?;
+    if !answer.missing.is_empty() || answer.items.is_empty() {
+        return Err(QueryError::Incomplete {
+            missing: answer.missing.len(),
+            selected: answer.items.len() + answer.missing.len(),
+        });
+    }
+    Ok(())
+}

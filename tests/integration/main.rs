@@ -2,5 +2,6 @@
 
 mod collector;
 mod foundation;
+mod query;
 mod snmp;
 mod syslog;

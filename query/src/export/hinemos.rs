@@ -41,6 +41,12 @@ impl Value {
     pub fn rounded(x: f64) -> Option<Value> {
         round_to_u64(x).map(Value::Integer)
     }
+
+    /// The value as printed: a plain decimal, two places for ratios; `None`
+    /// when it has no such form (NaN, infinite, negative ratio).
+    pub fn plain(self) -> Option<String> {
+        format_value(self)
+    }
 }
 
 /// One `key,value` line.
