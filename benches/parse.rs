@@ -14,9 +14,7 @@ use kura_collector::stats::parse_stats;
 
 /// Reads a fixture from the shared folder next to the workspace.
 fn fixture(name: &str) -> Vec<u8> {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "shared", "fixtures", name]
-        .iter()
-        .collect();
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "shared", "fixtures", name].iter().collect();
     match std::fs::read(&path) {
         Ok(doc) => doc,
         Err(error) => panic!(
@@ -34,15 +32,9 @@ fn stats_parse(c: &mut Criterion) {
     let v1 = fixture("docker-20.10-cgroup-v1/stats_burn.json");
     let documents = [
         ("kura/v1_percpu", v1.clone()),
-        (
-            "kura/v1_oneshot",
-            fixture("docker-20.10-cgroup-v1/stats_oneshot_burn.json"),
-        ),
+        ("kura/v1_oneshot", fixture("docker-20.10-cgroup-v1/stats_oneshot_burn.json")),
         ("kura/v2", fixture("docker-cgroup-v2-stats-2023.json")),
-        (
-            "kura/zero",
-            fixture("docker-20.10-cgroup-v1/stats_oom.json"),
-        ),
+        ("kura/zero", fixture("docker-20.10-cgroup-v1/stats_oom.json")),
     ];
 
     // Each parser must succeed on its document, or its timing means nothing.
@@ -55,26 +47,21 @@ fn stats_parse(c: &mut Criterion) {
     if let Err(error) = sonic_rs::from_slice::<sonic_rs::Value>(&v1) {
         panic!("sonic-rs: {error}");
     }
-    if let Err(error) = serde_json::from_slice::<bollard_stubs::models::ContainerStatsResponse>(&v1)
-    {
+    if let Err(error) = serde_json::from_slice::<bollard_stubs::models::ContainerStatsResponse>(&v1) {
         panic!("bollard-stubs: {error}");
     }
 
     let mut group = c.benchmark_group("stats_parse");
     for (name, doc) in &documents {
         group.throughput(bytes(doc));
-        group.bench_function(*name, |b| {
-            b.iter(|| parse_stats(black_box(doc), State::Running))
-        });
+        group.bench_function(*name, |b| b.iter(|| parse_stats(black_box(doc), State::Running)));
     }
     group.throughput(bytes(&v1));
     group.bench_function("sonic_rs_value/v1_percpu", |b| {
         b.iter(|| sonic_rs::from_slice::<sonic_rs::Value>(black_box(&v1)))
     });
     group.bench_function("bollard_serde_json/v1_percpu", |b| {
-        b.iter(|| {
-            serde_json::from_slice::<bollard_stubs::models::ContainerStatsResponse>(black_box(&v1))
-        })
+        b.iter(|| serde_json::from_slice::<bollard_stubs::models::ContainerStatsResponse>(black_box(&v1)))
     });
     // The floor of any serde_json-based parser: validate and skip everything.
     group.bench_function("serde_json_ignored_any/v1_percpu", |b| {

@@ -124,9 +124,7 @@ impl Figures {
 fn derive(columns: &SampleColumns) -> Figures {
     let mut figures = Figures::default();
     for interval in intervals(columns) {
-        let host = interval
-            .online_cpus()
-            .map(|online_cpus| CpuScale::Host { online_cpus });
+        let host = interval.online_cpus().map(|online_cpus| CpuScale::Host { online_cpus });
         figures.ratio(host.and_then(|scale| interval.cpu_percent(scale)));
         figures.ratio(interval.core_percent(0));
         figures.ratio(interval.core_percent(1));
@@ -150,13 +148,9 @@ fn derive(columns: &SampleColumns) -> Figures {
 fn main_bench(c: &mut Criterion) {
     let columns = series(ROWS);
     let mut group = c.benchmark_group("rate");
-    group.throughput(Throughput::Elements(
-        u64::try_from(ROWS).unwrap_or(u64::MAX),
-    ));
+    group.throughput(Throughput::Elements(u64::try_from(ROWS).unwrap_or(u64::MAX)));
     group.sample_size(10);
-    group.bench_function("every_figure_per_interval_1M_samples", |b| {
-        b.iter(|| derive(black_box(&columns)))
-    });
+    group.bench_function("every_figure_per_interval_1M_samples", |b| b.iter(|| derive(black_box(&columns))));
     group.finish();
 }
 

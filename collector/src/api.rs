@@ -100,17 +100,12 @@ impl ContainerSummary {
     /// The container's state: `State` when the daemon sends one kura knows,
     /// else derived from `Status` as the 2015 scripts did.
     pub fn state(&self) -> Option<State> {
-        self.state
-            .as_deref()
-            .and_then(State::from_docker)
-            .or_else(|| State::from_status(&self.status))
+        self.state.as_deref().and_then(State::from_docker).or_else(|| State::from_status(&self.status))
     }
 
     /// The first name without its leading `/`.
     pub fn name(&self) -> Option<&str> {
-        self.names
-            .first()
-            .map(|name| name.strip_prefix('/').unwrap_or(name))
+        self.names.first().map(|name| name.strip_prefix('/').unwrap_or(name))
     }
 }
 
@@ -282,16 +277,9 @@ impl From<&ContainerInspect> for ContainerDetails {
     fn from(inspect: &ContainerInspect) -> ContainerDetails {
         let state = &inspect.state;
         let host = inspect.host_config.as_ref();
-        let time = |time: &Option<String>| {
-            time.clone()
-                .filter(|t| !t.is_empty() && t.as_str() != GO_ZERO_TIME)
-        };
+        let time = |time: &Option<String>| time.clone().filter(|t| !t.is_empty() && t.as_str() != GO_ZERO_TIME);
         ContainerDetails {
-            state: state
-                .status
-                .as_deref()
-                .and_then(State::from_docker)
-                .or_else(|| Some(state.state_from_flags())),
+            state: state.status.as_deref().and_then(State::from_docker).or_else(|| Some(state.state_from_flags())),
             exit_code: state.exit_code,
             oom_killed: state.oom_killed,
             restart_count: inspect.restart_count,
@@ -305,13 +293,9 @@ impl From<&ContainerInspect> for ContainerDetails {
             nano_cpus: host.and_then(|h| h.nano_cpus),
             cpu_quota: host.and_then(|h| h.cpu_quota),
             cpu_period: host.and_then(|h| h.cpu_period),
-            cpuset_cpus: host
-                .and_then(|h| h.cpuset_cpus.clone())
-                .filter(|c| !c.is_empty()),
+            cpuset_cpus: host.and_then(|h| h.cpuset_cpus.clone()).filter(|c| !c.is_empty()),
             cpu_shares: host.and_then(|h| h.cpu_shares),
-            restart_policy: host
-                .and_then(|h| h.restart_policy.as_ref())
-                .and_then(RestartPolicy::spelled),
+            restart_policy: host.and_then(|h| h.restart_policy.as_ref()).and_then(RestartPolicy::spelled),
         }
     }
 }
@@ -330,11 +314,7 @@ impl InspectState {
             }
         } else if self.dead {
             State::Dead
-        } else if self
-            .started_at
-            .as_deref()
-            .is_none_or(|t| t.is_empty() || t == GO_ZERO_TIME)
-        {
+        } else if self.started_at.as_deref().is_none_or(|t| t.is_empty() || t == GO_ZERO_TIME) {
             State::Created
         } else {
             State::Exited
@@ -359,24 +339,18 @@ mod state_name {
 
     use crate::sample::State;
 
-    pub(super) fn serialize<S: Serializer>(
-        state: &Option<State>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(state: &Option<State>, serializer: S) -> Result<S::Ok, S::Error> {
         match state {
             Some(state) => serializer.serialize_some(state.as_str()),
             None => serializer.serialize_none(),
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Option<State>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<State>, D::Error> {
         Option::<String>::deserialize(deserializer)?
             .map(|name| {
-                State::from_docker(&name).ok_or_else(|| {
-                    de::Error::invalid_value(de::Unexpected::Str(&name), &"a Docker state name")
-                })
+                State::from_docker(&name)
+                    .ok_or_else(|| de::Error::invalid_value(de::Unexpected::Str(&name), &"a Docker state name"))
             })
             .transpose()
     }
@@ -397,15 +371,10 @@ impl Top {
     /// The command line of each process: the `CMD` column (`COMMAND` with
     /// some `ps` options). Nothing when there is no such column.
     pub fn commands(&self) -> impl Iterator<Item = &str> {
-        let column = self
-            .titles
+        let column = self.titles.iter().position(|title| title == "CMD" || title == "COMMAND");
+        self.processes
             .iter()
-            .position(|title| title == "CMD" || title == "COMMAND");
-        self.processes.iter().filter_map(move |process| {
-            column
-                .and_then(|column| process.get(column))
-                .map(String::as_str)
-        })
+            .filter_map(move |process| column.and_then(|column| process.get(column)).map(String::as_str))
     }
 
     /// How many processes the container runs.
@@ -509,10 +478,7 @@ impl Event {
         if self.kind.as_deref().is_some_and(|kind| kind != "container") {
             return None;
         }
-        self.actor
-            .as_ref()
-            .map(|actor| actor.id.as_str())
-            .or(self.id.as_deref())
+        self.actor.as_ref().map(|actor| actor.id.as_str()).or(self.id.as_deref())
     }
 
     /// What happened: `Action`, else the legacy `status`.
@@ -545,19 +511,12 @@ mod tests {
 
     /// A file of the cgroup v1 capture in the shared fixtures folder.
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/../../shared/fixtures/docker-20.10-cgroup-v1/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/../../shared/fixtures/docker-20.10-cgroup-v1/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
     }
 
     fn inspect(name: &str) -> ContainerInspect {
-        parse(
-            "container inspect",
-            &fixture(&format!("inspect_{name}.json")),
-        )
-        .unwrap()
+        parse("container inspect", &fixture(&format!("inspect_{name}.json"))).unwrap()
     }
 
     fn top(name: &str) -> Result<Top, ApiError> {
@@ -566,12 +525,8 @@ mod tests {
 
     #[test]
     fn container_list_states_names_labels_sizes() {
-        let list: Vec<ContainerSummary> =
-            parse("container list", &fixture("containers_all_size.json")).unwrap();
-        let states: BTreeMap<&str, State> = list
-            .iter()
-            .map(|c| (c.name().unwrap(), c.state().unwrap()))
-            .collect();
+        let list: Vec<ContainerSummary> = parse("container list", &fixture("containers_all_size.json")).unwrap();
+        let states: BTreeMap<&str, State> = list.iter().map(|c| (c.name().unwrap(), c.state().unwrap())).collect();
         let expected = BTreeMap::from([
             ("burn", State::Running),
             ("created", State::Created),
@@ -651,40 +606,28 @@ mod tests {
         assert!(details.oom_killed);
         assert_eq!(details.memory_limit, Some(8 * 1024 * 1024));
         assert_eq!(details.memory_swap, Some(8 * 1024 * 1024));
-        assert_eq!(
-            details.finished_at.as_deref(),
-            Some("2026-11-23T00:48:23.677350397Z")
-        );
+        assert_eq!(details.finished_at.as_deref(), Some("2026-11-23T00:48:23.677350397Z"));
         assert_eq!(details.error, None);
     }
 
     #[test]
     fn web1_limits_labels_and_never_finished() {
         let web1 = inspect("web1");
-        assert_eq!(
-            web1.config.as_ref().unwrap().labels["hinemosAssignScopeId"],
-            "web1,web2"
-        );
+        assert_eq!(web1.config.as_ref().unwrap().labels["hinemosAssignScopeId"], "web1,web2");
         let details = ContainerDetails::from(&web1);
         assert_eq!(details.memory_limit, Some(64 * 1024 * 1024));
         assert_eq!(details.memory_swap, Some(128 * 1024 * 1024));
         assert_eq!(details.nano_cpus, Some(0));
         assert_eq!(details.cpuset_cpus, None);
         assert_eq!(details.restart_policy.as_deref(), Some("no"));
-        assert_eq!(
-            details.started_at.as_deref(),
-            Some("2026-11-23T00:48:21.571005749Z")
-        );
+        assert_eq!(details.started_at.as_deref(), Some("2026-11-23T00:48:21.571005749Z"));
         assert_eq!(details.finished_at, None);
         assert_eq!(details.health, None);
     }
 
     #[test]
     fn burn_cpu_limit_and_flappy_restarts() {
-        assert_eq!(
-            ContainerDetails::from(&inspect("burn")).nano_cpus,
-            Some(500_000_000)
-        );
+        assert_eq!(ContainerDetails::from(&inspect("burn")).nano_cpus, Some(500_000_000));
         let flappy = ContainerDetails::from(&inspect("flappy"));
         assert_eq!(flappy.restart_count, 8);
         assert_eq!(flappy.restart_policy.as_deref(), Some("always"));
@@ -732,18 +675,12 @@ mod tests {
         assert_eq!(procs.process_count(), 4);
         assert!(procs.commands().all(|cmd| cmd == "sleep 100000"));
         let web1 = top("web1").unwrap();
-        assert_eq!(
-            web1.commands().collect::<Vec<_>>(),
-            ["httpd -f -p 8080 -h /var/www"]
-        );
+        assert_eq!(web1.commands().collect::<Vec<_>>(), ["httpd -f -p 8080 -h /var/www"]);
         for name in ["burn", "paused", "writer"] {
             assert_eq!(top(name).unwrap().process_count(), 1, "{name}");
         }
-        let ps_aux: Top = parse(
-            "top",
-            br#"{"Titles":["USER","PID","COMMAND"],"Processes":[["root","1","init"]]}"#,
-        )
-        .unwrap();
+        let ps_aux: Top =
+            parse("top", br#"{"Titles":["USER","PID","COMMAND"],"Processes":[["root","1","init"]]}"#).unwrap();
         assert_eq!(ps_aux.commands().collect::<Vec<_>>(), ["init"]);
         let no_cmd: Top = parse("top", br#"{"Titles":["PID"],"Processes":[["1"]]}"#).unwrap();
         assert_eq!(no_cmd.commands().count(), 0);
@@ -775,10 +712,7 @@ mod tests {
         assert_eq!(info.cgroup_driver.as_deref(), Some("cgroupfs"));
         assert_eq!(info.server_version.as_deref(), Some("20.10.24+dfsg1"));
         assert_eq!(info.name.as_deref(), Some("vm"));
-        assert_eq!(
-            info.operating_system.as_deref(),
-            Some("Debian GNU/Linux 12 (bookworm)")
-        );
+        assert_eq!(info.operating_system.as_deref(), Some("Debian GNU/Linux 12 (bookworm)"));
         assert!(info.id.as_deref().unwrap().starts_with("JROV:"));
         let version: Version = parse("version", &fixture("version.json")).unwrap();
         assert_eq!(version.version, "20.10.24+dfsg1");
@@ -808,29 +742,15 @@ mod tests {
             .map(|line| parse("event", line).unwrap())
             .collect();
         assert_eq!(events.len(), 167);
-        let oom: Vec<&Event> = events
-            .iter()
-            .filter(|e| e.action() == Some("oom"))
-            .collect();
+        let oom: Vec<&Event> = events.iter().filter(|e| e.action() == Some("oom")).collect();
         assert_eq!(oom.len(), 2);
-        assert!(oom
-            .iter()
-            .all(|e| e.container_id().is_some_and(|id| id.len() == 64)));
-        let network = events
-            .iter()
-            .find(|e| e.kind.as_deref() == Some("network"))
-            .unwrap();
+        assert!(oom.iter().all(|e| e.container_id().is_some_and(|id| id.len() == 64)));
+        let network = events.iter().find(|e| e.kind.as_deref() == Some("network")).unwrap();
         assert_eq!(network.container_id(), None);
         assert_eq!(network.action(), Some("connect"));
-        let first_create = events
-            .iter()
-            .find(|e| e.action() == Some("create"))
-            .unwrap();
+        let first_create = events.iter().find(|e| e.action() == Some("create")).unwrap();
         assert_eq!(first_create.from.as_deref(), Some("local/busybox"));
-        assert_eq!(
-            first_create.actor.as_ref().unwrap().attributes["hinemosAssignScopeId"],
-            "web1,web2"
-        );
+        assert_eq!(first_create.actor.as_ref().unwrap().attributes["hinemosAssignScopeId"], "web1,web2");
         assert_eq!(first_create.time_nano, Some(1_795_394_646_751_976_440));
         let mut times = events.iter().map(|e| e.time_nano.unwrap());
         let first = times.next().unwrap();
@@ -839,11 +759,8 @@ mod tests {
 
     #[test]
     fn legacy_event_without_type() {
-        let event: Event = parse(
-            "event",
-            br#"{"status":"die","id":"90b56eb899e7","from":"busybox","time":1441490348}"#,
-        )
-        .unwrap();
+        let event: Event =
+            parse("event", br#"{"status":"die","id":"90b56eb899e7","from":"busybox","time":1441490348}"#).unwrap();
         assert_eq!(event.container_id(), Some("90b56eb899e7"));
         assert_eq!(event.action(), Some("die"));
     }
@@ -852,19 +769,10 @@ mod tests {
     fn errors_name_the_document() {
         let error = parse::<Info>("info", b"{\"NCPU\": \"two\"}").unwrap_err();
         let message = error.to_string();
-        assert!(
-            message.starts_with("cannot parse the info document: "),
-            "{message}"
-        );
+        assert!(message.starts_with("cannot parse the info document: "), "{message}");
         assert!(message.contains("line 1 column"), "{message}");
         let error = parse::<Vec<ContainerSummary>>("container list", b"[{\"Id\":").unwrap_err();
-        assert!(matches!(
-            error,
-            ApiError::Parse {
-                what: "container list",
-                ..
-            }
-        ));
+        assert!(matches!(error, ApiError::Parse { what: "container list", .. }));
         let error = parse::<Top>("top", b"null").unwrap_err();
         assert!(matches!(error, ApiError::Parse { what: "top", .. }));
     }

@@ -314,11 +314,7 @@ impl Config {
             None => defaults::RETENTION,
         };
         let data_dir = flags.data_dir.or(file.data_dir).unwrap_or_else(default_data_dir);
-        Ok(Config {
-            data_dir,
-            retention,
-            hosts,
-        })
+        Ok(Config { data_dir, retention, hosts })
     }
 }
 
@@ -329,14 +325,9 @@ fn overlay(target: &mut Option<String>, flag: &Option<String>) {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
-        path: path.to_owned(),
-        reason: e.to_string().trim().replace('\n', " "),
-    })
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    toml::from_str(&text)
+        .map_err(|e| ConfigError::Parse { path: path.to_owned(), reason: e.to_string().trim().replace('\n', " ") })
 }
 
 fn local_host_name() -> String {
@@ -348,20 +339,21 @@ fn local_host_name() -> String {
 }
 
 fn duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
-    let parsed = parse_duration(text).map_err(|e: DurationError| ConfigError::Duration {
-        key: key.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let parsed = parse_duration(text)
+        .map_err(|e: DurationError| ConfigError::Duration { key: key.to_owned(), reason: e.to_string() })?;
     if parsed.is_zero() {
-        return Err(ConfigError::Duration {
-            key: key.to_owned(),
-            reason: "must be more than zero".into(),
-        });
+        return Err(ConfigError::Duration { key: key.to_owned(), reason: "must be more than zero".into() });
     }
     Ok(parsed)
 }
 
-fn setting(host: &str, key: &str, own: &Option<String>, default: &Option<String>, fallback: Duration) -> Result<Duration, ConfigError> {
+fn setting(
+    host: &str,
+    key: &str,
+    own: &Option<String>,
+    default: &Option<String>,
+    fallback: Duration,
+) -> Result<Duration, ConfigError> {
     match own.as_ref().or(default.as_ref()) {
         Some(text) => duration(&format!("host {host}: {key}"), text),
         None => Ok(fallback),
@@ -370,15 +362,12 @@ fn setting(host: &str, key: &str, own: &Option<String>, default: &Option<String>
 
 fn resolve_host(host: &FileHost, defaults: &HostSettings) -> Result<HostConfig, ConfigError> {
     let name = host.name.clone();
-    let endpoint: Endpoint = host.endpoint.parse().map_err(|source| ConfigError::Endpoint {
-        host: name.clone(),
-        source,
-    })?;
+    let endpoint: Endpoint =
+        host.endpoint.parse().map_err(|source| ConfigError::Endpoint { host: name.clone(), source })?;
     let tls = match (&endpoint, &host.tls_cert_path) {
-        (Endpoint::Tls { .. }, Some(dir)) => Some(client_config(dir).map_err(|source| ConfigError::Tls {
-            host: name.clone(),
-            source,
-        })?),
+        (Endpoint::Tls { .. }, Some(dir)) => {
+            Some(client_config(dir).map_err(|source| ConfigError::Tls { host: name.clone(), source })?)
+        }
         (Endpoint::Tls { .. }, None) => {
             return Err(ConfigError::Endpoint {
                 host: name,
@@ -390,16 +379,25 @@ fn resolve_host(host: &FileHost, defaults: &HostSettings) -> Result<HostConfig, 
     let own = &host.settings;
     let concurrency = own.concurrency.or(defaults.concurrency).unwrap_or(defaults::CONCURRENCY);
     if concurrency == 0 || concurrency > 1024 {
-        return Err(ConfigError::Range {
-            key: format!("host {name}: concurrency"),
-            reason: "must be from 1 to 1024",
-        });
+        return Err(ConfigError::Range { key: format!("host {name}: concurrency"), reason: "must be from 1 to 1024" });
     }
     let snmp = host.snmp.as_ref().map(|snmp| resolve_snmp(&name, snmp)).transpose()?;
     Ok(HostConfig {
         interval: setting(&name, "interval", &own.interval, &defaults.interval, defaults::INTERVAL)?,
-        top_interval: setting(&name, "top_interval", &own.top_interval, &defaults.top_interval, defaults::TOP_INTERVAL)?,
-        size_interval: setting(&name, "size_interval", &own.size_interval, &defaults.size_interval, defaults::SIZE_INTERVAL)?,
+        top_interval: setting(
+            &name,
+            "top_interval",
+            &own.top_interval,
+            &defaults.top_interval,
+            defaults::TOP_INTERVAL,
+        )?,
+        size_interval: setting(
+            &name,
+            "size_interval",
+            &own.size_interval,
+            &defaults.size_interval,
+            defaults::SIZE_INTERVAL,
+        )?,
         timeout: setting(&name, "timeout", &own.timeout, &defaults.timeout, defaults::TIMEOUT)?,
         name,
         endpoint,
@@ -410,10 +408,7 @@ fn resolve_host(host: &FileHost, defaults: &HostSettings) -> Result<HostConfig, 
 }
 
 fn resolve_snmp(host: &str, snmp: &FileSnmp) -> Result<SnmpConfig, ConfigError> {
-    let error = |reason: String| ConfigError::Snmp {
-        host: host.to_owned(),
-        reason,
-    };
+    let error = |reason: String| ConfigError::Snmp { host: host.to_owned(), reason };
     let with_port = if snmp.address.contains(':') { snmp.address.clone() } else { format!("{}:161", snmp.address) };
     let address: SocketAddr = with_port
         .to_socket_addrs()
@@ -451,10 +446,7 @@ fn check_names(hosts: &[HostConfig]) -> Result<(), ConfigError> {
             });
         }
         if !seen.insert(name.as_str()) {
-            return Err(ConfigError::HostName {
-                name: name.clone(),
-                reason: "two hosts have this name",
-            });
+            return Err(ConfigError::HostName { name: name.clone(), reason: "two hosts have this name" });
         }
     }
     Ok(())
@@ -469,10 +461,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kura.toml");
         std::fs::write(&path, text).unwrap();
-        Config::resolve(FlagConfig {
-            config_file: Some(path),
-            ..FlagConfig::default()
-        })
+        Config::resolve(FlagConfig { config_file: Some(path), ..FlagConfig::default() })
     }
 
     #[test]
@@ -540,11 +529,8 @@ mod tests {
 
     #[test]
     fn docker_flags_need_a_name() {
-        let error = Config::resolve(FlagConfig {
-            docker: vec!["tcp://127.0.0.1:1".into()],
-            ..FlagConfig::default()
-        })
-        .unwrap_err();
+        let error = Config::resolve(FlagConfig { docker: vec!["tcp://127.0.0.1:1".into()], ..FlagConfig::default() })
+            .unwrap_err();
         assert!(matches!(error, ConfigError::DockerFlag(_)));
         let config = Config::resolve(FlagConfig {
             docker: vec!["far=tcp://127.0.0.1:1".into()],

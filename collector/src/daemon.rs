@@ -30,6 +30,8 @@ use crate::sweep::HostSampler;
 /// Sweeps kept in memory while the store refuses writes (about an hour at
 /// 10 s with one host; each holds one sweep of one host).
 pub const MAX_BACKLOG: usize = 360;
+/// How long a store locked by a reader (not a collector) is waited for.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// How often old history is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// Entries deleted per prune step, between which sweeps are written.
@@ -93,19 +95,20 @@ pub fn now_millis() -> UnixMillis {
 
 /// Runs the collector until `shutdown` resolves (or one sweep with `once`).
 pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
-    let store = Store::open(&config.data_dir, StoreOptions::default())?;
+    let reader = Reader::Direct(open_store(&config.data_dir).await?);
+    let last_events = last_event_times(&reader, &config.hosts);
+    let Reader::Direct(store) = reader else {
+        return Err(DaemonError::Store(StoreError::Missing { path: config.data_dir.clone() }));
+    };
     tracing::info!(data = %config.data_dir.display(), hosts = config.hosts.len(), "store open");
     let listener = socket::bind(&config.data_dir)?;
-    let server_shutdown = Shutdown::for_listener(&listener).map_err(|source| StoreError::Io {
-        path: config.data_dir.join(socket::SOCKET_FILE),
-        source,
-    })?;
+    let server_shutdown = Shutdown::for_listener(&listener)
+        .map_err(|source| StoreError::Io { path: config.data_dir.join(socket::SOCKET_FILE), source })?;
     let server = {
         let handle = store.read_handle();
         let stop = server_shutdown.clone();
         std::thread::spawn(move || socket::serve(listener, handle, stop, ServerLimits::default()))
     };
-    let last_events = last_event_times(&store, &config.hosts);
     let store = Arc::new(store);
     let writer = Writer::spawn(Arc::clone(&store));
 
@@ -145,12 +148,28 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
     server_shutdown.trigger();
     let _ = server.join();
     store.flush()?;
-    tracing::info!(
-        written = report.written,
-        dropped = report.dropped,
-        "stopped; the store is flushed"
-    );
+    tracing::info!(written = report.written, dropped = report.dropped, "stopped; the store is flushed");
     Ok(())
+}
+
+/// Opens the store for writing. A store locked by a process whose socket
+/// answers is another collector: refused at once. A store locked without a
+/// socket is a `kura` query reading it directly for a moment: retried for
+/// up to [`LOCK_WAIT`].
+async fn open_store(dir: &std::path::Path) -> Result<Store, DaemonError> {
+    let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match Store::open(dir, StoreOptions::default()) {
+            Err(StoreError::Locked { path }) => {
+                let collector = std::os::unix::net::UnixStream::connect(dir.join(socket::SOCKET_FILE)).is_ok();
+                if collector || tokio::time::Instant::now() >= deadline {
+                    return Err(DaemonError::Locked(StoreError::Locked { path }));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 async fn wait_all(tasks: &mut JoinSet<()>) {
@@ -162,8 +181,7 @@ fn host_client(host: &HostConfig) -> Option<DockerClient> {
 }
 
 /// The newest stored event time of each host, to resume its stream from.
-fn last_event_times(store: &Store, hosts: &[HostConfig]) -> std::collections::HashMap<String, Option<i64>> {
-    let reader = Reader::Direct(store.read_handle());
+fn last_event_times(reader: &Reader, hosts: &[HostConfig]) -> std::collections::HashMap<String, Option<i64>> {
     hosts
         .iter()
         .map(|host| {

@@ -14,10 +14,7 @@ pub struct DurationError {
 /// Parses `10s`, `5m`, `1h30m`, `35d`, `250ms`. A bare number is refused:
 /// its unit would be a guess.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let error = |reason| DurationError {
-        text: text.to_owned(),
-        reason,
-    };
+    let error = |reason| DurationError { text: text.to_owned(), reason };
     let mut rest = text.trim();
     if rest.is_empty() {
         return Err(error("empty"));

@@ -34,10 +34,7 @@ pub const MAX_PENDING: usize = 10_000;
 impl EventBuffer {
     /// A buffer that resumes after `newest_ns` (the newest stored event).
     pub fn new(newest_ns: Option<i64>) -> EventBuffer {
-        EventBuffer(Arc::new(Mutex::new(Pending {
-            events: Vec::new(),
-            newest_ns,
-        })))
+        EventBuffer(Arc::new(Mutex::new(Pending { events: Vec::new(), newest_ns })))
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Pending) -> R) -> R {

@@ -89,8 +89,9 @@ fn main() -> ExitCode {
     match daemon::run_main(config, args.once) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("kura-collector: {:#}", anyhow::Error::from(e.clone_for_report()));
-            ExitCode::from(exit_code(&e))
+            let code = exit_code(&e);
+            eprintln!("kura-collector: {:#}", anyhow::Error::from(e));
+            ExitCode::from(code)
         }
     }
 }
@@ -103,11 +104,21 @@ fn exit_code(error: &DaemonError) -> u8 {
     }
 }
 
+/// Logs on stderr. A bare level (`debug`) applies to kura; its libraries
+/// (sled's page cache is chatty) stay at `warn`. A full filter
+/// (`kura_collector=trace,sled=info`) is taken as written.
 fn init_logs(filter: Option<&str>) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = match filter {
-        Some(filter) => EnvFilter::new(filter),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    let directives = match filter.map(str::to_owned).or_else(|| std::env::var("RUST_LOG").ok()) {
+        Some(f) if f.contains(['=', ',']) => f,
+        Some(level) => format!("warn,kura_collector={level}"),
+        None => "warn,kura_collector=info".to_owned(),
     };
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(directives))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
 }

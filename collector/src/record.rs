@@ -15,12 +15,7 @@ pub fn batch(outcome: SweepOutcome, events: Vec<EventRecord>) -> SweepBatch {
     let containers = u32::try_from(outcome.containers.len()).unwrap_or(u32::MAX);
     SweepBatch {
         host: outcome.host,
-        sweep: SweepRecord {
-            time: outcome.time,
-            outcome: sweep_outcome,
-            latency_us,
-            containers,
-        },
+        sweep: SweepRecord { time: outcome.time, outcome: sweep_outcome, latency_us, containers },
         containers: outcome.containers.into_iter().map(container).collect(),
         events,
         snmp: outcome.snmp.and_then(|reading| serde_json::to_value(reading).ok()),
@@ -40,9 +35,9 @@ fn container(sweep: ContainerSweep) -> store::ContainerSweep {
     store::ContainerSweep {
         info: ContainerInfo {
             name: summary.name().unwrap_or_default().to_owned(),
-            image: summary.image.clone().unwrap_or_default(),
-            command: summary.command.clone().unwrap_or_default(),
-            created: summary.created.and_then(|s| s.checked_mul(1000)),
+            image: summary.image.clone(),
+            command: summary.command.clone(),
+            created: summary.created.checked_mul(1000),
             labels: summary.labels.clone(),
             id: summary.id,
         },

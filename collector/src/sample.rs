@@ -33,15 +33,8 @@ pub enum State {
 
 impl State {
     /// Every state, in code order.
-    pub const ALL: [State; 7] = [
-        State::Created,
-        State::Running,
-        State::Paused,
-        State::Restarting,
-        State::Removing,
-        State::Exited,
-        State::Dead,
-    ];
+    pub const ALL: [State; 7] =
+        [State::Created, State::Running, State::Paused, State::Restarting, State::Removing, State::Exited, State::Dead];
 
     /// The name Docker uses, e.g. `running`.
     pub fn as_str(self) -> &'static str {
@@ -73,11 +66,7 @@ impl State {
         } else if status.starts_with("Restarting") {
             Some(State::Restarting)
         } else if status.starts_with("Up") {
-            Some(if status.ends_with("(Paused)") {
-                State::Paused
-            } else {
-                State::Running
-            })
+            Some(if status.ends_with("(Paused)") { State::Paused } else { State::Running })
         } else if status.starts_with("Created") {
             Some(State::Created)
         } else if status.starts_with("Removal") {
@@ -233,12 +222,7 @@ pub struct Sample {
 impl Sample {
     /// A sample that carries only a state (a container that is not running).
     pub fn state_only(time: UnixMillis, state: State) -> Sample {
-        Sample {
-            time,
-            state,
-            fields: [None; FIELD_COUNT],
-            percpu_ns: Vec::new(),
-        }
+        Sample { time, state, fields: [None; FIELD_COUNT], percpu_ns: Vec::new() }
     }
 
     /// The value of one field, if the document carried it.
@@ -308,17 +292,8 @@ impl SampleColumns {
         for (value, column) in fields.iter_mut().zip(&self.fields) {
             *value = column.get(i).copied().flatten();
         }
-        let percpu_ns = self
-            .percpu_ns
-            .iter()
-            .map_while(|column| column.get(i).copied().flatten())
-            .collect();
-        Some(Sample {
-            time,
-            state,
-            fields,
-            percpu_ns,
-        })
+        let percpu_ns = self.percpu_ns.iter().map_while(|column| column.get(i).copied().flatten()).collect();
+        Some(Sample { time, state, fields, percpu_ns })
     }
 
     /// The column of one field.
@@ -344,18 +319,9 @@ mod tests {
     #[test]
     fn status_strings_map_as_the_2015_scripts_did() {
         assert_eq!(State::from_status(""), Some(State::Exited));
-        assert_eq!(
-            State::from_status("Exited (0) 2 minutes ago"),
-            Some(State::Exited)
-        );
-        assert_eq!(
-            State::from_status("Restarting (1) 3 seconds ago"),
-            Some(State::Restarting)
-        );
-        assert_eq!(
-            State::from_status("Up 2 minutes (Paused)"),
-            Some(State::Paused)
-        );
+        assert_eq!(State::from_status("Exited (0) 2 minutes ago"), Some(State::Exited));
+        assert_eq!(State::from_status("Restarting (1) 3 seconds ago"), Some(State::Restarting));
+        assert_eq!(State::from_status("Up 2 minutes (Paused)"), Some(State::Paused));
         assert_eq!(State::from_status("Up 4 minutes"), Some(State::Running));
         assert_eq!(State::from_status("Created"), Some(State::Created));
         assert_eq!(State::from_status("Gone fishing"), None);
@@ -381,10 +347,7 @@ mod tests {
         columns.push(&running);
         columns.push(&stopped);
         assert_eq!(columns.len(), 3);
-        assert_eq!(
-            columns.percpu_ns,
-            vec![vec![None, Some(20), None], vec![None, Some(22), None]]
-        );
+        assert_eq!(columns.percpu_ns, vec![vec![None, Some(20), None], vec![None, Some(22), None]]);
         assert_eq!(columns.row(0), Some(stopped.clone()));
         assert_eq!(columns.row(1), Some(running));
         assert_eq!(columns.row(2), Some(stopped));

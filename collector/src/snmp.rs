@@ -160,8 +160,7 @@ impl HostReading {
     /// `None` when a needed object is missing.
     pub fn mem_available_kib(&self) -> Option<u64> {
         let m = &self.memory;
-        m.sys_avail
-            .or_else(|| m.avail_real?.checked_add(m.buffer?)?.checked_add(m.cached?))
+        m.sys_avail.or_else(|| m.avail_real?.checked_add(m.buffer?)?.checked_add(m.cached?))
     }
 }
 
@@ -242,11 +241,7 @@ impl Object {
     }
 
     fn unsupported(&self, reason: impl Into<String>) -> Unsupported {
-        Unsupported {
-            object: self.name.to_owned(),
-            oid: self.oid().to_id_string(),
-            reason: reason.into(),
-        }
+        Unsupported { object: self.name.to_owned(), oid: self.oid().to_id_string(), reason: reason.into() }
     }
 }
 
@@ -261,76 +256,20 @@ const fn ucd(group: u8, object: u8) -> [u8; 10] {
 
 /// Every object a reading asks for, in request order.
 static OBJECTS: [Object; 14] = [
-    Object {
-        name: "sysUpTime",
-        ber: &SYS_UPTIME,
-        field: |r| &mut r.sys_uptime,
-    },
-    Object {
-        name: "memTotalReal",
-        ber: &ucd(4, 5),
-        field: |r| &mut r.memory.total_real,
-    },
-    Object {
-        name: "memAvailReal",
-        ber: &ucd(4, 6),
-        field: |r| &mut r.memory.avail_real,
-    },
-    Object {
-        name: "memBuffer",
-        ber: &ucd(4, 14),
-        field: |r| &mut r.memory.buffer,
-    },
-    Object {
-        name: "memCached",
-        ber: &ucd(4, 15),
-        field: |r| &mut r.memory.cached,
-    },
-    Object {
-        name: "memSysAvail",
-        ber: &ucd(4, 27),
-        field: |r| &mut r.memory.sys_avail,
-    },
-    Object {
-        name: "ssCpuRawUser",
-        ber: &ucd(11, 50),
-        field: |r| &mut r.cpu.user,
-    },
-    Object {
-        name: "ssCpuRawNice",
-        ber: &ucd(11, 51),
-        field: |r| &mut r.cpu.nice,
-    },
-    Object {
-        name: "ssCpuRawSystem",
-        ber: &ucd(11, 52),
-        field: |r| &mut r.cpu.system,
-    },
-    Object {
-        name: "ssCpuRawIdle",
-        ber: &ucd(11, 53),
-        field: |r| &mut r.cpu.idle,
-    },
-    Object {
-        name: "ssCpuRawWait",
-        ber: &ucd(11, 54),
-        field: |r| &mut r.cpu.wait,
-    },
-    Object {
-        name: "ssCpuRawKernel",
-        ber: &ucd(11, 55),
-        field: |r| &mut r.cpu.kernel,
-    },
-    Object {
-        name: "ssCpuRawInterrupt",
-        ber: &ucd(11, 56),
-        field: |r| &mut r.cpu.interrupt,
-    },
-    Object {
-        name: "ssCpuRawSoftIRQ",
-        ber: &ucd(11, 61),
-        field: |r| &mut r.cpu.soft_irq,
-    },
+    Object { name: "sysUpTime", ber: &SYS_UPTIME, field: |r| &mut r.sys_uptime },
+    Object { name: "memTotalReal", ber: &ucd(4, 5), field: |r| &mut r.memory.total_real },
+    Object { name: "memAvailReal", ber: &ucd(4, 6), field: |r| &mut r.memory.avail_real },
+    Object { name: "memBuffer", ber: &ucd(4, 14), field: |r| &mut r.memory.buffer },
+    Object { name: "memCached", ber: &ucd(4, 15), field: |r| &mut r.memory.cached },
+    Object { name: "memSysAvail", ber: &ucd(4, 27), field: |r| &mut r.memory.sys_avail },
+    Object { name: "ssCpuRawUser", ber: &ucd(11, 50), field: |r| &mut r.cpu.user },
+    Object { name: "ssCpuRawNice", ber: &ucd(11, 51), field: |r| &mut r.cpu.nice },
+    Object { name: "ssCpuRawSystem", ber: &ucd(11, 52), field: |r| &mut r.cpu.system },
+    Object { name: "ssCpuRawIdle", ber: &ucd(11, 53), field: |r| &mut r.cpu.idle },
+    Object { name: "ssCpuRawWait", ber: &ucd(11, 54), field: |r| &mut r.cpu.wait },
+    Object { name: "ssCpuRawKernel", ber: &ucd(11, 55), field: |r| &mut r.cpu.kernel },
+    Object { name: "ssCpuRawInterrupt", ber: &ucd(11, 56), field: |r| &mut r.cpu.interrupt },
+    Object { name: "ssCpuRawSoftIRQ", ber: &ucd(11, 61), field: |r| &mut r.cpu.soft_irq },
 ];
 
 /// Reads every object of a [`HostReading`] from the agent of `config`, in
@@ -344,9 +283,7 @@ static OBJECTS: [Object; 14] = [
 /// agent answers something unusable.
 pub async fn read_host(config: &SnmpConfig) -> Result<HostReading, SnmpError> {
     let deadline = Instant::now() + config.timeout;
-    let timeout = || SnmpError::Timeout {
-        addr: config.address,
-    };
+    let timeout = || SnmpError::Timeout { addr: config.address };
     loop {
         let attempt = tokio::time::timeout_at(deadline, attempt(config)).await;
         match attempt.map_err(|_elapsed| timeout())? {
@@ -384,8 +321,7 @@ async fn attempt(config: &SnmpConfig) -> Result<HostReading, Attempt> {
         SnmpVersion::V1 => AsyncSession::new_v1(addr, community, first_id).await,
         SnmpVersion::V2c => AsyncSession::new_v2c(addr, community, first_id).await,
     };
-    let mut session =
-        session.map_err(|source| Attempt::Failed(SnmpError::Socket { addr, source }))?;
+    let mut session = session.map_err(|source| Attempt::Failed(SnmpError::Socket { addr, source }))?;
     let mut reading = HostReading::default();
     let mut pending: Vec<&Object> = OBJECTS.iter().collect();
     while !pending.is_empty() {
@@ -419,13 +355,8 @@ async fn attempt(config: &SnmpConfig) -> Result<HostReading, Attempt> {
                 index: pdu.error_index,
             }));
         }
-        store_varbinds(&pending, pdu.varbinds, &mut reading).map_err(|(expected, found)| {
-            Attempt::Failed(SnmpError::UnexpectedAnswer {
-                addr,
-                expected,
-                found,
-            })
-        })?;
+        store_varbinds(&pending, pdu.varbinds, &mut reading)
+            .map_err(|(expected, found)| Attempt::Failed(SnmpError::UnexpectedAnswer { addr, expected, found }))?;
         break;
     }
     Ok(reading)
@@ -439,12 +370,7 @@ fn store_varbinds<'a>(
     mut varbinds: impl Iterator<Item = (Oid<'a>, Value<'a>)>,
     reading: &mut HostReading,
 ) -> Result<(), (String, String)> {
-    let count_error = |found: usize| {
-        (
-            format!("{} varbinds", asked.len()),
-            format!("{found} varbinds"),
-        )
-    };
+    let count_error = |found: usize| (format!("{} varbinds", asked.len()), format!("{found} varbinds"));
     for (position, object) in asked.iter().enumerate() {
         let Some((oid, value)) = varbinds.next() else {
             return Err(count_error(position));
@@ -497,10 +423,7 @@ mod tests {
 
     #[test]
     fn objects_have_the_oids_of_ucd_snmp_mib() {
-        let oids: Vec<(&str, String)> = OBJECTS
-            .iter()
-            .map(|o| (o.name, o.oid().to_id_string()))
-            .collect();
+        let oids: Vec<(&str, String)> = OBJECTS.iter().map(|o| (o.name, o.oid().to_id_string())).collect();
         let expected = [
             ("sysUpTime", "1.3.6.1.2.1.1.3.0"),
             ("memTotalReal", "1.3.6.1.4.1.2021.4.5.0"),
@@ -517,14 +440,10 @@ mod tests {
             ("ssCpuRawInterrupt", "1.3.6.1.4.1.2021.11.56.0"),
             ("ssCpuRawSoftIRQ", "1.3.6.1.4.1.2021.11.61.0"),
         ];
-        let expected: Vec<(&str, String)> =
-            expected.iter().map(|&(n, o)| (n, o.to_owned())).collect();
+        let expected: Vec<(&str, String)> = expected.iter().map(|&(n, o)| (n, o.to_owned())).collect();
         assert_eq!(oids, expected);
         // The BER helper agrees with asn1-rs' own encoder.
-        assert_eq!(
-            object("memSysAvail").oid(),
-            Oid::from(&[1, 3, 6, 1, 4, 1, 2021, 4, 27, 0]).unwrap()
-        );
+        assert_eq!(object("memSysAvail").oid(), Oid::from(&[1, 3, 6, 1, 4, 1, 2021, 4, 27, 0]).unwrap());
     }
 
     #[test]
@@ -555,11 +474,7 @@ mod tests {
 
     #[test]
     fn varbinds_are_stored_by_oid_and_missing_ones_are_none_with_a_note() {
-        let asked = [
-            object("sysUpTime"),
-            object("memTotalReal"),
-            object("memSysAvail"),
-        ];
+        let asked = [object("sysUpTime"), object("memTotalReal"), object("memSysAvail")];
         let answer = vec![
             (object("sysUpTime").oid(), Value::NoSuchObject),
             (object("memTotalReal").oid(), Value::Integer(24_684_084)),
@@ -578,10 +493,7 @@ mod tests {
                 reason: "noSuchObject".into(),
             }]
         );
-        assert_eq!(
-            reading.unsupported[0].to_string(),
-            "sysUpTime (1.3.6.1.2.1.1.3.0): noSuchObject"
-        );
+        assert_eq!(reading.unsupported[0].to_string(), "sysUpTime (1.3.6.1.2.1.1.3.0): noSuchObject");
     }
 
     #[test]
@@ -590,8 +502,7 @@ mod tests {
         // The agent dropped sysUpTime: memTotalReal comes first.
         let answer = vec![(object("memTotalReal").oid(), Value::Integer(7))];
         let mut reading = HostReading::default();
-        let (expected, found) =
-            store_varbinds(&asked, answer.into_iter(), &mut reading).unwrap_err();
+        let (expected, found) = store_varbinds(&asked, answer.into_iter(), &mut reading).unwrap_err();
         assert_eq!(expected, "1.3.6.1.2.1.1.3.0");
         assert_eq!(found, "1.3.6.1.4.1.2021.4.5.0");
         assert_eq!(reading.sys_uptime, None);
@@ -618,19 +529,10 @@ mod tests {
         assert_eq!(number(&Value::Timeticks(100)), Ok(100));
         assert_eq!(number(&Value::Counter64(u64::MAX)), Ok(u64::MAX));
         assert_eq!(number(&Value::Integer(0)), Ok(0));
-        assert_eq!(
-            number(&Value::Integer(-1)),
-            Err("negative value -1".to_owned())
-        );
-        assert_eq!(
-            number(&Value::NoSuchInstance),
-            Err("noSuchInstance".to_owned())
-        );
+        assert_eq!(number(&Value::Integer(-1)), Err("negative value -1".to_owned()));
+        assert_eq!(number(&Value::NoSuchInstance), Err("noSuchInstance".to_owned()));
         assert_eq!(number(&Value::EndOfMibView), Err("endOfMibView".to_owned()));
-        assert_eq!(
-            number(&Value::OctetString(b"12")),
-            Err("not a number: OCTET STRING: 12".to_owned())
-        );
+        assert_eq!(number(&Value::OctetString(b"12")), Err("not a number: OCTET STRING: 12".to_owned()));
         assert_eq!(number(&Value::Null), Err("not a number: NULL".to_owned()));
     }
 
@@ -645,12 +547,8 @@ mod tests {
         assert_eq!(reading.mem_available_kib(), Some(1320));
         reading.memory.sys_avail = Some(1200);
         assert_eq!(reading.mem_available_kib(), Some(1200));
-        reading.memory = MemoryKib {
-            avail_real: Some(u64::MAX),
-            buffer: Some(1),
-            cached: Some(0),
-            ..MemoryKib::default()
-        };
+        reading.memory =
+            MemoryKib { avail_real: Some(u64::MAX), buffer: Some(1), cached: Some(0), ..MemoryKib::default() };
         assert_eq!(reading.mem_available_kib(), None, "overflow");
     }
 
@@ -670,10 +568,7 @@ mod tests {
     #[test]
     fn version_names_in_config_files() {
         assert_eq!(serde_json::to_string(&SnmpVersion::V2c).unwrap(), "\"v2c\"");
-        assert_eq!(
-            serde_json::from_str::<SnmpVersion>("\"v1\"").unwrap(),
-            SnmpVersion::V1
-        );
+        assert_eq!(serde_json::from_str::<SnmpVersion>("\"v1\"").unwrap(), SnmpVersion::V1);
     }
 
     #[test]
@@ -690,12 +585,7 @@ mod tests {
             "SNMP timeout from 127.0.0.1:16161 (check community and ACL)"
         );
         assert_eq!(
-            SnmpError::ErrorStatus {
-                addr,
-                status: 5,
-                index: 0
-            }
-            .to_string(),
+            SnmpError::ErrorStatus { addr, status: 5, index: 0 }.to_string(),
             "SNMP agent 127.0.0.1:16161 answered error status 5 (genErr) at varbind 0"
         );
     }
@@ -714,17 +604,11 @@ mod tests {
         let started = std::time::Instant::now();
         let error = read_host(&config).await.unwrap_err();
         let elapsed = started.elapsed();
-        assert!(
-            matches!(error, SnmpError::Timeout { addr } if addr == config.address),
-            "{error}"
-        );
+        assert!(matches!(error, SnmpError::Timeout { addr } if addr == config.address), "{error}");
         assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
         assert!(elapsed < Duration::from_millis(800), "{elapsed:?}");
         let mut request = [0u8; 1500];
         silent.set_nonblocking(true).unwrap();
-        assert!(
-            silent.recv(&mut request).unwrap() > 0,
-            "no request reached the agent"
-        );
+        assert!(silent.recv(&mut request).unwrap() > 0, "no request reached the agent");
     }
 }

@@ -42,9 +42,7 @@ impl From<serde_json::Error> for StatsError {
     fn from(error: serde_json::Error) -> StatsError {
         match error.classify() {
             serde_json::error::Category::Eof => StatsError::Truncated(error),
-            serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
-                StatsError::Syntax(error)
-            }
+            serde_json::error::Category::Syntax | serde_json::error::Category::Io => StatsError::Syntax(error),
             serde_json::error::Category::Data => StatsError::Content(error),
         }
     }
@@ -93,37 +91,22 @@ pub fn parse_stats(doc: &[u8], state: State) -> Result<Option<Sample>, StatsErro
     let online = online.or_else(|| u64::try_from(percpu_ns.len()).ok().filter(|&n| n > 0));
     sample.set(Field::CpuTotalNs, usage.total_usage);
     sample.set(Field::OnlineCpus, online);
-    sample.set(
-        Field::ThrottledNs,
-        cpu.throttling_data.and_then(|t| t.throttled_time),
-    );
+    sample.set(Field::ThrottledNs, cpu.throttling_data.and_then(|t| t.throttled_time));
     sample.percpu_ns = percpu_ns;
 
     let memory = doc.memory_stats.unwrap_or_default();
     let detail = memory.stats.unwrap_or_default();
     sample.set(Field::MemUsage, memory.usage);
     sample.set(Field::MemLimit, memory.limit);
-    sample.set(
-        Field::MemInactiveFile,
-        detail.total_inactive_file.or(detail.inactive_file),
-    );
-    sample.set(
-        Field::MemRss,
-        detail.total_rss.or(detail.rss).or(detail.anon),
-    );
-    sample.set(
-        Field::MemCache,
-        detail.total_cache.or(detail.cache).or(detail.file),
-    );
+    sample.set(Field::MemInactiveFile, detail.total_inactive_file.or(detail.inactive_file));
+    sample.set(Field::MemRss, detail.total_rss.or(detail.rss).or(detail.anon));
+    sample.set(Field::MemCache, detail.total_cache.or(detail.cache).or(detail.file));
 
     let blkio = doc.blkio_stats.and_then(|b| b.io_service_bytes_recursive);
     sample.set(Field::BlkReadBytes, blkio.map(|b| b.read));
     sample.set(Field::BlkWriteBytes, blkio.map(|b| b.write));
 
-    let net = doc
-        .networks
-        .map(|NetworksTotal(total)| total)
-        .or(doc.network);
+    let net = doc.networks.map(|NetworksTotal(total)| total).or(doc.network);
     sample.set(Field::NetRxBytes, net.map(|n| n.rx_bytes));
     sample.set(Field::NetRxPackets, net.map(|n| n.rx_packets));
     sample.set(Field::NetTxBytes, net.map(|n| n.tx_bytes));
@@ -248,17 +231,11 @@ struct ByteKeys<A>(A);
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for ByteKeys<A> {
     type Error = A::Error;
 
-    fn next_key_seed<K: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, A::Error> {
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
         self.0.next_key_seed(KeySeed(seed))
     }
 
-    fn next_value_seed<V: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: V,
-    ) -> Result<V::Value, A::Error> {
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
         self.0.next_value_seed(seed)
     }
 
@@ -328,10 +305,7 @@ impl<'de> Deserialize<'de> for ReadTime {
                 }
                 rfc3339::parse(text).ok_or_else(|| {
                     // Quote at most 40 characters of a bad time.
-                    let shown = text
-                        .char_indices()
-                        .nth(40)
-                        .map_or(text, |(end, _)| &text[..end]);
+                    let shown = text.char_indices().nth(40).map_or(text, |(end, _)| &text[..end]);
                     E::invalid_value(de::Unexpected::Str(shown), &"an RFC 3339 time")
                 })
             }
@@ -379,9 +353,9 @@ impl<'de> Deserialize<'de> for NetworksTotal {
                 let mut total = NetTotals::default();
                 while map.next_key::<IgnoredAny>()?.is_some() {
                     let Object(interface) = map.next_value::<Object<NetTotals>>()?;
-                    total = total.checked_add(interface).ok_or_else(|| {
-                        de::Error::custom("network counters summed over interfaces overflow u64")
-                    })?;
+                    total = total
+                        .checked_add(interface)
+                        .ok_or_else(|| de::Error::custom("network counters summed over interfaces overflow u64"))?;
                 }
                 Ok(NetworksTotal(total))
             }
@@ -458,9 +432,9 @@ impl<'de> Deserialize<'de> for BlkioTotals {
                         BlkioOp::Write => &mut total.write,
                         BlkioOp::Other => continue,
                     };
-                    *sum = sum.checked_add(entry.value).ok_or_else(|| {
-                        de::Error::custom("blkio bytes summed over devices overflow u64")
-                    })?;
+                    *sum = sum
+                        .checked_add(entry.value)
+                        .ok_or_else(|| de::Error::custom("blkio bytes summed over devices overflow u64"))?;
                 }
                 Ok(total)
             }
@@ -481,11 +455,7 @@ mod rfc3339 {
     pub(super) fn parse(text: &str) -> Option<ReadTime> {
         fast(text.as_bytes()).or_else(|| {
             let time = chrono::DateTime::parse_from_rfc3339(text).ok()?;
-            Some(if time.year() == 1 {
-                ReadTime::Zero
-            } else {
-                ReadTime::At(time.timestamp_millis())
-            })
+            Some(if time.year() == 1 { ReadTime::Zero } else { ReadTime::At(time.timestamp_millis()) })
         })
     }
 
@@ -558,9 +528,7 @@ mod rfc3339 {
 
     /// The value of ASCII decimal digits.
     fn digits(text: &[u8]) -> Option<i64> {
-        text.iter().try_fold(0, |acc, &b| {
-            b.is_ascii_digit().then(|| acc * 10 + i64::from(b - b'0'))
-        })
+        text.iter().try_fold(0, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + i64::from(b - b'0')))
     }
 
     fn days_in_month(year: i64, month: i64) -> i64 {
@@ -607,9 +575,7 @@ mod rfc3339 {
                 "1969-12-31T23:59:59.999Z",
                 "9999-12-31T23:59:59.999999999Z",
             ] {
-                let chrono = chrono::DateTime::parse_from_rfc3339(text)
-                    .map(|t| t.timestamp_millis())
-                    .ok();
+                let chrono = chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp_millis()).ok();
                 assert_eq!(fast(text.as_bytes()), chrono.map(ReadTime::At), "{text}");
             }
         }
@@ -617,10 +583,7 @@ mod rfc3339 {
         #[test]
         fn known_instants() {
             assert_eq!(millis("1970-01-01T00:00:00Z"), Some(0));
-            assert_eq!(
-                millis("2026-11-23T00:48:38.78471862Z"),
-                Some(1_795_394_918_784)
-            );
+            assert_eq!(millis("2026-11-23T00:48:38.78471862Z"), Some(1_795_394_918_784));
             assert_eq!(millis("1970-01-01T09:00:00.5+09:00"), Some(500));
         }
 
@@ -667,10 +630,7 @@ mod tests {
 
     /// The shared fixtures folder: `<workspace>/../shared/fixtures`.
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/../../shared/fixtures/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/../../shared/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
     }
 
@@ -689,10 +649,7 @@ mod tests {
     }
 
     fn read_stats_fixtures() -> Vec<(String, Vec<u8>)> {
-        let dir = format!(
-            "{}/../../shared/fixtures/docker-20.10-cgroup-v1",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let dir = format!("{}/../../shared/fixtures/docker-20.10-cgroup-v1", env!("CARGO_MANIFEST_DIR"));
         let mut docs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|entry| entry.unwrap().file_name().into_string().unwrap())
@@ -702,10 +659,7 @@ mod tests {
                 (name, doc)
             })
             .collect();
-        for name in [
-            "docker-cgroup-v2-stats-2023.json",
-            "docker-1.6-stats-2015.json",
-        ] {
+        for name in ["docker-cgroup-v2-stats-2023.json", "docker-1.6-stats-2015.json"] {
             docs.push((name.to_owned(), fixture(name)));
         }
         docs.sort();
@@ -738,9 +692,7 @@ mod tests {
 
     #[test]
     fn v1_one_shot_document() {
-        let s = parse_stats(&v1("stats_oneshot_burn.json"), State::Paused)
-            .unwrap()
-            .unwrap();
+        let s = parse_stats(&v1("stats_oneshot_burn.json"), State::Paused).unwrap().unwrap();
         assert_eq!(s.state, State::Paused);
         assert_eq!(s.time, 1_795_394_919_788);
         assert_eq!(s.get(Field::CpuTotalNs), Some(8_914_563_318));
@@ -837,12 +789,7 @@ mod tests {
             br#"{"read":""}"#,
             b" {}\n",
         ] {
-            assert_eq!(
-                parse_stats(doc, State::Running).unwrap(),
-                None,
-                "{}",
-                String::from_utf8_lossy(doc)
-            );
+            assert_eq!(parse_stats(doc, State::Running).unwrap(), None, "{}", String::from_utf8_lossy(doc));
         }
     }
 
@@ -864,34 +811,13 @@ mod tests {
             ("{'read': 1}".to_owned(), "not valid JSON"),
             (r#"{"read":42}"#.to_owned(), "invalid type: integer `42`"),
             (r#"{"read":"yesterday"}"#.to_owned(), "RFC 3339"),
-            (
-                format!(r#"{{"read":"{}"}}"#, "x".repeat(100)),
-                &format!("\"{}\"", "x".repeat(40)),
-            ),
-            (
-                format!(r#"{{{read},"memory_stats":{{"usage":-1}}}}"#),
-                "invalid value: integer `-1`",
-            ),
-            (
-                format!(r#"{{{read},"memory_stats":{{"usage":18446744073709551616}}}}"#),
-                "invalid type: floating point",
-            ),
-            (
-                format!(r#"{{{read},"memory_stats":{{"usage":1.5}}}}"#),
-                "invalid type: floating point",
-            ),
-            (
-                format!(r#"{{{read},"memory_stats":[1,2]}}"#),
-                "expected a JSON object",
-            ),
-            (
-                format!(r#"{{{read},"pids_stats":{{"current":"4"}}}}"#),
-                "invalid type: string",
-            ),
-            (
-                format!(r#"{{{read},"networks":{{"eth0":{{"rx_bytes":1}}}}}}"#),
-                "missing field `rx_packets`",
-            ),
+            (format!(r#"{{"read":"{}"}}"#, "x".repeat(100)), &format!("\"{}\"", "x".repeat(40))),
+            (format!(r#"{{{read},"memory_stats":{{"usage":-1}}}}"#), "invalid value: integer `-1`"),
+            (format!(r#"{{{read},"memory_stats":{{"usage":18446744073709551616}}}}"#), "invalid type: floating point"),
+            (format!(r#"{{{read},"memory_stats":{{"usage":1.5}}}}"#), "invalid type: floating point"),
+            (format!(r#"{{{read},"memory_stats":[1,2]}}"#), "expected a JSON object"),
+            (format!(r#"{{{read},"pids_stats":{{"current":"4"}}}}"#), "invalid type: string"),
+            (format!(r#"{{{read},"networks":{{"eth0":{{"rx_bytes":1}}}}}}"#), "missing field `rx_packets`"),
             (
                 format!(
                     r#"{{{read},"blkio_stats":{{"io_service_bytes_recursive":[{{"op":"Read","value":18446744073709551615}},{{"op":"read","value":1}}]}}}}"#
@@ -949,10 +875,7 @@ mod tests {
     fn every_truncation_of_every_fixture_is_an_error() {
         for (name, doc) in all_stats_fixtures() {
             for len in 0..doc.trim_ascii_end().len() {
-                assert!(
-                    parse_stats(&doc[..len], State::Running).is_err(),
-                    "{name} cut at {len}"
-                );
+                assert!(parse_stats(&doc[..len], State::Running).is_err(), "{name} cut at {len}");
             }
         }
     }

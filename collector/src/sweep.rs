@@ -130,7 +130,13 @@ impl HostSampler {
     /// Runs one sweep. `now` is the sweep's wall-clock time.
     pub async fn sweep(&mut self, now: UnixMillis) -> SweepOutcome {
         let started = Instant::now();
-        let snmp = self.snmp();
+        let snmp_config = self.config.snmp.clone();
+        let snmp = async move {
+            match snmp_config {
+                Some(config) => Some(snmp::read_host(&config).await),
+                None => None,
+            }
+        };
         let docker = self.docker(now);
         let (snmp, (reach, info, containers, sizes)) = tokio::join!(snmp, docker);
         let snmp = self.note_snmp(snmp);
@@ -147,22 +153,18 @@ impl HostSampler {
         }
     }
 
-    async fn snmp(&self) -> Option<Result<HostReading, snmp::SnmpError>> {
-        let config = self.config.snmp.as_ref()?;
-        Some(snmp::read_host(config).await)
-    }
-
     fn note_snmp(&mut self, result: Option<Result<HostReading, snmp::SnmpError>>) -> Option<HostReading> {
         match result? {
             Ok(reading) => {
                 if self.snmp_fault.take().is_some() {
                     tracing::warn!(host = %self.config.name, "SNMP answers again");
                 }
-                if reading.unsupported != self.snmp_unsupported {
-                    if !reading.unsupported.is_empty() {
-                        tracing::warn!(host = %self.config.name, oids = ?reading.unsupported, "unsupported on this agent; falling back where possible");
+                let unsupported: Vec<String> = reading.unsupported.iter().map(ToString::to_string).collect();
+                if unsupported != self.snmp_unsupported {
+                    if !unsupported.is_empty() {
+                        tracing::warn!(host = %self.config.name, "SNMP: unsupported on this agent: {}; falling back where possible", unsupported.join(", "));
                     }
-                    self.snmp_unsupported.clone_from(&reading.unsupported);
+                    self.snmp_unsupported = unsupported;
                 }
                 Some(reading)
             }
@@ -231,7 +233,11 @@ impl HostSampler {
         (Reach::Up { latency_us }, info, containers, sizes)
     }
 
-    async fn get_parsed<T: serde::de::DeserializeOwned>(&self, what: &'static str, path: &str) -> Result<T, DockerError> {
+    async fn get_parsed<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &'static str,
+        path: &str,
+    ) -> Result<T, DockerError> {
         let body = self.client.get(path).await?;
         api::parse(what, &body).map_err(|e| DockerError::Garbage {
             endpoint: self.config.endpoint.clone(),

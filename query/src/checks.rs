@@ -32,22 +32,19 @@ pub struct Answer {
 /// `kura status`: `Status,0` when the newest sweep reached the daemon.
 pub fn status(scope: &Scope) -> Answer {
     let down = !matches!(scope.sweep.outcome, kura_collector::store::SweepOutcome::Reached);
-    Answer {
-        items: vec![Item::new("Status", Value::Integer(u64::from(down)))],
-        ..Answer::default()
-    }
+    Answer { items: vec![Item::new("Status", Value::Integer(u64::from(down)))], ..Answer::default() }
 }
 
 /// The states `count` and `size` print, in the 2015 scripts' order then the rest.
-const COUNTED: [State; 6] = [State::Running, State::Restarting, State::Paused, State::Exited, State::Created, State::Dead];
+const COUNTED: [State; 6] =
+    [State::Running, State::Restarting, State::Paused, State::Exited, State::Created, State::Dead];
 
 fn require_up(scope: &Scope) -> Result<(), QueryError> {
     match &scope.sweep.outcome {
         kura_collector::store::SweepOutcome::Reached => Ok(()),
-        kura_collector::store::SweepOutcome::Down(reason) => Err(QueryError::HostDown {
-            host: scope.host.clone(),
-            reason: reason.clone(),
-        }),
+        kura_collector::store::SweepOutcome::Down(reason) => {
+            Err(QueryError::HostDown { host: scope.host.clone(), reason: reason.clone() })
+        }
     }
 }
 
@@ -64,10 +61,7 @@ pub fn count(scope: &Scope, selection: &Selection) -> Result<Answer, QueryError>
         .iter()
         .map(|state| Item::new(state.as_str(), Value::Integer(counts.get(state).copied().unwrap_or(0))))
         .collect();
-    Ok(Answer {
-        items,
-        ..Answer::default()
-    })
+    Ok(Answer { items, ..Answer::default() })
 }
 
 /// `kura size`: image bytes, then containers' writable layers per state.
@@ -83,10 +77,7 @@ pub fn size(scope: &Scope) -> Result<Answer, QueryError> {
     for state in COUNTED {
         items.push(Item::new(state.as_str(), Value::Integer(number(&sizes.value["containers"][state.as_str()]))));
     }
-    Ok(Answer {
-        items,
-        ..Answer::default()
-    })
+    Ok(Answer { items, ..Answer::default() })
 }
 
 /// The window a rate command covers.
@@ -113,12 +104,14 @@ impl Windowed<'_> {
 
 /// Loads every target's window; a target with no sample in it is reported
 /// (when selected explicitly) and left out.
-fn windows<'a>(scope: &Scope, selection: &'a Selection, width: u64, answer: &mut Answer) -> Result<Vec<Windowed<'a>>, QueryError> {
+fn windows<'a>(
+    scope: &Scope,
+    selection: &'a Selection,
+    width: u64,
+    answer: &mut Answer,
+) -> Result<Vec<Windowed<'a>>, QueryError> {
     let mut out = Vec::with_capacity(selection.targets.len());
-    let window = Window {
-        end: scope.now,
-        width_ms: width,
-    };
+    let window = Window { end: scope.now, width_ms: width };
     for target in &selection.targets {
         let columns = scope.window_samples(target, width)?;
         match window::select(&columns.time, &columns.state, window) {
@@ -292,11 +285,11 @@ fn mem_detail(scope: &Scope, selection: &Selection) -> Result<Answer, QueryError
             target.key
         )));
     };
-    let items = stats.iter().filter_map(|(name, value)| Some(Item::new(name.clone(), Value::Integer(value.as_u64()?)))).collect();
-    Ok(Answer {
-        items,
-        ..Answer::default()
-    })
+    let items = stats
+        .iter()
+        .filter_map(|(name, value)| Some(Item::new(name.clone(), Value::Integer(value.as_u64()?))))
+        .collect();
+    Ok(Answer { items, ..Answer::default() })
 }
 
 /// How a counter is printed.
@@ -414,7 +407,10 @@ mod tests {
         assert_eq!(count("httpd"), Some(2));
         assert_eq!(count("httpd -f"), Some(2));
         assert_eq!(count("nginx"), Some(0));
-        assert_eq!(count_matching(&serde_json::json!({}), &regex::Regex::new(".*").unwrap_or_else(|e| panic!("{e}"))), None);
+        assert_eq!(
+            count_matching(&serde_json::json!({}), &regex::Regex::new(".*").unwrap_or_else(|e| panic!("{e}"))),
+            None
+        );
     }
 
     #[test]

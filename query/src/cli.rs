@@ -34,7 +34,9 @@ pub enum Command {
     #[command(after_help = "Example:\n  $ kura status\n  Status,0")]
     Status(HostArgs),
     /// Containers per state in the newest sweep: running,N restarting,N paused,N exited,N created,N dead,N.
-    #[command(after_help = "Example:\n  $ kura count\n  running,3\n  restarting,0\n  paused,0\n  exited,1\n  created,0\n  dead,0")]
+    #[command(
+        after_help = "Example:\n  $ kura count\n  running,3\n  restarting,0\n  paused,0\n  exited,1\n  created,0\n  dead,0"
+    )]
     Count(SelectArgs),
     /// Bytes used by images (image,BYTES) and by containers' writable layers per state (running,BYTES ...), from the newest size sweep.
     #[command(after_help = "Example:\n  $ kura size\n  image,474361657\n  running,6\n  ...")]

@@ -75,9 +75,7 @@ fn print(answer: &Answer, args: &HostArgs) -> Result<(), QueryError> {
     let mut out = io::stdout().lock();
     match args.format {
         Format::Lines => {
-            let options = RenderOptions {
-                max_bytes: args.max_bytes,
-            };
+            let options = RenderOptions { max_bytes: args.max_bytes };
             let mut buffer = Vec::new();
             let warnings = hinemos::render(&answer.items, &options, &mut buffer)?;
             for warning in warnings {

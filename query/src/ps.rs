@@ -35,10 +35,7 @@ pub struct Row {
 /// Builds the rows: running, paused and restarting containers, or all with `all`.
 pub fn rows(scope: &Scope, selection: &Selection, width_ms: u64, all: bool) -> Result<Vec<Row>, QueryError> {
     let mut rows = Vec::new();
-    let window = Window {
-        end: scope.now,
-        width_ms,
-    };
+    let window = Window { end: scope.now, width_ms };
     for target in &selection.targets {
         let Some(last) = scope.reader.last_sample(target.series.series)? else { continue };
         let up = matches!(last.state, State::Running | State::Paused | State::Restarting);
@@ -174,7 +171,8 @@ mod tests {
             "exit_code": 3,
             "oom_killed": false
         });
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-28T11:00:00Z").map(|t| t.timestamp_millis()).unwrap_or(0);
+        let now =
+            chrono::DateTime::parse_from_rfc3339("2026-11-28T11:00:00Z").map(|t| t.timestamp_millis()).unwrap_or(0);
         assert_eq!(status(State::Running, &details, now), "Up 1 hour");
         assert_eq!(status(State::Exited, &details, now), "Exited (3) 2 minutes ago");
         assert_eq!(status(State::Created, &details, now), "Created");

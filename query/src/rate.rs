@@ -102,10 +102,7 @@ impl Elapsed {
     #[inline]
     pub fn from_ms(ms: u64) -> Option<Elapsed> {
         let ms = NonZeroU64::new(ms)?;
-        Some(Elapsed {
-            ms,
-            per_second: 1000.0 / approx_f64(ms.get()),
-        })
+        Some(Elapsed { ms, per_second: 1000.0 / approx_f64(ms.get()) })
     }
 
     /// The time from `earlier` to `later`; `None` unless `later > earlier`.
@@ -178,11 +175,7 @@ pub fn online_cpus(columns: &SampleColumns, row: usize) -> Option<NonZeroU32> {
         .and_then(|n| u32::try_from(n).ok())
         .and_then(NonZeroU32::new);
     reported.or_else(|| {
-        let present = columns
-            .percpu_ns
-            .iter()
-            .filter(|cpu| cpu.get(row).copied().flatten().is_some())
-            .count();
+        let present = columns.percpu_ns.iter().filter(|cpu| cpu.get(row).copied().flatten().is_some()).count();
         NonZeroU32::new(u32::try_from(present).ok()?)
     })
 }
@@ -227,14 +220,8 @@ impl Increase {
 /// The increase of one counter column over `rows`, skipping gaps (see the
 /// module docs); `None` with fewer than two present readings, when no time
 /// passed between the first and the last, or if the sum overflows `u64`.
-pub fn counter_increase(
-    times: &[UnixMillis],
-    values: &[Option<u64>],
-    rows: Rows,
-) -> Option<Increase> {
-    let mut readings = rows
-        .range()
-        .filter_map(|row| Some((*times.get(row)?, (*values.get(row)?)?)));
+pub fn counter_increase(times: &[UnixMillis], values: &[Option<u64>], rows: Rows) -> Option<Increase> {
+    let mut readings = rows.range().filter_map(|row| Some((*times.get(row)?, (*values.get(row)?)?)));
     let (first_time, mut prev) = readings.next()?;
     let mut last_time = first_time;
     let mut delta = 0u64;
@@ -247,11 +234,7 @@ pub fn counter_increase(
         prev = value;
         last_time = time;
     }
-    Some(Increase {
-        delta,
-        elapsed: Elapsed::between(first_time, last_time)?,
-        resets,
-    })
+    Some(Increase { delta, elapsed: Elapsed::between(first_time, last_time)?, resets })
 }
 
 /// The interval between rows `row - 1` and `row` of one container's columns:
@@ -270,19 +253,10 @@ pub struct Interval<'a> {
 /// Every interval between consecutive rows of `columns` whose times increase
 /// (rows with equal times give no interval).
 pub fn intervals(columns: &SampleColumns) -> impl Iterator<Item = Interval<'_>> {
-    columns
-        .time
-        .windows(2)
-        .zip(0..)
-        .filter_map(move |(pair, prev)| match *pair {
-            [earlier, later] => Some(Interval {
-                columns,
-                prev,
-                end: later,
-                elapsed: Elapsed::between(earlier, later)?,
-            }),
-            _ => None,
-        })
+    columns.time.windows(2).zip(0..).filter_map(move |(pair, prev)| match *pair {
+        [earlier, later] => Some(Interval { columns, prev, end: later, elapsed: Elapsed::between(earlier, later)? }),
+        _ => None,
+    })
 }
 
 impl Interval<'_> {
@@ -321,10 +295,7 @@ impl Interval<'_> {
     /// The container's CPU use as a percentage on `scale`.
     #[inline]
     pub fn cpu_percent(&self, scale: CpuScale) -> Option<f64> {
-        Some(
-            self.elapsed
-                .cpu_percent(self.increase(Field::CpuTotalNs)?, scale),
-        )
+        Some(self.elapsed.cpu_percent(self.increase(Field::CpuTotalNs)?, scale))
     }
 
     /// The container's use of CPU `cpu` (0-based), percent of that core.
@@ -411,19 +382,13 @@ impl MemReading {
             MemUse::InUse => mem_in_use(value(Field::MemUsage)?, value(Field::MemInactiveFile)),
             MemUse::Rss => value(Field::MemRss)?,
         };
-        Some(MemReading {
-            row,
-            used,
-            limit: value(Field::MemLimit),
-        })
+        Some(MemReading { row, used, limit: value(Field::MemLimit) })
     }
 
     /// The newest reading within `rows` (memory is a gauge: the window's
     /// newest value is the figure).
     pub fn latest(columns: &SampleColumns, rows: Rows, what: MemUse) -> Option<MemReading> {
-        rows.range()
-            .rev()
-            .find_map(|row| MemReading::at(columns, row, what))
+        rows.range().rev().find_map(|row| MemReading::at(columns, row, what))
     }
 
     /// Use as a percentage of the host's memory (`host_mem_usage`).
@@ -453,9 +418,7 @@ pub fn host_cpu_residual(host_busy_percent: f64, containers_percent: f64) -> Opt
 /// 100`, floored at 0; all in bytes (UCD-SNMP-MIB reports KiB: multiply by
 /// 1024 first). `None` when `total` is zero.
 pub fn host_mem_residual_percent(total: u64, available: u64, containers_used: u64) -> Option<f64> {
-    let others = total
-        .saturating_sub(available)
-        .saturating_sub(containers_used);
+    let others = total.saturating_sub(available).saturating_sub(containers_used);
     percent_of(others, total)
 }
 
@@ -495,13 +458,9 @@ pub fn snmp_cpu_busy_percent(prev: &SnmpCpuTicks, cur: &SnmpCpuTicks) -> Option<
     if cur.uptime < prev.uptime {
         return None;
     }
-    let delta =
-        |counter: fn(&SnmpCpuTicks) -> u32| u64::from(counter(cur).wrapping_sub(counter(prev)));
-    let busy = delta(|t| t.user)
-        + delta(|t| t.nice)
-        + delta(|t| t.system)
-        + delta(|t| t.interrupt)
-        + delta(|t| t.softirq);
+    let delta = |counter: fn(&SnmpCpuTicks) -> u32| u64::from(counter(cur).wrapping_sub(counter(prev)));
+    let busy =
+        delta(|t| t.user) + delta(|t| t.nice) + delta(|t| t.system) + delta(|t| t.interrupt) + delta(|t| t.softirq);
     let total = busy + delta(|t| t.idle) + delta(|t| t.wait);
     percent_of(busy, total)
 }
@@ -573,20 +532,12 @@ mod tests {
     fn cpu_percent_on_both_scales() {
         // 1.5 s of CPU over 10 s on 2 CPUs: 15 % of one core, 7.5 % of the host.
         let elapsed = Elapsed::from_ms(10 * SECOND).unwrap();
-        let two = CpuScale::Host {
-            online_cpus: NonZeroU32::new(2).unwrap(),
-        };
-        assert!(close(
-            elapsed.cpu_percent(1_500_000_000, CpuScale::Core),
-            15.0
-        ));
+        let two = CpuScale::Host { online_cpus: NonZeroU32::new(2).unwrap() };
+        assert!(close(elapsed.cpu_percent(1_500_000_000, CpuScale::Core), 15.0));
         assert!(close(elapsed.cpu_percent(1_500_000_000, two), 7.5));
         // Both cores fully busy: 100 % of the host, 200 % on docker's scale.
         assert!(close(elapsed.cpu_percent(20_000_000_000, two), 100.0));
-        assert!(close(
-            elapsed.cpu_percent(20_000_000_000, CpuScale::Core),
-            200.0
-        ));
+        assert!(close(elapsed.cpu_percent(20_000_000_000, CpuScale::Core), 200.0));
     }
 
     fn running(time: UnixMillis, cpu: u64, percpu: Vec<u64>) -> Sample {
@@ -610,27 +561,18 @@ mod tests {
         columns.push(&running(3_000, 200_000_010, vec![5, 200_000_005]));
         let all: Vec<_> = intervals(&columns).collect();
         // Rows 2 and 3 share a time: no interval between them.
-        assert_eq!(
-            all.iter().map(Interval::row).collect::<Vec<_>>(),
-            vec![1, 2, 4]
-        );
+        assert_eq!(all.iter().map(Interval::row).collect::<Vec<_>>(), vec![1, 2, 4]);
         let first = all[0];
         assert_eq!((first.end(), first.elapsed().ms()), (1_000, 1_000));
         assert_eq!(first.online_cpus(), NonZeroU32::new(2));
-        let host = CpuScale::Host {
-            online_cpus: first.online_cpus().unwrap(),
-        };
+        let host = CpuScale::Host { online_cpus: first.online_cpus().unwrap() };
         assert!(close(first.cpu_percent(host).unwrap(), 25.0));
         assert!(close(first.cpu_percent(CpuScale::Core).unwrap(), 50.0));
         assert!(close(first.core_percent(0).unwrap(), 10.0));
         assert!(close(first.core_percent(1).unwrap(), 40.0));
         assert_eq!(first.core_percent(2), None);
         assert!(close(first.per_second(Field::CpuTotalNs).unwrap(), 5e8));
-        assert_eq!(
-            first.increase(Field::MemUsage),
-            None,
-            "a gauge has no increase"
-        );
+        assert_eq!(first.increase(Field::MemUsage), None, "a gauge has no increase");
         assert_eq!(first.memory(MemUse::InUse).unwrap().used, 600);
         assert_eq!(first.memory(MemUse::Rss).unwrap().used, 300);
         // Into the stopped row: a gap.
@@ -689,21 +631,13 @@ mod tests {
         assert_eq!(host_cpu_residual(1.0, f64::INFINITY), None);
         // 8 GiB total, 2 GiB available, containers 1 GiB: 5/8 used by others.
         let gib = 1u64 << 30;
-        assert!(close(
-            host_mem_residual_percent(8 * gib, 2 * gib, gib).unwrap(),
-            62.5
-        ));
+        assert!(close(host_mem_residual_percent(8 * gib, 2 * gib, gib).unwrap(), 62.5));
         assert_eq!(host_mem_residual_percent(8, 2, 100), Some(0.0));
         assert_eq!(host_mem_residual_percent(0, 0, 0), None);
     }
 
     fn ticks(uptime: u32, busy: u32, idle: u32) -> SnmpCpuTicks {
-        SnmpCpuTicks {
-            uptime,
-            user: busy,
-            idle,
-            ..SnmpCpuTicks::default()
-        }
+        SnmpCpuTicks { uptime, user: busy, idle, ..SnmpCpuTicks::default() }
     }
 
     #[test]
@@ -753,24 +687,15 @@ mod tests {
         assert_eq!(round_to_u64(2.5), Some(2));
         assert_eq!(round_to_u64(3.5), Some(4));
         assert_eq!(round_to_u64(2.500_000_000_000_000_4), Some(3));
-        assert_eq!(
-            round_to_u64(4_503_599_627_370_495.5),
-            Some(4_503_599_627_370_496)
-        );
+        assert_eq!(round_to_u64(4_503_599_627_370_495.5), Some(4_503_599_627_370_496));
         assert_eq!(round_to_u64(-0.4), Some(0));
         assert_eq!(round_to_u64(-0.6), None);
         assert_eq!(round_to_u64(f64::NAN), None);
         assert_eq!(round_to_u64(f64::INFINITY), None);
         assert_eq!(round_to_u64(18_446_744_073_709_551_616.0), None);
-        assert_eq!(
-            round_to_u64(18_446_744_073_709_549_568.0),
-            Some(u64::MAX - 2047)
-        );
+        assert_eq!(round_to_u64(18_446_744_073_709_549_568.0), Some(u64::MAX - 2047));
         assert_eq!(round_to_u64(0.499_999_999_999_999_94), Some(0));
-        assert_eq!(
-            round_to_u64(4_503_599_627_370_497.0),
-            Some(4_503_599_627_370_497)
-        );
+        assert_eq!(round_to_u64(4_503_599_627_370_497.0), Some(4_503_599_627_370_497));
         assert_eq!(round_to_u64(-0.5), Some(0));
         assert_eq!(approx_f64(1 << 53), 9_007_199_254_740_992.0);
         assert_eq!(approx_f64(u64::MAX), 18_446_744_073_709_551_616.0);

@@ -78,13 +78,7 @@ impl Scope {
                 interval_s: interval_ms / 1000,
             });
         }
-        Ok(Scope {
-            reader,
-            host,
-            sweep,
-            interval_ms,
-            now,
-        })
+        Ok(Scope { reader, host, sweep, interval_ms, now })
     }
 
     /// The containers of the newest sweep that `-n`/`-c` select (all of
@@ -98,22 +92,13 @@ impl Scope {
             // In the newest sweep: its sample is at or after the sweep's start.
             .filter(|s| s.last_seen.is_some_and(|t| t >= self.sweep.time))
             .filter(|s| matcher.matches(s))
-            .map(|series| Target {
-                key: key_of(&series, args.key),
-                series,
-            })
+            .map(|series| Target { key: key_of(&series, args.key), series })
             .collect();
         if targets.is_empty() && matcher.explicit() {
-            return Err(QueryError::NoMatch {
-                host: self.host.clone(),
-                selector: matcher.describe(),
-            });
+            return Err(QueryError::NoMatch { host: self.host.clone(), selector: matcher.describe() });
         }
         targets.sort_by(|a, b| a.series.container.name.cmp(&b.series.container.name));
-        Ok(Selection {
-            targets,
-            explicit: matcher.explicit(),
-        })
+        Ok(Selection { targets, explicit: matcher.explicit() })
     }
 
     /// The samples of `target` a window of `width_ms` needs: from a little

@@ -32,10 +32,7 @@ pub struct Window {
 impl Window {
     /// A window of the default width ([`DEFAULT_WIDTH_MS`]) ending at `end`.
     pub fn ending_at(end: UnixMillis) -> Window {
-        Window {
-            end,
-            width_ms: DEFAULT_WIDTH_MS,
-        }
+        Window { end, width_ms: DEFAULT_WIDTH_MS }
     }
 }
 

@@ -43,11 +43,7 @@ pub fn available() -> Result<(), String> {
     };
     match ping() {
         Ok(answer) if answer.ends_with("OK") => {}
-        Ok(answer) => {
-            return Err(format!(
-                "dockerd at {SOCKET} answered /_ping with {answer:?}"
-            ))
-        }
+        Ok(answer) => return Err(format!("dockerd at {SOCKET} answered /_ping with {answer:?}")),
         Err(e) => return Err(format!("dockerd at {SOCKET} does not answer /_ping: {e}")),
     }
     let image = docker(&["image", "inspect", "--format", "{{.Id}}", IMAGE]);
@@ -79,16 +75,10 @@ pub fn docker_ok(args: &[&str]) -> String {
 
 /// The ids of all containers left by test processes (label [`TEST_LABEL`]).
 pub fn test_containers() -> Vec<String> {
-    docker_ok(&[
-        "ps",
-        "-aq",
-        "--no-trunc",
-        "--filter",
-        &format!("label={TEST_LABEL}"),
-    ])
-    .lines()
-    .map(str::to_owned)
-    .collect()
+    docker_ok(&["ps", "-aq", "--no-trunc", "--filter", &format!("label={TEST_LABEL}")])
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// What to start: a builder over `docker run`/`docker create` flags.
@@ -154,10 +144,7 @@ impl ContainerSpec {
         args.extend(self.command.iter().map(String::as_str));
         // The guard exists before the CLI returns, so a half-created
         // container is removed too.
-        let mut container = Container {
-            name: self.name.clone(),
-            id: String::new(),
-        };
+        let mut container = Container { name: self.name.clone(), id: String::new() };
         container.id = docker_ok(&args);
         container
     }
@@ -184,10 +171,7 @@ impl Container {
     /// `docker inspect`'s `{{.State.Status}}`, e.g. `running`; `None` once removed.
     pub fn state(&self) -> Option<String> {
         let output = docker(&["inspect", "--format", "{{.State.Status}}", &self.name]);
-        output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
     }
 
     /// Waits until the container is in `state`; panics naming the last state
@@ -198,11 +182,7 @@ impl Container {
             last = self.state();
             last.as_deref() == Some(state)
         });
-        assert!(
-            reached,
-            "container {} did not become {state} within {timeout:?} (last: {last:?})",
-            self.name
-        );
+        assert!(reached, "container {} did not become {state} within {timeout:?} (last: {last:?})", self.name);
     }
 
     /// Runs `docker <verb> <name>` (e.g. `pause`, `stop`), panicking on failure.
@@ -219,12 +199,7 @@ impl Container {
 
     /// The container's IP address on the default bridge.
     pub fn ip(&self) -> String {
-        docker_ok(&[
-            "inspect",
-            "--format",
-            "{{.NetworkSettings.IPAddress}}",
-            &self.name,
-        ])
+        docker_ok(&["inspect", "--format", "{{.NetworkSettings.IPAddress}}", &self.name])
     }
 
     /// Removes the container now (what drop does), e.g. to test a container

@@ -36,9 +36,8 @@ pub fn under_ci() -> bool {
 /// # Panics
 /// Under CI, always: that is its purpose.
 pub fn peer_unavailable(peer: &str, reason: &str) {
-    let message = format!(
-        "{peer} is not available: {reason} (run scripts/testbed, which installs and starts the test peers)"
-    );
+    let message =
+        format!("{peer} is not available: {reason} (run scripts/testbed, which installs and starts the test peers)");
     if under_ci() {
         panic!("{message}");
     }

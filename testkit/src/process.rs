@@ -27,9 +27,7 @@ pub fn stop(child: &mut Child) {
     }
     let pid = child.id().to_string();
     let _ = Command::new("kill").args(["-TERM", &pid]).status();
-    let exited = wait_until(Duration::from_secs(2), || {
-        matches!(child.try_wait(), Ok(Some(_)))
-    });
+    let exited = wait_until(Duration::from_secs(2), || matches!(child.try_wait(), Ok(Some(_))));
     if !exited {
         let _ = child.kill();
     }
@@ -41,15 +39,12 @@ pub fn have_program(program: &str) -> bool {
     if program.contains('/') {
         return Path::new(program).is_file();
     }
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// The text of a file, or an empty string when it cannot be read.
 pub fn read_lossy(path: &Path) -> String {
-    std::fs::read(path)
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_default()
+    std::fs::read(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default()
 }
 
 /// The path of a workspace binary (e.g. `kura-collector`) built beside the

@@ -93,12 +93,7 @@ impl Rsyslog {
         while tcp_port == udp_port {
             tcp_port = free_port();
         }
-        let mut rsyslog = Rsyslog {
-            dir,
-            udp_port,
-            tcp_port,
-            child: None,
-        };
+        let mut rsyslog = Rsyslog { dir, udp_port, tcp_port, child: None };
         rsyslog.spawn()?;
         rsyslog.wait_ready()?;
         Ok(rsyslog)
@@ -127,10 +122,7 @@ impl Rsyslog {
             .lines()
             .map(|line| match Record::parse(line) {
                 Some(record) => record,
-                None => panic!(
-                    "{}: line {line:?} does not match the template",
-                    self.output_path().display()
-                ),
+                None => panic!("{}: line {line:?} does not match the template", self.output_path().display()),
             })
             .filter(|record| record.tag != PROBE_TAG)
             .collect()
@@ -138,11 +130,7 @@ impl Rsyslog {
 
     /// Waits until a record satisfies `predicate` and returns the first one
     /// that does; `None` when `timeout` passes first.
-    pub fn wait_for(
-        &self,
-        mut predicate: impl FnMut(&Record) -> bool,
-        timeout: Duration,
-    ) -> Option<Record> {
+    pub fn wait_for(&self, mut predicate: impl FnMut(&Record) -> bool, timeout: Duration) -> Option<Record> {
         let mut found = None;
         wait_until(timeout, || {
             found = self.records().into_iter().find(|r| predicate(r));
@@ -189,11 +177,8 @@ template(name="kuraTestRecord" type="string" string="%inputname%\t%hostname%\t%s
         );
         fs::write(&conf, config).map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
         let log_path = dir.join("rsyslogd.log");
-        let log = File::create(&log_path)
-            .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| format!("cannot reuse {}: {e}", log_path.display()))?;
+        let log = File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+        let log_err = log.try_clone().map_err(|e| format!("cannot reuse {}: {e}", log_path.display()))?;
         let child = Command::new("rsyslogd")
             .arg("-n")
             .arg("-f")
@@ -212,8 +197,7 @@ template(name="kuraTestRecord" type="string" string="%inputname%\t%hostname%\t%s
     /// Sends a probe to each input until both show up in the output file;
     /// fails (and stops rsyslogd) when it exits or stays deaf too long.
     fn wait_ready(&mut self) -> Result<(), String> {
-        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(|e| format!("cannot open a probe socket: {e}"))?;
+        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| format!("cannot open a probe socket: {e}"))?;
         let udp_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.udp_port));
         let tcp_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.tcp_port));
         let probe = |input: &str| format!("<14>Jan  1 00:00:00 kura-testkit {PROBE_TAG} {input}\n");
@@ -223,27 +207,19 @@ template(name="kuraTestRecord" type="string" string="%inputname%\t%hostname%\t%s
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
                     self.child = None;
-                    return Err(format!(
-                        "rsyslogd exited ({status}) before receiving; its log:\n{}",
-                        self.log()
-                    ));
+                    return Err(format!("rsyslogd exited ({status}) before receiving; its log:\n{}", self.log()));
                 }
             }
             // Errors just mean "not listening yet".
             let _ = udp.send_to(probe("imudp").as_bytes(), udp_addr);
             if !tcp_sent {
-                if let Ok(mut stream) =
-                    TcpStream::connect_timeout(&tcp_addr, Duration::from_millis(200))
-                {
+                if let Ok(mut stream) = TcpStream::connect_timeout(&tcp_addr, Duration::from_millis(200)) {
                     tcp_sent = stream.write_all(probe("imtcp").as_bytes()).is_ok();
                 }
             }
             let text = read_lossy(&self.output_path());
-            let arrived = |input: &str| {
-                text.lines()
-                    .filter_map(Record::parse)
-                    .any(|r| r.tag == PROBE_TAG && r.input == input)
-            };
+            let arrived =
+                |input: &str| text.lines().filter_map(Record::parse).any(|r| r.tag == PROBE_TAG && r.input == input);
             if arrived("imudp") && arrived("imtcp") {
                 return Ok(());
             }
@@ -273,9 +249,7 @@ mod tests {
 
     #[test]
     fn record_splits_on_tabs_and_keeps_the_rest_in_msg() {
-        let record =
-            Record::parse("imtcp\th1\tapp[7]:\t134\t2026-11-08T01:02:03+00:00\t a\u{e9}|b c#011d")
-                .unwrap();
+        let record = Record::parse("imtcp\th1\tapp[7]:\t134\t2026-11-08T01:02:03+00:00\t a\u{e9}|b c#011d").unwrap();
         assert_eq!(
             record,
             Record {
@@ -302,9 +276,6 @@ mod tests {
         assert!(read_lossy(&rsyslog.output_path()).contains(PROBE_TAG));
         let pid = rsyslog.child.as_ref().unwrap().id();
         rsyslog.stop();
-        assert!(
-            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            "rsyslogd {pid} still runs after stop"
-        );
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "rsyslogd {pid} still runs after stop");
     }
 }

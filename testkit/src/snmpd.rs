@@ -40,10 +40,7 @@ pub struct SnmpdBuilder {
 
 impl Default for SnmpdBuilder {
     fn default() -> SnmpdBuilder {
-        SnmpdBuilder {
-            community: "public".to_owned(),
-            excluded: Vec::new(),
-        }
+        SnmpdBuilder { community: "public".to_owned(), excluded: Vec::new() }
     }
 }
 
@@ -68,21 +65,13 @@ impl SnmpdBuilder {
             return Err("the snmpd binary is not on PATH (apt-get install snmpd)".to_owned());
         }
         if self.community.is_empty() || self.community.len() > 64 {
-            return Err(format!(
-                "community {:?} must be 1 to 64 bytes",
-                self.community
-            ));
+            return Err(format!("community {:?} must be 1 to 64 bytes", self.community));
         }
         let dir = tempfile::Builder::new()
             .prefix("kura-snmpd-")
             .tempdir()
             .map_err(|e| format!("cannot create a temporary directory for snmpd: {e}"))?;
-        let mut snmpd = Snmpd {
-            dir,
-            port: 0,
-            builder: self,
-            child: None,
-        };
+        let mut snmpd = Snmpd { dir, port: 0, builder: self, child: None };
         let mut last_error = String::new();
         for _ in 0..PORT_ATTEMPTS {
             snmpd.port = free_port();
@@ -151,19 +140,15 @@ impl Snmpd {
     pub fn start_again(&mut self) -> Result<(), String> {
         self.stop();
         let conf = self.dir.path().join("snmpd.conf");
-        fs::write(&conf, self.config())
-            .map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
+        fs::write(&conf, self.config()).map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
         let persistent = self.dir.path().join("persistent");
-        fs::create_dir_all(&persistent)
-            .map_err(|e| format!("cannot create {}: {e}", persistent.display()))?;
+        fs::create_dir_all(&persistent).map_err(|e| format!("cannot create {}: {e}", persistent.display()))?;
         let log = File::options()
             .create(true)
             .append(true)
             .open(self.log_path())
             .map_err(|e| format!("cannot open {}: {e}", self.log_path().display()))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| format!("cannot reuse {}: {e}", self.log_path().display()))?;
+        let log_err = log.try_clone().map_err(|e| format!("cannot reuse {}: {e}", self.log_path().display()))?;
         let child = Command::new("snmpd")
             .arg("-f")
             .arg("-Lo")
@@ -188,17 +173,11 @@ impl Snmpd {
     }
 
     fn config(&self) -> String {
-        let mut conf = format!(
-            "agentAddress udp:127.0.0.1:{}\nview kuratest included .1\n",
-            self.port
-        );
+        let mut conf = format!("agentAddress udp:127.0.0.1:{}\nview kuratest included .1\n", self.port);
         for oid in &self.builder.excluded {
             conf.push_str(&format!("view kuratest excluded {oid}\n"));
         }
-        conf.push_str(&format!(
-            "rocommunity {} 127.0.0.1 -V kuratest\n",
-            self.builder.community
-        ));
+        conf.push_str(&format!("rocommunity {} 127.0.0.1 -V kuratest\n", self.builder.community));
         conf
     }
 
@@ -208,10 +187,7 @@ impl Snmpd {
         let probe = get_request(&self.builder.community, &SYS_UPTIME_BER);
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
             .and_then(|s| s.connect(self.addr()).map(|()| s))
-            .and_then(|s| {
-                s.set_read_timeout(Some(Duration::from_millis(100)))
-                    .map(|()| s)
-            })
+            .and_then(|s| s.set_read_timeout(Some(Duration::from_millis(100))).map(|()| s))
             .map_err(|e| format!("cannot open a probe socket: {e}"))?;
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut answer = [0u8; 1500];
@@ -255,20 +231,8 @@ fn get_request(community: &str, oid: &[u8]) -> Vec<u8> {
         out
     }
     let varbind = tlv(0x30, &[tlv(0x06, oid), tlv(0x05, &[])].concat());
-    let pdu = tlv(
-        0xa0,
-        &[
-            tlv(0x02, &[1]),
-            tlv(0x02, &[0]),
-            tlv(0x02, &[0]),
-            tlv(0x30, &varbind),
-        ]
-        .concat(),
-    );
-    tlv(
-        0x30,
-        &[tlv(0x02, &[1]), tlv(0x04, community.as_bytes()), pdu].concat(),
-    )
+    let pdu = tlv(0xa0, &[tlv(0x02, &[1]), tlv(0x02, &[0]), tlv(0x02, &[0]), tlv(0x30, &varbind)].concat());
+    tlv(0x30, &[tlv(0x02, &[1]), tlv(0x04, community.as_bytes()), pdu].concat())
 }
 
 #[cfg(test)]
@@ -283,9 +247,9 @@ mod tests {
         // sent to a UDP listener, with its 4-byte request id (02 04 31 1d 41 d1)
         // re-encoded as the 1-byte id 1 and the enclosing lengths 3 shorter.
         let expected: [u8; 40] = [
-            0x30, 0x26, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c', 0xa0,
-            0x19, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x0e, 0x30, 0x0c,
-            0x06, 0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x03, 0x00, 0x05, 0x00,
+            0x30, 0x26, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c', 0xa0, 0x19, 0x02, 0x01, 0x01,
+            0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x0e, 0x30, 0x0c, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01,
+            0x03, 0x00, 0x05, 0x00,
         ];
         assert_eq!(get_request("public", &SYS_UPTIME_BER), expected);
     }
@@ -302,10 +266,7 @@ mod tests {
         assert_eq!(snmpd.community(), "public");
         snmpd.stop();
         assert!(snmpd.pid().is_none());
-        assert!(
-            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            "snmpd {pid} still runs after stop"
-        );
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "snmpd {pid} still runs after stop");
         snmpd.start_again().unwrap();
         assert_eq!(snmpd.addr(), addr);
         assert_ne!(snmpd.pid(), Some(pid));
@@ -319,20 +280,11 @@ mod tests {
         };
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         socket.connect(snmpd.addr()).unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_millis(500)))
-            .unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
         let mut answer = [0u8; 1500];
-        socket
-            .send(&get_request("public", &SYS_UPTIME_BER))
-            .unwrap();
-        assert!(
-            socket.recv(&mut answer).is_err(),
-            "answered a wrong community"
-        );
-        socket
-            .send(&get_request("s3cret", &SYS_UPTIME_BER))
-            .unwrap();
+        socket.send(&get_request("public", &SYS_UPTIME_BER)).unwrap();
+        assert!(socket.recv(&mut answer).is_err(), "answered a wrong community");
+        socket.send(&get_request("s3cret", &SYS_UPTIME_BER)).unwrap();
         assert!(socket.recv(&mut answer).unwrap() > 0);
     }
 }

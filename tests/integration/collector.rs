@@ -410,3 +410,43 @@ async fn kill_9_during_sampling_keeps_everything_up_to_the_last_flush() {
         assert!(kept + 1 >= flushed, "cycle {cycle}: {kept} sweeps after kill -9, {flushed} seen before");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snmp_values_are_stored_and_a_wrong_community_or_stopped_agent_stores_none() {
+    if !docker_available() {
+        return;
+    }
+    let mut agent = match testkit::snmpd::Snmpd::start() {
+        Ok(agent) => agent,
+        Err(reason) => return testkit::peer_unavailable("snmpd", &reason),
+    };
+    let data = DataDir::new();
+    let address = agent.addr().to_string();
+    let with_community = |community: &str| {
+        let snmp = vec![format!("local={address}")];
+        let community = community.to_owned();
+        config(&data, &[&local()], move |f| {
+            f.snmp = snmp;
+            f.snmp_community = Some(community);
+        })
+    };
+    sweep_once(with_community("public")).await;
+    let stored = |data: &DataDir| reader(data).snmp("local", 0, i64::MAX).unwrap_or_else(|e| panic!("{e}"));
+    let readings = stored(&data);
+    assert_eq!(readings.len(), 1);
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let total_kib: Option<u64> = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+    assert_eq!(readings[0].value["memory"]["total_real"].as_u64(), total_kib);
+    assert!(readings[0].value["cpu"]["idle"].as_u64().is_some());
+
+    sweep_once(with_community("not-the-community")).await;
+    assert_eq!(stored(&data).len(), 1, "a wrong community stores no (stale) values");
+    agent.stop();
+    sweep_once(with_community("public")).await;
+    assert_eq!(stored(&data).len(), 1, "a stopped agent stores no (stale) values");
+    let sweeps = reader(&data).sweeps("local", 0, i64::MAX).map(|s| s.len()).unwrap_or(0);
+    assert_eq!(sweeps, 3, "the container side is sampled either way");
+}

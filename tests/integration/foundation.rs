@@ -56,9 +56,7 @@ fn container_guards_remove_their_containers_even_after_a_panic() {
     }
     // Parallel tests start containers too: count only this test's.
     let mark = format!("guard-{}", std::process::id());
-    let ours = || {
-        bed::docker_ok(&["ps", "-aq", "--filter", &format!("label=kura.guardtest={mark}")]).lines().count()
-    };
+    let ours = || bed::docker_ok(&["ps", "-aq", "--filter", &format!("label=kura.guardtest={mark}")]).lines().count();
     let before = ours();
     let name = {
         let created = ContainerSpec::new("guard").label("kura.guardtest", &mark).create();

@@ -102,13 +102,13 @@ async fn processes_memory_and_counts_read_from_the_store() {
         f.top_interval = Some("1s".into());
     }));
     wait_sweeps(&data, "local", 4).await;
-    let sleeps = lines(&data, &["proc", "-n", procs.name(), "--prog", "sleep"]);
+    let sleeps = lines(&data, &["proc", "-n", procs.name(), "--prog", "^sleep"]);
     let memory = lines(&data, &["mem", "--limit", "-n", filler.name()]);
     let counts = lines(&data, &["count", "-n", &format!("kura-test-{mark}*")]);
     let detail = lines(&data, &["mem", "--detail", "-n", filler.name()]);
     collector.stop().await;
 
-    assert_eq!(value(&sleeps, &format!("sleep:{}", procs.name())), 4.0);
+    assert_eq!(value(&sleeps, &format!("^sleep:{}", procs.name())), 4.0);
     let filled = value(&memory, &format!("mem_usage:{}", filler.name()));
     assert!((40.0..=75.0).contains(&filled), "32 MiB of tmpfs in a 64 MiB container read {filled} %");
     let docker_count = |state: &str| {
@@ -128,7 +128,10 @@ async fn network_bytes_moved_by_wget_show_up_within_ten_percent() {
     }
     const SIZE: u64 = 4 << 20;
     let server = ContainerSpec::new("q-httpd")
-        .shell(&format!("dd if=/dev/zero of=/var/www/blob bs=1024 count={} 2>/dev/null; httpd -f -p 80 -h /var/www", SIZE / 1024))
+        .shell(&format!(
+            "dd if=/dev/zero of=/var/www/blob bs=1024 count={} 2>/dev/null; httpd -f -p 80 -h /var/www",
+            SIZE / 1024
+        ))
         .start();
     let ip = server.ip();
     let data = DataDir::new();

@@ -23,18 +23,8 @@ fn agent(builder: SnmpdBuilder) -> Option<Snmpd> {
     }
 }
 
-fn config(
-    addr: SocketAddr,
-    version: SnmpVersion,
-    community: &str,
-    timeout: Duration,
-) -> SnmpConfig {
-    SnmpConfig {
-        address: addr,
-        version,
-        community: community.to_owned(),
-        timeout,
-    }
+fn config(addr: SocketAddr, version: SnmpVersion, community: &str, timeout: Duration) -> SnmpConfig {
+    SnmpConfig { address: addr, version, community: community.to_owned(), timeout }
 }
 
 fn config_for(snmpd: &Snmpd, version: SnmpVersion) -> SnmpConfig {
@@ -44,27 +34,19 @@ fn config_for(snmpd: &Snmpd, version: SnmpVersion) -> SnmpConfig {
 /// `MemTotal` of /proc/meminfo, in KiB: what net-snmp reports as memTotalReal.
 fn proc_mem_total_kib() -> u64 {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
-    let line = meminfo
-        .lines()
-        .find(|l| l.starts_with("MemTotal:"))
-        .unwrap();
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 fn unsupported_names(reading: &HostReading) -> Vec<&str> {
-    reading
-        .unsupported
-        .iter()
-        .map(|u| u.object.as_str())
-        .collect()
+    reading.unsupported.iter().map(|u| u.object.as_str()).collect()
 }
 
 fn assert_timeout(result: Result<HostReading, SnmpError>, addr: SocketAddr) {
     match result {
-        Err(error @ SnmpError::Timeout { .. }) => assert_eq!(
-            error.to_string(),
-            format!("SNMP timeout from {addr} (check community and ACL)")
-        ),
+        Err(error @ SnmpError::Timeout { .. }) => {
+            assert_eq!(error.to_string(), format!("SNMP timeout from {addr} (check community and ACL)"))
+        }
         other => panic!("expected a timeout from {addr}, got {other:?}"),
     }
 }
@@ -76,11 +58,7 @@ async fn mem_total_real_equals_proc_meminfo_over_v2c_and_v1() {
     };
     for version in [SnmpVersion::V2c, SnmpVersion::V1] {
         let reading = read_host(&config_for(&snmpd, version)).await.unwrap();
-        assert_eq!(
-            reading.memory.total_real,
-            Some(proc_mem_total_kib()),
-            "{version:?}"
-        );
+        assert_eq!(reading.memory.total_real, Some(proc_mem_total_kib()), "{version:?}");
         assert!(reading.sys_uptime.is_some(), "{version:?}");
         assert!(reading.memory.avail_real.is_some(), "{version:?}");
         assert!(reading.memory.buffer.is_some(), "{version:?}");
@@ -97,25 +75,18 @@ async fn counter64_is_unsupported_over_v1_only() {
     let Some(snmpd) = agent(Snmpd::builder()) else {
         return;
     };
-    let v2c = read_host(&config_for(&snmpd, SnmpVersion::V2c))
-        .await
-        .unwrap();
+    let v2c = read_host(&config_for(&snmpd, SnmpVersion::V2c)).await.unwrap();
     assert!(v2c.memory.sys_avail.is_some());
     assert!(v2c.unsupported.is_empty(), "{:?}", v2c.unsupported);
 
-    let v1 = read_host(&config_for(&snmpd, SnmpVersion::V1))
-        .await
-        .unwrap();
+    let v1 = read_host(&config_for(&snmpd, SnmpVersion::V1)).await.unwrap();
     assert_eq!(v1.memory.sys_avail, None);
     assert_eq!(unsupported_names(&v1), ["memSysAvail"]);
     assert_eq!(v1.unsupported[0].reason, "noSuchName");
     assert_eq!(v1.unsupported[0].oid, "1.3.6.1.4.1.2021.4.27.0");
     // Without memSysAvail the fallback formula still gives a figure.
     let m = &v1.memory;
-    assert_eq!(
-        v1.mem_available_kib(),
-        Some(m.avail_real.unwrap() + m.buffer.unwrap() + m.cached.unwrap())
-    );
+    assert_eq!(v1.mem_available_kib(), Some(m.avail_real.unwrap() + m.buffer.unwrap() + m.cached.unwrap()));
 }
 
 /// The agent hides sysUpTime, the first object asked. A client that drops the
@@ -126,17 +97,10 @@ async fn a_missing_object_is_none_and_the_others_keep_their_values() {
     let Some(snmpd) = agent(Snmpd::builder().exclude(".1.3.6.1.2.1.1.3")) else {
         return;
     };
-    for (version, reason) in [
-        (SnmpVersion::V2c, "noSuchObject"),
-        (SnmpVersion::V1, "noSuchName"),
-    ] {
+    for (version, reason) in [(SnmpVersion::V2c, "noSuchObject"), (SnmpVersion::V1, "noSuchName")] {
         let reading = read_host(&config_for(&snmpd, version)).await.unwrap();
         assert_eq!(reading.sys_uptime, None, "{version:?}");
-        assert_eq!(
-            reading.memory.total_real,
-            Some(proc_mem_total_kib()),
-            "{version:?}"
-        );
+        assert_eq!(reading.memory.total_real, Some(proc_mem_total_kib()), "{version:?}");
         let note = reading.unsupported.iter().find(|u| u.object == "sysUpTime");
         assert_eq!(note.map(|u| u.reason.as_str()), Some(reason), "{version:?}");
         assert!(reading.cpu.idle.is_some(), "{version:?}");
@@ -155,10 +119,7 @@ async fn wrong_community_times_out_within_the_timeout() {
         let elapsed = started.elapsed();
         assert_timeout(result, snmpd.addr());
         assert!(elapsed >= timeout, "{version:?}: gave up after {elapsed:?}");
-        assert!(
-            elapsed < timeout + Duration::from_millis(400),
-            "{version:?}: took {elapsed:?}"
-        );
+        assert!(elapsed < timeout + Duration::from_millis(400), "{version:?}: took {elapsed:?}");
     }
 }
 
@@ -171,18 +132,10 @@ async fn a_reading_after_a_timeout_gets_its_own_fresh_values() {
     };
     let right = config_for(&snmpd, SnmpVersion::V2c);
     let before = read_host(&right).await.unwrap().sys_uptime.unwrap();
-    let wrong = config(
-        snmpd.addr(),
-        SnmpVersion::V2c,
-        "kura-wrong",
-        Duration::from_millis(700),
-    );
+    let wrong = config(snmpd.addr(), SnmpVersion::V2c, "kura-wrong", Duration::from_millis(700));
     assert_timeout(read_host(&wrong).await, snmpd.addr());
     let after = read_host(&right).await.unwrap().sys_uptime.unwrap();
-    assert!(
-        after >= before + 60,
-        "sysUpTime {before} then {after}: not a fresh answer"
-    );
+    assert!(after >= before + 60, "sysUpTime {before} then {after}: not a fresh answer");
 }
 
 #[tokio::test]
@@ -252,10 +205,7 @@ fn proc_stat_cpu() -> Vec<u64> {
     let stat = std::fs::read_to_string("/proc/stat").unwrap();
     let line = stat.lines().next().unwrap();
     assert!(line.starts_with("cpu "), "{line}");
-    line.split_whitespace()
-        .skip(1)
-        .map(|n| n.parse().unwrap())
-        .collect()
+    line.split_whitespace().skip(1).map(|n| n.parse().unwrap()).collect()
 }
 
 /// Each counter is the /proc/stat column it claims to be: never above the
@@ -278,10 +228,7 @@ async fn cpu_counters_are_the_kernels_proc_stat_columns() {
         if reading.cpu.user.unwrap() > 0 {
             break (before, reading, after);
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "ssCpuRawUser still 0 after 15 s"
-        );
+        assert!(started.elapsed() < Duration::from_secs(15), "ssCpuRawUser still 0 after 15 s");
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let cpus = u64::try_from(std::thread::available_parallelism().unwrap().get()).unwrap();
@@ -299,16 +246,8 @@ async fn cpu_counters_are_the_kernels_proc_stat_columns() {
     ];
     for (name, value, column) in columns {
         let value = value.unwrap();
-        assert!(
-            value <= after[column],
-            "{name}: agent {value} > /proc/stat {}",
-            after[column]
-        );
-        assert!(
-            value + staleness >= before[column],
-            "{name}: agent {value} far behind /proc/stat {}",
-            before[column]
-        );
+        assert!(value <= after[column], "{name}: agent {value} > /proc/stat {}", after[column]);
+        assert!(value + staleness >= before[column], "{name}: agent {value} far behind /proc/stat {}", before[column]);
     }
 }
 
@@ -325,14 +264,10 @@ struct StaleRelay {
 impl StaleRelay {
     fn start(agent: SocketAddr) -> StaleRelay {
         let front = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        front
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
+        front.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
         let upstream = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         upstream.connect(agent).unwrap();
-        upstream
-            .set_read_timeout(Some(Duration::from_secs(1)))
-            .unwrap();
+        upstream.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
         let addr = front.local_addr().unwrap();
         let stale_sent = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -361,12 +296,7 @@ impl StaleRelay {
                 }
             }
         });
-        StaleRelay {
-            addr,
-            stale_sent,
-            stop,
-            thread: Some(thread),
-        }
+        StaleRelay { addr, stale_sent, stop, thread: Some(thread) }
     }
 }
 
@@ -392,26 +322,14 @@ async fn a_late_reply_is_never_taken_for_a_later_answer() {
     let baseline = read_host(&direct).await.unwrap().sys_uptime.unwrap();
 
     let relay = StaleRelay::start(snmpd.addr());
-    let held = config(
-        relay.addr,
-        SnmpVersion::V2c,
-        "public",
-        Duration::from_millis(500),
-    );
+    let held = config(relay.addr, SnmpVersion::V2c, "public", Duration::from_millis(500));
     assert_timeout(read_host(&held).await, relay.addr);
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let later = config(relay.addr, SnmpVersion::V2c, "public", TIMEOUT);
     let reading = read_host(&later).await.unwrap();
-    assert_eq!(
-        relay.stale_sent.load(Ordering::Relaxed),
-        1,
-        "the relay never delivered the stale answer"
-    );
+    assert_eq!(relay.stale_sent.load(Ordering::Relaxed), 1, "the relay never delivered the stale answer");
     let uptime = reading.sys_uptime.unwrap();
-    assert!(
-        uptime >= baseline + 150,
-        "sysUpTime {uptime}, {baseline} 1.5 s earlier: the stale answer was taken"
-    );
+    assert!(uptime >= baseline + 150, "sysUpTime {uptime}, {baseline} 1.5 s earlier: the stale answer was taken");
     assert_eq!(reading.memory.total_real, Some(proc_mem_total_kib()));
 }

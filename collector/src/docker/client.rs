@@ -46,10 +46,7 @@ impl ApiVersion {
     /// Parses `1.41`.
     pub fn parse(text: &str) -> Option<ApiVersion> {
         let (major, minor) = text.trim().split_once('.')?;
-        Some(ApiVersion {
-            major: major.parse().ok()?,
-            minor: minor.parse().ok()?,
-        })
+        Some(ApiVersion { major: major.parse().ok()?, minor: minor.parse().ok()? })
     }
 }
 
@@ -92,16 +89,15 @@ impl Drop for ConnectionGuard {
 impl DockerClient {
     /// A client for `endpoint` whose requests each take at most `timeout`.
     /// `tls` is required for (and only used with) `https://` endpoints.
-    pub fn new(endpoint: Endpoint, tls: Option<Arc<ClientConfig>>, timeout: Duration) -> Result<DockerClient, DockerError> {
+    pub fn new(
+        endpoint: Endpoint,
+        tls: Option<Arc<ClientConfig>>,
+        timeout: Duration,
+    ) -> Result<DockerClient, DockerError> {
         if matches!(endpoint, Endpoint::Tls { .. }) && tls.is_none() {
             return Err(DockerError::TlsMissing { endpoint });
         }
-        Ok(DockerClient {
-            endpoint,
-            tls,
-            timeout,
-            api: None,
-        })
+        Ok(DockerClient { endpoint, tls, timeout, api: None })
     }
 
     /// The endpoint this client talks to.
@@ -124,15 +120,11 @@ impl DockerClient {
     pub async fn negotiate(&mut self) -> Result<Version, DockerError> {
         let body = self.get_unversioned("/version").await?;
         let version: Version = api::parse("version", &body).map_err(|e| self.garbage("/version", e))?;
-        let daemon = version
-            .api_version
-            .as_deref()
-            .and_then(ApiVersion::parse)
-            .ok_or_else(|| DockerError::Garbage {
-                endpoint: self.endpoint.clone(),
-                path: "/version".into(),
-                reason: "no ApiVersion in the answer".into(),
-            })?;
+        let daemon = ApiVersion::parse(&version.api_version).ok_or_else(|| DockerError::Garbage {
+            endpoint: self.endpoint.clone(),
+            path: "/version".into(),
+            reason: format!("ApiVersion {:?} is not MAJOR.MINOR", version.api_version),
+        })?;
         let minimum = version.min_api_version.as_deref().and_then(ApiVersion::parse);
         self.api = Some(negotiate(daemon, minimum));
         Ok(version)
@@ -179,34 +171,25 @@ impl DockerClient {
                 Err(self.status_error(path, status, &body))
             }
         };
-        tokio::time::timeout(self.timeout, request)
-            .await
-            .map_err(|_| DockerError::Timeout {
-                endpoint: self.endpoint.clone(),
-                path: path.to_owned(),
-                after: self.timeout,
-            })?
+        tokio::time::timeout(self.timeout, request).await.map_err(|_| DockerError::Timeout {
+            endpoint: self.endpoint.clone(),
+            path: path.to_owned(),
+            after: self.timeout,
+        })?
     }
 
     /// Opens a long-lived stream (e.g. `/events?since=...`): the headers must
     /// arrive within the timeout; the body is read line by line, without one.
     pub async fn stream(&self, path: &str) -> Result<LineStream, DockerError> {
         let versioned = self.versioned(path);
-        let opened = tokio::time::timeout(self.timeout, self.send(&versioned))
-            .await
-            .map_err(|_| DockerError::Timeout {
-                endpoint: self.endpoint.clone(),
-                path: versioned.clone(),
-                after: self.timeout,
-            })??;
+        let opened = tokio::time::timeout(self.timeout, self.send(&versioned)).await.map_err(|_| {
+            DockerError::Timeout { endpoint: self.endpoint.clone(), path: versioned.clone(), after: self.timeout }
+        })??;
         let (response, guard) = opened;
         let status = response.status();
         if !status.is_success() {
-            let body = Limited::new(response.into_body(), 64 * 1024)
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .unwrap_or_default();
+            let body =
+                Limited::new(response.into_body(), 64 * 1024).collect().await.map(|c| c.to_bytes()).unwrap_or_default();
             return Err(self.status_error(&versioned, status, &body));
         }
         Ok(LineStream {
@@ -226,11 +209,7 @@ impl DockerClient {
     }
 
     fn garbage(&self, path: &str, error: api::ApiError) -> DockerError {
-        DockerError::Garbage {
-            endpoint: self.endpoint.clone(),
-            path: path.to_owned(),
-            reason: error.to_string(),
-        }
+        DockerError::Garbage { endpoint: self.endpoint.clone(), path: path.to_owned(), reason: error.to_string() }
     }
 
     fn status_error(&self, path: &str, status: StatusCode, body: &[u8]) -> DockerError {
@@ -239,19 +218,12 @@ impl DockerClient {
             .ok()
             .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
             .unwrap_or_else(|| String::from_utf8_lossy(body).trim().chars().take(200).collect());
-        DockerError::Status {
-            endpoint: self.endpoint.clone(),
-            path: path.to_owned(),
-            status: status.as_u16(),
-            message,
-        }
+        DockerError::Status { endpoint: self.endpoint.clone(), path: path.to_owned(), status: status.as_u16(), message }
     }
 
     async fn send(&self, path: &str) -> Result<(Response<Incoming>, ConnectionGuard), DockerError> {
-        let connect_error = |e: std::io::Error| DockerError::Connect {
-            endpoint: self.endpoint.clone(),
-            reason: e.to_string(),
-        };
+        let connect_error =
+            |e: std::io::Error| DockerError::Connect { endpoint: self.endpoint.clone(), reason: e.to_string() };
         match &self.endpoint {
             Endpoint::Unix(socket) => {
                 let stream = UnixStream::connect(socket).await.map_err(connect_error)?;
@@ -263,22 +235,15 @@ impl DockerClient {
             }
             Endpoint::Tls { host, port } => {
                 let Some(config) = &self.tls else {
-                    return Err(DockerError::TlsMissing {
-                        endpoint: self.endpoint.clone(),
-                    });
+                    return Err(DockerError::TlsMissing { endpoint: self.endpoint.clone() });
                 };
-                let name = ServerName::try_from(host.clone()).map_err(|e| DockerError::Tls {
-                    endpoint: self.endpoint.clone(),
-                    reason: e.to_string(),
-                })?;
+                let name = ServerName::try_from(host.clone())
+                    .map_err(|e| DockerError::Tls { endpoint: self.endpoint.clone(), reason: e.to_string() })?;
                 let stream = TcpStream::connect((host.as_str(), *port)).await.map_err(connect_error)?;
                 let stream = TlsConnector::from(Arc::clone(config))
                     .connect(name, stream)
                     .await
-                    .map_err(|e| DockerError::Tls {
-                        endpoint: self.endpoint.clone(),
-                        reason: e.to_string(),
-                    })?;
+                    .map_err(|e| DockerError::Tls { endpoint: self.endpoint.clone(), reason: e.to_string() })?;
                 self.request_over(stream, path).await
             }
         }
@@ -293,9 +258,8 @@ impl DockerClient {
             path: path.to_owned(),
             reason: e.to_string(),
         };
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(http_error)?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(http_error)?;
         let guard = ConnectionGuard(tokio::spawn(async move {
             // The connection ends with an error when the daemon hangs up or
             // the request is dropped; the request's own result reports it.

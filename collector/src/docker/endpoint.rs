@@ -57,9 +57,7 @@ impl FromStr for Endpoint {
     /// Parses an endpoint. A trailing `/` is ignored; `tcp://host` and
     /// `https://host` without a port mean 2375 and 2376.
     fn from_str(text: &str) -> Result<Endpoint, EndpointError> {
-        let (scheme, rest) = text
-            .split_once("://")
-            .ok_or_else(|| EndpointError::UnknownScheme(text.to_owned()))?;
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| EndpointError::UnknownScheme(text.to_owned()))?;
         match scheme {
             "unix" => {
                 let path = if rest.len() > 1 { rest.trim_end_matches('/') } else { rest };
@@ -91,9 +89,7 @@ fn host_port(text: &str, rest: &str, default_port: u16) -> Result<(String, u16),
     }
     // `[::1]:2375` keeps its brackets off the host; `host:port` splits at the last colon.
     let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
-        let (host, after) = bracketed
-            .split_once(']')
-            .ok_or_else(|| EndpointError::Extra(text.to_owned()))?;
+        let (host, after) = bracketed.split_once(']').ok_or_else(|| EndpointError::Extra(text.to_owned()))?;
         (host, after.strip_prefix(':'))
     } else {
         match rest.rsplit_once(':') {
@@ -106,11 +102,9 @@ fn host_port(text: &str, rest: &str, default_port: u16) -> Result<(String, u16),
     }
     let port = match port {
         None => default_port,
-        Some(port) => port
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| EndpointError::BadPort(text.to_owned()))?,
+        Some(port) => {
+            port.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| EndpointError::BadPort(text.to_owned()))?
+        }
     };
     Ok((host.to_owned(), port))
 }
@@ -140,18 +134,9 @@ mod tests {
     fn documented_forms_parse() {
         assert_eq!(parse("unix:///var/run/docker.sock").unwrap(), Endpoint::Unix(DEFAULT_SOCKET.into()));
         assert_eq!(parse("unix:///run/d.sock/").unwrap(), Endpoint::Unix("/run/d.sock".into()));
-        assert_eq!(
-            parse("tcp://127.0.0.1:2375").unwrap(),
-            Endpoint::Tcp { host: "127.0.0.1".into(), port: 2375 }
-        );
-        assert_eq!(
-            parse("tcp://docker1/").unwrap(),
-            Endpoint::Tcp { host: "docker1".into(), port: DEFAULT_TCP_PORT }
-        );
-        assert_eq!(
-            parse("https://docker1").unwrap(),
-            Endpoint::Tls { host: "docker1".into(), port: DEFAULT_TLS_PORT }
-        );
+        assert_eq!(parse("tcp://127.0.0.1:2375").unwrap(), Endpoint::Tcp { host: "127.0.0.1".into(), port: 2375 });
+        assert_eq!(parse("tcp://docker1/").unwrap(), Endpoint::Tcp { host: "docker1".into(), port: DEFAULT_TCP_PORT });
+        assert_eq!(parse("https://docker1").unwrap(), Endpoint::Tls { host: "docker1".into(), port: DEFAULT_TLS_PORT });
         assert_eq!(parse("tcp://[::1]:1").unwrap(), Endpoint::Tcp { host: "::1".into(), port: 1 });
     }
 

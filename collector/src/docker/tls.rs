@@ -31,10 +31,7 @@ pub enum TlsError {
 }
 
 fn file_error(path: &Path, reason: impl ToString) -> TlsError {
-    TlsError::File {
-        path: path.to_owned(),
-        reason: reason.to_string(),
-    }
+    TlsError::File { path: path.to_owned(), reason: reason.to_string() }
 }
 
 fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
@@ -62,10 +59,7 @@ pub fn client_config(dir: &Path) -> Result<Arc<ClientConfig>, TlsError> {
     let chain = certificates(&cert_path)?;
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| file_error(&key_path, e))?;
 
-    let config_error = |e: rustls::Error| TlsError::Config {
-        dir: dir.to_owned(),
-        reason: e.to_string(),
-    };
+    let config_error = |e: rustls::Error| TlsError::Config { dir: dir.to_owned(), reason: e.to_string() };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -65,19 +65,12 @@ pub struct Item {
 impl Item {
     /// An item without an origin.
     pub fn new(key: impl Into<String>, value: Value) -> Item {
-        Item {
-            key: key.into(),
-            value,
-            origin: None,
-        }
+        Item { key: key.into(), value, origin: None }
     }
 
     /// The same item, naming what it measures in messages.
     pub fn with_origin(self, origin: impl Into<String>) -> Item {
-        Item {
-            origin: Some(origin.into()),
-            ..self
-        }
+        Item { origin: Some(origin.into()), ..self }
     }
 }
 
@@ -91,9 +84,7 @@ pub struct RenderOptions {
 
 impl Default for RenderOptions {
     fn default() -> RenderOptions {
-        RenderOptions {
-            max_bytes: DEFAULT_MAX_BYTES,
-        }
+        RenderOptions { max_bytes: DEFAULT_MAX_BYTES }
     }
 }
 
@@ -138,10 +129,9 @@ pub enum Warning {
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Warning::ValueNotPrintable { key, value } => write!(
-                f,
-                "left out `{key}`: its value {value} has no plain decimal form Hinemos accepts"
-            ),
+            Warning::ValueNotPrintable { key, value } => {
+                write!(f, "left out `{key}`: its value {value} has no plain decimal form Hinemos accepts")
+            }
             Warning::KeyNotPrintable { key } => write!(
                 f,
                 "left out the item with key {key}: a Hinemos key must be non-empty, \
@@ -152,12 +142,7 @@ impl fmt::Display for Warning {
                 "key `{key}` is {chars} characters long (over {MAX_KEY_CHARS}): \
                  Hinemos may not show or store it whole"
             ),
-            Warning::OverBuffer {
-                bytes,
-                max_bytes,
-                lost,
-                first_lost,
-            } => write!(
+            Warning::OverBuffer { bytes, max_bytes, lost, first_lost } => write!(
                 f,
                 "the output is {bytes} bytes, over the Hinemos agent's buffer of {max_bytes} \
                  bytes: {lost} item(s) would be lost (from `{first_lost}`, which may be read \
@@ -172,9 +157,7 @@ impl fmt::Display for Warning {
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     /// Two items share a key: Hinemos rejects the repeated line.
-    #[error(
-        "duplicate Hinemos key `{key}` for {first} and {second}: keys must be unique in one output"
-    )]
+    #[error("duplicate Hinemos key `{key}` for {first} and {second}: keys must be unique in one output")]
     DuplicateKey {
         /// The shared key.
         key: String,
@@ -192,11 +175,7 @@ pub enum RenderError {
 /// warnings to show. Items with an unprintable key or value are left out
 /// (with a warning each); duplicate keys among the rest are an error and
 /// nothing is written.
-pub fn render(
-    items: &[Item],
-    opts: &RenderOptions,
-    out: &mut impl io::Write,
-) -> Result<Vec<Warning>, RenderError> {
+pub fn render(items: &[Item], opts: &RenderOptions, out: &mut impl io::Write) -> Result<Vec<Warning>, RenderError> {
     let mut warnings = Vec::new();
     let mut seen: HashMap<&str, usize> = HashMap::with_capacity(items.len());
     let mut text = String::new();
@@ -204,16 +183,11 @@ pub fn render(
     let mut line_ends: Vec<(&str, usize)> = Vec::with_capacity(items.len());
     for (position, item) in items.iter().enumerate() {
         if !key_is_printable(&item.key) {
-            warnings.push(Warning::KeyNotPrintable {
-                key: format!("{:?}", item.key),
-            });
+            warnings.push(Warning::KeyNotPrintable { key: format!("{:?}", item.key) });
             continue;
         }
         let Some(value) = format_value(item.value) else {
-            warnings.push(Warning::ValueNotPrintable {
-                key: item.key.clone(),
-                value: format!("{:?}", item.value),
-            });
+            warnings.push(Warning::ValueNotPrintable { key: item.key.clone(), value: format!("{:?}", item.value) });
             continue;
         };
         if let Some(&earlier) = seen.get(item.key.as_str()) {
@@ -226,10 +200,7 @@ pub fn render(
         seen.insert(&item.key, position);
         let chars = item.key.chars().count();
         if chars > MAX_KEY_CHARS {
-            warnings.push(Warning::KeyTooLong {
-                key: item.key.clone(),
-                chars,
-            });
+            warnings.push(Warning::KeyTooLong { key: item.key.clone(), chars });
         }
         text.push_str(&item.key);
         text.push(',');
@@ -238,11 +209,7 @@ pub fn render(
         text.push('\n');
     }
     if opts.max_bytes > 0 && text.len() > opts.max_bytes {
-        let lost: Vec<&str> = line_ends
-            .iter()
-            .filter(|&&(_, end)| end > opts.max_bytes)
-            .map(|&(key, _)| key)
-            .collect();
+        let lost: Vec<&str> = line_ends.iter().filter(|&&(_, end)| end > opts.max_bytes).map(|&(key, _)| key).collect();
         if let Some(first_lost) = lost.first() {
             warnings.push(Warning::OverBuffer {
                 bytes: text.len(),
@@ -261,10 +228,7 @@ pub fn render(
 /// character (LF, CR, NUL, NEL ...) and no Unicode line or paragraph
 /// separator, which Java's `.` does not match.
 fn key_is_printable(key: &str) -> bool {
-    !key.is_empty()
-        && !key
-            .chars()
-            .any(|c| c == ',' || c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+    !key.is_empty() && !key.chars().any(|c| c == ',' || c.is_control() || c == '\u{2028}' || c == '\u{2029}')
 }
 
 /// The value as a plain decimal (no sign, exponent, NaN or infinity);
@@ -316,9 +280,7 @@ mod tests {
         let Some((key, value)) = line.split_once(',') else {
             return false;
         };
-        !key.is_empty()
-            && !value.is_empty()
-            && value.chars().all(|c| c.is_ascii_digit() || c == '.')
+        !key.is_empty() && !value.is_empty() && value.chars().all(|c| c.is_ascii_digit() || c == '.')
     }
 
     fn render_to_string(items: &[Item], opts: RenderOptions) -> (String, Vec<Warning>) {
@@ -330,9 +292,7 @@ mod tests {
     /// Every line parsed back as CSV and against both Hinemos patterns.
     fn check_lines(text: &str, items: &[(&str, f64)]) {
         assert!(text.is_empty() || text.ends_with('\n'));
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .from_reader(text.as_bytes());
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
         let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(records.len(), items.len());
         for ((record, line), (key, value)) in records.iter().zip(text.lines()).zip(items) {
@@ -341,10 +301,7 @@ mod tests {
             assert_eq!(record.len(), 2);
             assert_eq!(&record[0], *key);
             let parsed: f64 = record[1].parse().unwrap();
-            assert!(
-                (parsed - value).abs() < 0.005 + 1e-9,
-                "{line}: {parsed} vs {value}"
-            );
+            assert!((parsed - value).abs() < 0.005 + 1e-9, "{line}: {parsed} vs {value}");
         }
     }
 
@@ -390,15 +347,9 @@ mod tests {
             Item::new("max", Value::Integer(u64::MAX)),
         ];
         let (text, warnings) = render_to_string(&items, RenderOptions::default());
-        assert_eq!(
-            text,
-            "big,100000000000000000000.00\ntiny,0.00\nmax,18446744073709551615\n"
-        );
+        assert_eq!(text, "big,100000000000000000000.00\ntiny,0.00\nmax,18446744073709551615\n");
         assert!(warnings.is_empty());
-        check_lines(
-            &text,
-            &[("big", 1e20), ("tiny", 0.0), ("max", 1.8446744073709552e19)],
-        );
+        check_lines(&text, &[("big", 1e20), ("tiny", 0.0), ("max", 1.8446744073709552e19)]);
     }
 
     #[test]
@@ -436,12 +387,7 @@ mod tests {
         let (text, warnings) = render_to_string(&items, RenderOptions::default());
         assert_eq!(text, "cpu_usage:ok,6\n");
         assert_eq!(warnings.len(), 5);
-        assert_eq!(
-            warnings[1],
-            Warning::KeyNotPrintable {
-                key: "\"cpu_usage:a\\nb\"".to_owned()
-            }
-        );
+        assert_eq!(warnings[1], Warning::KeyNotPrintable { key: "\"cpu_usage:a\\nb\"".to_owned() });
         assert!(warnings[1].to_string().contains(r"cpu_usage:a\nb"));
         check_lines(&text, &[("cpu_usage:ok", 6.0)]);
     }
@@ -458,36 +404,25 @@ mod tests {
     #[test]
     fn duplicate_keys_are_an_error_naming_both_and_nothing_is_written() {
         let items = [
-            Item::new("cpu_usage:90b56eb8", Value::Ratio(1.0))
-                .with_origin("container 90b56eb899e7aaaa (web1)"),
+            Item::new("cpu_usage:90b56eb8", Value::Ratio(1.0)).with_origin("container 90b56eb899e7aaaa (web1)"),
             Item::new("cpu_usage:other", Value::Ratio(2.0)),
-            Item::new("cpu_usage:90b56eb8", Value::Ratio(3.0))
-                .with_origin("container 90b56eb8f00dbbbb (web2)"),
+            Item::new("cpu_usage:90b56eb8", Value::Ratio(3.0)).with_origin("container 90b56eb8f00dbbbb (web2)"),
         ];
         let mut out = Vec::new();
         let error = render(&items, &RenderOptions::default(), &mut out).unwrap_err();
         assert!(out.is_empty());
         let message = error.to_string();
         assert!(message.contains("cpu_usage:90b56eb8"), "{message}");
-        assert!(
-            message.contains("(web1)") && message.contains("(web2)"),
-            "{message}"
-        );
+        assert!(message.contains("(web1)") && message.contains("(web2)"), "{message}");
         // Without origins, items are named by position.
-        let items = [
-            Item::new("k", Value::Integer(1)),
-            Item::new("k", Value::Integer(2)),
-        ];
+        let items = [Item::new("k", Value::Integer(1)), Item::new("k", Value::Integer(2))];
         let error = render(&items, &RenderOptions::default(), &mut out).unwrap_err();
         assert!(error.to_string().contains("item #1 and item #2"), "{error}");
     }
 
     #[test]
     fn a_left_out_item_does_not_count_as_a_duplicate() {
-        let items = [
-            Item::new("k", Value::Ratio(f64::NAN)),
-            Item::new("k", Value::Ratio(1.0)),
-        ];
+        let items = [Item::new("k", Value::Ratio(f64::NAN)), Item::new("k", Value::Ratio(1.0))];
         let (text, warnings) = render_to_string(&items, RenderOptions::default());
         assert_eq!(text, "k,1.00\n");
         assert_eq!(warnings.len(), 1);
@@ -496,26 +431,16 @@ mod tests {
     #[test]
     fn output_over_the_agent_buffer_is_printed_whole_with_a_warning() {
         // Each line is "key_N,100.00\n": 13 bytes; text ends at 12, 25, 38, ...
-        let items: Vec<Item> = (0..5)
-            .map(|i| Item::new(format!("key_{i}"), Value::Ratio(100.0)))
-            .collect();
+        let items: Vec<Item> = (0..5).map(|i| Item::new(format!("key_{i}"), Value::Ratio(100.0))).collect();
         let (text, warnings) = render_to_string(&items, RenderOptions { max_bytes: 25 });
         assert_eq!(text.len(), 65);
         assert_eq!(text.lines().count(), 5);
         assert_eq!(
             warnings,
-            vec![Warning::OverBuffer {
-                bytes: 65,
-                max_bytes: 25,
-                lost: 3,
-                first_lost: "key_2".to_owned(),
-            }]
+            vec![Warning::OverBuffer { bytes: 65, max_bytes: 25, lost: 3, first_lost: "key_2".to_owned() }]
         );
         let message = warnings[0].to_string();
-        assert!(
-            message.contains("65 bytes") && message.contains("3 item(s)"),
-            "{message}"
-        );
+        assert!(message.contains("65 bytes") && message.contains("3 item(s)"), "{message}");
         assert!(message.contains("monitor.custom.buffer"), "{message}");
         assert!(message.contains("-n #[NODE_NAME]"), "{message}");
         // A line whose text ends exactly at the limit is read whole; 0 turns the check off.
@@ -529,19 +454,9 @@ mod tests {
     fn the_default_buffer_is_the_agents() {
         // 40 lines of 20 bytes ("cpu_usage:c000,1.00\n"): 800 bytes; the
         // text of line k ends at 20k + 19, past 512 from k = 25 on.
-        let items: Vec<Item> = (0..40)
-            .map(|i| Item::new(format!("cpu_usage:c{i:03}"), Value::Ratio(1.0)))
-            .collect();
+        let items: Vec<Item> = (0..40).map(|i| Item::new(format!("cpu_usage:c{i:03}"), Value::Ratio(1.0))).collect();
         let (_, warnings) = render_to_string(&items, RenderOptions::default());
-        assert!(matches!(
-            warnings.as_slice(),
-            [Warning::OverBuffer {
-                bytes: 800,
-                max_bytes: 512,
-                lost: 15,
-                ..
-            }]
-        ));
+        assert!(matches!(warnings.as_slice(), [Warning::OverBuffer { bytes: 800, max_bytes: 512, lost: 15, .. }]));
     }
 
     #[test]
