@@ -19,5 +19,6 @@
 
 pub mod api;
 pub mod sample;
+pub mod simulate;
 pub mod stats;
 pub mod store;
