@@ -6,6 +6,7 @@
 //! - [`duration`]: `10s`, `5m`, `35d` as operators write them.
 //! - [`paths`]: the default data folder.
 //! - [`sample`]: the model: a container's state and raw counters at one instant.
+//! - [`simulate`]: realistic simulated history, written through the real store.
 //! - [`stats`]: stats documents (cgroup v1, v2, the 2015 form) -> [`sample::Sample`].
 //! - [`api`]: the other Docker API documents kura reads (list, inspect, top, info, events).
 //! - [`store`]: the sled store: layout, keys, the sample codec, retention, the reader API
@@ -25,8 +26,7 @@ pub mod api;
 pub mod duration;
 pub mod paths;
 pub mod sample;
-#[cfg(feature = "daemon")]
-pub mod snmp;
+pub mod simulate;
 pub mod stats;
 pub mod store;
 
@@ -40,5 +40,7 @@ pub mod docker;
 pub mod events;
 #[cfg(feature = "daemon")]
 pub mod record;
+#[cfg(feature = "daemon")]
+pub mod snmp;
 #[cfg(feature = "daemon")]
 pub mod sweep;

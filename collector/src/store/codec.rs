@@ -1,0 +1,1006 @@
+//! The sample codec: a block of samples of one container, column by column.
+//!
+//! # Block layout (format 1)
+//!
+//! | part | encoding |
+//! |---|---|
+//! | format | one byte, [`FORMAT`] |
+//! | rows | varint, at most [`MAX_BLOCK_ROWS`]; a block of 0 rows ends here |
+//! | first, last time | zigzag varints (read without decoding: [`time_range`]) |
+//! | time column | an integer column (below), every row present |
+//! | states | runs of (state code byte, varint length) covering every row |
+//! | fields | varint count (at most [`FIELD_COUNT`]), then one integer column per [`Field`] in index order; fields past the count decode as absent |
+//! | per-CPU | varint count (at most [`MAX_CPUS`]), then one integer column per CPU |
+//!
+//! An integer column starts with a header byte: bits 0-1 presence (0 no row
+//! has a value and nothing follows, 1 every row has one, 2 presence runs
+//! follow: varint lengths alternating present/absent, starting with present),
+//! bits 2-3 the mode, bit 4 "scaled", bit 5 "zero runs", bits 6-7 zero. Then
+//! the present values `v0..vn`:
+//!
+//! - `[gcd varint if scaled]`, `[base zigzag varint if mode 3]`, `v0` varint;
+//! - then one residual per further value: mode 0 the value itself; mode 1
+//!   the zigzag delta; mode 2 the zigzag delta of deltas; mode 3 the delta
+//!   minus `base`, the smallest delta (frame of reference). Scaled residuals
+//!   are divided by their greatest common divisor (memory moves in 4 KiB
+//!   pages). Arithmetic wraps, so `u64::MAX` and counters that go down round
+//!   trip exactly.
+//! - with "zero runs", a residual 0 is followed by a varint `k`: `k + 1`
+//!   zeros. An idle container's counters then cost two bytes per block.
+//!
+//! The encoder tries every mode with and without zero runs and keeps the
+//! smallest. The decoder bounds every length by [`MAX_BLOCK_ROWS`],
+//! [`MAX_CPUS`] and [`MAX_CELLS`], rejects trailing bytes, and never panics.
+
+use thiserror::Error;
+
+use super::varint::{self, VarintError};
+use crate::sample::{Field, Sample, SampleColumns, State, UnixMillis, FIELD_COUNT};
+
+/// The block format this module writes and reads.
+pub const FORMAT: u8 = 1;
+/// The most rows one block may hold.
+pub const MAX_BLOCK_ROWS: usize = 16_384;
+/// The most per-CPU columns one block may hold.
+pub const MAX_CPUS: usize = 1_024;
+/// The most values (rows x (fields + CPUs)) one block may hold: bounds what
+/// a decoder allocates for a block of any content to about 16 MiB.
+pub const MAX_CELLS: usize = 1 << 20;
+
+/// Why a block could not be encoded or decoded.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum CodecError {
+    /// The first byte names a format this build does not know.
+    #[error("unknown block format {0}")]
+    Format(u8),
+    /// A number is cut short or longer than 64 bits.
+    #[error("malformed number: {0}")]
+    Varint(#[from] VarintError),
+    /// More rows, CPUs or values than the limits allow.
+    #[error("block too large: {rows} rows, {cpus} CPUs (limits {MAX_BLOCK_ROWS} rows, {MAX_CPUS} CPUs, {MAX_CELLS} values)")]
+    TooLarge {
+        /// Rows in the block.
+        rows: u64,
+        /// Per-CPU columns in the block.
+        cpus: u64,
+    },
+    /// A part of the block is inconsistent.
+    #[error("invalid {0}")]
+    Invalid(&'static str),
+    /// Bytes follow the last column.
+    #[error("{0} bytes after the end of the block")]
+    Trailing(usize),
+}
+
+const PRESENCE_MASK: u8 = 0b11;
+const PRESENCE_NONE: u8 = 0;
+const PRESENCE_ALL: u8 = 1;
+const PRESENCE_RUNS: u8 = 2;
+const MODE_SHIFT: u8 = 2;
+const MODE_MASK: u8 = 0b11 << MODE_SHIFT;
+const SCALED: u8 = 1 << 4;
+const ZERO_RUNS: u8 = 1 << 5;
+const RESERVED: u8 = 0b1100_0000;
+
+/// How the values after the first become residuals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Raw = 0,
+    Delta = 1,
+    DeltaOfDelta = 2,
+    DeltaFromBase = 3,
+}
+
+impl Mode {
+    const ALL: [Mode; 4] = [
+        Mode::Raw,
+        Mode::Delta,
+        Mode::DeltaOfDelta,
+        Mode::DeltaFromBase,
+    ];
+
+    fn bits(self) -> u8 {
+        (self as u8) << MODE_SHIFT
+    }
+
+    fn from_header(header: u8) -> Mode {
+        match (header & MODE_MASK) >> MODE_SHIFT {
+            0 => Mode::Raw,
+            1 => Mode::Delta,
+            2 => Mode::DeltaOfDelta,
+            _ => Mode::DeltaFromBase,
+        }
+    }
+}
+
+/// Encodes samples (of one container, in any order) as one block. Fails
+/// only beyond the limits ([`MAX_BLOCK_ROWS`], [`MAX_CPUS`], [`MAX_CELLS`]).
+pub fn encode_block(samples: &[Sample]) -> Result<Vec<u8>, CodecError> {
+    let rows = samples.len();
+    let cpus = samples.iter().map(|s| s.percpu_ns.len()).max().unwrap_or(0);
+    check_size(rows, cpus)?;
+    let mut out = Vec::with_capacity(16 + rows * 8);
+    out.push(FORMAT);
+    varint::put(&mut out, to_u64(rows));
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+        return Ok(out);
+    };
+    varint::put(&mut out, varint::zigzag(first.time));
+    varint::put(&mut out, varint::zigzag(last.time));
+    let mut columns = ColumnEncoder::default();
+    columns.encode(
+        &mut out,
+        samples.iter().map(|s| Some(varint::to_bits(s.time))),
+    );
+    encode_states(&mut out, samples);
+    varint::put(&mut out, to_u64(FIELD_COUNT));
+    for field in Field::ALL {
+        columns.encode(&mut out, samples.iter().map(|s| stored_field(s, field)));
+    }
+    varint::put(&mut out, to_u64(cpus));
+    for cpu in 0..cpus {
+        columns.encode(
+            &mut out,
+            samples.iter().map(|s| s.percpu_ns.get(cpu).copied()),
+        );
+    }
+    Ok(out)
+}
+
+/// Decodes a block into fresh columns.
+pub fn decode_block(bytes: &[u8]) -> Result<SampleColumns, CodecError> {
+    let mut columns = SampleColumns::default();
+    decode_block_into(bytes, &mut columns)?;
+    Ok(columns)
+}
+
+/// Decodes a block, appending its rows to `out`. On error `out` is left as
+/// it was.
+pub fn decode_block_into(bytes: &[u8], out: &mut SampleColumns) -> Result<(), CodecError> {
+    let rows = out.len();
+    let cpus = out.percpu_ns.len();
+    let result = append_block(bytes, out);
+    if result.is_err() {
+        out.time.truncate(rows);
+        out.state.truncate(rows);
+        for column in &mut out.fields {
+            column.truncate(rows);
+        }
+        out.percpu_ns.truncate(cpus);
+        for column in &mut out.percpu_ns {
+            column.truncate(rows);
+        }
+    }
+    result
+}
+
+/// The first and last sample times of a block, read from its header.
+pub fn time_range(bytes: &[u8]) -> Result<(UnixMillis, UnixMillis), CodecError> {
+    let mut input = bytes;
+    let rows = read_header(&mut input)?;
+    if rows == 0 {
+        return Err(CodecError::Invalid("time range of an empty block"));
+    }
+    let first = varint::unzigzag(varint::get(&mut input)?);
+    let last = varint::unzigzag(varint::get(&mut input)?);
+    Ok((first, last))
+}
+
+/// First byte of a whole row (see [`encode_row`]).
+const ROW_WHOLE: u8 = 0x10;
+/// First byte of a row written as the difference from the previous one.
+const ROW_DELTA: u8 = 0x11;
+
+/// Encodes one sample as a row of a head page: whole, or, given the
+/// series' previous sample, as the difference from it (about 40 bytes
+/// rather than 130 for a running container). A row is the kind byte, the
+/// time (zigzag, or zigzag difference), the state code, a varint bit set
+/// of the present fields, each present field's value (varint; zigzag
+/// difference where the previous sample has the field), the per-CPU count
+/// and values likewise. The CPU total is stored as in blocks (see
+/// [`stored_field`]).
+pub fn encode_row(sample: &Sample, previous: Option<&Sample>) -> Result<Vec<u8>, CodecError> {
+    check_size(1, sample.percpu_ns.len())?;
+    let mut out = Vec::with_capacity(48);
+    out.push(if previous.is_some() {
+        ROW_DELTA
+    } else {
+        ROW_WHOLE
+    });
+    let put = |out: &mut Vec<u8>, value: u64, base: Option<u64>| match base {
+        Some(base) => varint::put(
+            out,
+            varint::zigzag(varint::from_bits(value.wrapping_sub(base))),
+        ),
+        None => varint::put(out, value),
+    };
+    put(
+        &mut out,
+        varint::to_bits(sample.time),
+        previous.map(|p| varint::to_bits(p.time)),
+    );
+    out.push(sample.state.code());
+    let mut present = 0u64;
+    for field in Field::ALL {
+        if sample.get(field).is_some() {
+            present |= 1 << field.index();
+        }
+    }
+    varint::put(&mut out, present);
+    for field in Field::ALL {
+        if let Some(value) = stored_field(sample, field) {
+            put(
+                &mut out,
+                value,
+                previous.and_then(|p| stored_field(p, field)),
+            );
+        }
+    }
+    varint::put(&mut out, to_u64(sample.percpu_ns.len()));
+    for (cpu, &value) in sample.percpu_ns.iter().enumerate() {
+        put(
+            &mut out,
+            value,
+            previous.and_then(|p| p.percpu_ns.get(cpu).copied()),
+        );
+    }
+    Ok(out)
+}
+
+/// Whether a row was written as a difference (and needs the previous
+/// sample to decode).
+pub fn row_is_delta(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&ROW_DELTA)
+}
+
+/// Decodes a row written by [`encode_row`]; `previous` must be the sample
+/// it was written against (ignored for a whole row).
+pub fn decode_row(bytes: &[u8], previous: Option<&Sample>) -> Result<Sample, CodecError> {
+    let mut input = bytes;
+    let previous = match varint::byte(&mut input)? {
+        ROW_WHOLE => None,
+        ROW_DELTA => Some(previous.ok_or(CodecError::Invalid(
+            "difference row without its previous row",
+        ))?),
+        other => return Err(CodecError::Format(other)),
+    };
+    let get = |input: &mut &[u8], base: Option<u64>| -> Result<u64, CodecError> {
+        let raw = varint::get(input)?;
+        Ok(match base {
+            Some(base) => base.wrapping_add(varint::to_bits(varint::unzigzag(raw))),
+            None => raw,
+        })
+    };
+    let time = varint::from_bits(get(&mut input, previous.map(|p| varint::to_bits(p.time)))?);
+    let state =
+        State::from_code(varint::byte(&mut input)?).ok_or(CodecError::Invalid("state code"))?;
+    let present = varint::get(&mut input)?;
+    if present >> FIELD_COUNT != 0 {
+        return Err(CodecError::Invalid("field set"));
+    }
+    let mut sample = Sample::state_only(time, state);
+    for field in Field::ALL {
+        if present & (1 << field.index()) != 0 {
+            let value = get(&mut input, previous.and_then(|p| stored_field(p, field)))?;
+            sample.set(field, Some(value));
+        }
+    }
+    let cpus = varint::get(&mut input)?;
+    let cpus = usize::try_from(cpus)
+        .ok()
+        .filter(|&c| c <= MAX_CPUS && c <= input.len())
+        .ok_or(CodecError::TooLarge { rows: 1, cpus })?;
+    sample.percpu_ns.reserve_exact(cpus);
+    for cpu in 0..cpus {
+        let value = get(
+            &mut input,
+            previous.and_then(|p| p.percpu_ns.get(cpu).copied()),
+        )?;
+        sample.percpu_ns.push(value);
+    }
+    finish(input)?;
+    let total = restore_cpu_total(
+        sample.get(Field::CpuTotalNs),
+        sample.percpu_ns.iter().copied().map(Some),
+    );
+    sample.set(Field::CpuTotalNs, total);
+    Ok(sample)
+}
+
+fn read_header(input: &mut &[u8]) -> Result<usize, CodecError> {
+    let format = varint::byte(input)?;
+    if format != FORMAT {
+        return Err(CodecError::Format(format));
+    }
+    let rows = varint::get(input)?;
+    let rows = usize::try_from(rows)
+        .ok()
+        .filter(|&r| r <= MAX_BLOCK_ROWS)
+        .ok_or(CodecError::TooLarge { rows, cpus: 0 })?;
+    Ok(rows)
+}
+
+fn append_block(bytes: &[u8], out: &mut SampleColumns) -> Result<(), CodecError> {
+    let mut input = bytes;
+    let rows = read_header(&mut input)?;
+    if rows == 0 {
+        return finish(input);
+    }
+    let first = varint::unzigzag(varint::get(&mut input)?);
+    let last = varint::unzigzag(varint::get(&mut input)?);
+    let mut values = Vec::with_capacity(rows);
+
+    let header = varint::byte(&mut input)?;
+    if header & PRESENCE_MASK != PRESENCE_ALL {
+        return Err(CodecError::Invalid("time column presence"));
+    }
+    decode_values(&mut input, header, rows, &mut values)?;
+    let time = |t: Option<&u64>| t.map(|&t| varint::from_bits(t));
+    if time(values.first()) != Some(first) || time(values.last()) != Some(last) {
+        return Err(CodecError::Invalid("time column disagrees with the header"));
+    }
+    out.time
+        .extend(values.iter().map(|&t| varint::from_bits(t)));
+    decode_states(&mut input, rows, &mut out.state)?;
+
+    let fields = varint::get(&mut input)?;
+    let fields = usize::try_from(fields)
+        .ok()
+        .filter(|&f| f <= FIELD_COUNT)
+        .ok_or(CodecError::Invalid("field count"))?;
+    for (index, column) in out.fields.iter_mut().enumerate() {
+        if index < fields {
+            decode_column(&mut input, rows, &mut values, column)?;
+        } else {
+            column.resize(column.len() + rows, None);
+        }
+    }
+
+    let cpus = varint::get(&mut input)?;
+    let cpus_usize = usize::try_from(cpus).map_err(|_| CodecError::TooLarge {
+        rows: to_u64(rows),
+        cpus,
+    })?;
+    check_size(rows, cpus_usize)?;
+    let old_rows = out.len() - rows;
+    while out.percpu_ns.len() < cpus_usize {
+        out.percpu_ns.push(vec![None; old_rows]);
+    }
+    for (cpu, column) in out.percpu_ns.iter_mut().enumerate() {
+        if cpu < cpus_usize {
+            decode_column(&mut input, rows, &mut values, column)?;
+        } else {
+            column.resize(column.len() + rows, None);
+        }
+    }
+    finish(input)?;
+    for row in old_rows..out.len() {
+        let percpu = out
+            .percpu_ns
+            .iter()
+            .map(|column| column.get(row).copied().flatten());
+        if let Some(total) = out.fields[Field::CpuTotalNs.index()].get_mut(row) {
+            *total = restore_cpu_total(*total, percpu);
+        }
+    }
+    Ok(())
+}
+
+/// The value stored for a field: the CPU total as its difference from the
+/// sum of the per-CPU counters when the sample has them (the kernel's
+/// `cpuacct.usage` is that sum, read a moment apart: the difference is
+/// about 0 and costs nothing, where the total itself costs 4 bytes).
+fn stored_field(sample: &Sample, field: Field) -> Option<u64> {
+    let value = sample.get(field)?;
+    if field == Field::CpuTotalNs && !sample.percpu_ns.is_empty() {
+        let sum = sample
+            .percpu_ns
+            .iter()
+            .fold(0u64, |sum, &v| sum.wrapping_add(v));
+        Some(value.wrapping_sub(sum))
+    } else {
+        Some(value)
+    }
+}
+
+/// The inverse of [`stored_field`] for the CPU total, given the row's
+/// per-CPU values (absent ones included: a row has per-CPU values when
+/// its first CPU has one).
+fn restore_cpu_total(
+    stored: Option<u64>,
+    mut percpu: impl Iterator<Item = Option<u64>>,
+) -> Option<u64> {
+    let stored = stored?;
+    match percpu.next() {
+        Some(Some(first)) => Some(
+            percpu
+                .flatten()
+                .fold(stored.wrapping_add(first), u64::wrapping_add),
+        ),
+        _ => Some(stored),
+    }
+}
+
+fn finish(input: &[u8]) -> Result<(), CodecError> {
+    if input.is_empty() {
+        Ok(())
+    } else {
+        Err(CodecError::Trailing(input.len()))
+    }
+}
+
+fn check_size(rows: usize, cpus: usize) -> Result<(), CodecError> {
+    let cells = FIELD_COUNT.saturating_add(cpus).saturating_mul(rows);
+    if rows > MAX_BLOCK_ROWS || cpus > MAX_CPUS || cells > MAX_CELLS {
+        return Err(CodecError::TooLarge {
+            rows: to_u64(rows),
+            cpus: to_u64(cpus),
+        });
+    }
+    Ok(())
+}
+
+fn to_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+fn encode_states(out: &mut Vec<u8>, samples: &[Sample]) {
+    let mut rest = samples;
+    while let Some(first) = rest.first() {
+        let run = rest.iter().take_while(|s| s.state == first.state).count();
+        out.push(first.state.code());
+        varint::put(out, to_u64(run));
+        rest = &rest[run..];
+    }
+}
+
+fn decode_states(input: &mut &[u8], rows: usize, out: &mut Vec<State>) -> Result<(), CodecError> {
+    let mut left = rows;
+    while left > 0 {
+        let state =
+            State::from_code(varint::byte(input)?).ok_or(CodecError::Invalid("state code"))?;
+        let run = read_run(input, left)?;
+        if run == 0 {
+            return Err(CodecError::Invalid("empty state run"));
+        }
+        out.extend(std::iter::repeat_n(state, run));
+        left -= run;
+    }
+    Ok(())
+}
+
+/// Reads a run length that must not exceed `left`.
+fn read_run(input: &mut &[u8], left: usize) -> Result<usize, CodecError> {
+    let run = varint::get(input)?;
+    usize::try_from(run)
+        .ok()
+        .filter(|&r| r <= left)
+        .ok_or(CodecError::Invalid("run longer than the block"))
+}
+
+/// Decodes one integer column of `rows` rows into `column` (appending).
+fn decode_column(
+    input: &mut &[u8],
+    rows: usize,
+    values: &mut Vec<u64>,
+    column: &mut Vec<Option<u64>>,
+) -> Result<(), CodecError> {
+    let header = varint::byte(input)?;
+    match header & PRESENCE_MASK {
+        PRESENCE_NONE => {
+            if header != PRESENCE_NONE {
+                return Err(CodecError::Invalid("column header"));
+            }
+            column.resize(column.len() + rows, None);
+        }
+        PRESENCE_ALL => {
+            decode_values(input, header, rows, values)?;
+            column.extend(values.iter().copied().map(Some));
+        }
+        PRESENCE_RUNS => {
+            let mut runs = Vec::new();
+            let (mut left, mut present, mut count) = (rows, true, 0usize);
+            while left > 0 {
+                let run = read_run(input, left)?;
+                runs.push((present, run));
+                if present {
+                    count += run;
+                }
+                left -= run;
+                present = !present;
+            }
+            if count == 0 {
+                return Err(CodecError::Invalid("presence runs without values"));
+            }
+            decode_values(input, header, count, values)?;
+            let mut next = values.iter().copied();
+            for (present, run) in runs {
+                if present {
+                    column.extend(next.by_ref().take(run).map(Some));
+                } else {
+                    column.resize(column.len() + run, None);
+                }
+            }
+        }
+        _ => return Err(CodecError::Invalid("column presence")),
+    }
+    Ok(())
+}
+
+/// Decodes `n >= 1` values written by [`ColumnEncoder::encode_values`] into
+/// `out` (replacing its content).
+fn decode_values(
+    input: &mut &[u8],
+    header: u8,
+    n: usize,
+    out: &mut Vec<u64>,
+) -> Result<(), CodecError> {
+    if header & RESERVED != 0 {
+        return Err(CodecError::Invalid("column header"));
+    }
+    let mode = Mode::from_header(header);
+    let scale = if header & SCALED != 0 {
+        varint::get(input)?
+    } else {
+        1
+    };
+    let base = if mode == Mode::DeltaFromBase {
+        varint::unzigzag(varint::get(input)?)
+    } else {
+        0
+    };
+    out.clear();
+    out.push(varint::get(input)?);
+    let zero_runs = header & ZERO_RUNS != 0;
+    while out.len() < n {
+        let residual = varint::get(input)?;
+        if residual == 0 && zero_runs {
+            let run = read_run(input, n - out.len() - 1)?;
+            out.resize(out.len() + run + 1, 0);
+        } else {
+            out.push(residual);
+        }
+    }
+    // Residuals -> values, in place.
+    let mut previous = out[0];
+    let mut delta = 0i64;
+    for slot in out.iter_mut().skip(1) {
+        let residual = *slot;
+        let value = match mode {
+            Mode::Raw => residual.wrapping_mul(scale),
+            Mode::Delta => previous.wrapping_add(varint::to_bits(
+                varint::unzigzag(residual).wrapping_mul(varint::from_bits(scale)),
+            )),
+            Mode::DeltaOfDelta => {
+                delta = delta.wrapping_add(
+                    varint::unzigzag(residual).wrapping_mul(varint::from_bits(scale)),
+                );
+                previous.wrapping_add(varint::to_bits(delta))
+            }
+            Mode::DeltaFromBase => previous
+                .wrapping_add(varint::to_bits(base))
+                .wrapping_add(residual.wrapping_mul(scale)),
+        };
+        *slot = value;
+        previous = value;
+    }
+    Ok(())
+}
+
+/// Encodes integer columns, reusing its buffers from column to column.
+#[derive(Default)]
+struct ColumnEncoder {
+    present: Vec<bool>,
+    values: Vec<u64>,
+    residuals: Vec<u64>,
+}
+
+/// The parameters of one way to write a column's values.
+#[derive(Clone, Copy)]
+struct Choice {
+    mode: Mode,
+    scale: u64,
+    base: i64,
+    zero_runs: bool,
+}
+
+impl ColumnEncoder {
+    fn encode(&mut self, out: &mut Vec<u8>, column: impl Iterator<Item = Option<u64>>) {
+        self.present.clear();
+        self.values.clear();
+        for value in column {
+            self.present.push(value.is_some());
+            self.values.extend(value);
+        }
+        let presence = if self.values.is_empty() {
+            out.push(PRESENCE_NONE);
+            return;
+        } else if self.values.len() == self.present.len() {
+            PRESENCE_ALL
+        } else {
+            PRESENCE_RUNS
+        };
+        let choice = self.choose();
+        let mut header = presence | choice.mode.bits();
+        if choice.scale != 1 {
+            header |= SCALED;
+        }
+        if choice.zero_runs {
+            header |= ZERO_RUNS;
+        }
+        out.push(header);
+        if presence == PRESENCE_RUNS {
+            let mut rest = self.present.as_slice();
+            let mut want = true;
+            while !rest.is_empty() {
+                let run = rest.iter().take_while(|&&p| p == want).count();
+                varint::put(out, to_u64(run));
+                rest = &rest[run..];
+                want = !want;
+            }
+        }
+        self.write_values(out, choice);
+    }
+
+    /// Picks the smallest encoding of `self.values`.
+    fn choose(&mut self) -> Choice {
+        let mut best = Choice {
+            mode: Mode::Raw,
+            scale: 1,
+            base: 0,
+            zero_runs: false,
+        };
+        if self.values.len() < 2 {
+            return best;
+        }
+        let mut best_len = usize::MAX;
+        for mode in Mode::ALL {
+            let (scale, base) = self.residuals(mode);
+            for zero_runs in [false, true] {
+                let len = self.residuals_len(zero_runs);
+                if len < best_len {
+                    best_len = len;
+                    best = Choice {
+                        mode,
+                        scale,
+                        base,
+                        zero_runs,
+                    };
+                }
+            }
+        }
+        best
+    }
+
+    /// Fills `self.residuals` with the residuals of `mode` (scaled), and
+    /// returns the scale and the base.
+    fn residuals(&mut self, mode: Mode) -> (u64, i64) {
+        self.residuals.clear();
+        let values = &self.values;
+        let deltas = values
+            .windows(2)
+            .map(|pair| varint::from_bits(pair[1].wrapping_sub(pair[0])));
+        let mut base = 0;
+        match mode {
+            Mode::Raw => self.residuals.extend(values.iter().skip(1)),
+            Mode::Delta => self.residuals.extend(deltas.map(varint::to_bits)),
+            Mode::DeltaOfDelta => {
+                let mut previous = 0i64;
+                self.residuals.extend(deltas.map(|delta| {
+                    let residual = delta.wrapping_sub(previous);
+                    previous = delta;
+                    varint::to_bits(residual)
+                }));
+            }
+            Mode::DeltaFromBase => {
+                base = deltas.clone().min().unwrap_or(0);
+                let base_bits = varint::to_bits(base);
+                self.residuals
+                    .extend(deltas.map(|delta| varint::to_bits(delta).wrapping_sub(base_bits)));
+            }
+        }
+        let signed = matches!(mode, Mode::Delta | Mode::DeltaOfDelta);
+        let magnitude = |r: u64| {
+            if signed {
+                varint::from_bits(r).unsigned_abs()
+            } else {
+                r
+            }
+        };
+        let scale = self.residuals.iter().fold(0, |g, &r| gcd(g, magnitude(r)));
+        // A signed scale must itself be a positive i64.
+        let scale = if scale >= 2 && (!signed || i64::try_from(scale).is_ok()) {
+            scale
+        } else {
+            1
+        };
+        for r in &mut self.residuals {
+            *r = if signed {
+                let quotient = varint::from_bits(*r) / varint::from_bits(scale);
+                varint::zigzag(quotient)
+            } else {
+                *r / scale
+            };
+        }
+        (scale, base)
+    }
+
+    fn residuals_len(&self, zero_runs: bool) -> usize {
+        if !zero_runs {
+            return self.residuals.iter().map(|&r| varint::len(r)).sum();
+        }
+        let mut len = 0;
+        let mut rest = self.residuals.as_slice();
+        while let Some(&first) = rest.first() {
+            if first == 0 {
+                let run = rest.iter().take_while(|&&r| r == 0).count();
+                len += 1 + varint::len(to_u64(run - 1));
+                rest = &rest[run..];
+            } else {
+                len += varint::len(first);
+                rest = &rest[1..];
+            }
+        }
+        len
+    }
+
+    fn write_values(&mut self, out: &mut Vec<u8>, choice: Choice) {
+        if self.values.len() >= 2 {
+            self.residuals(choice.mode);
+        } else {
+            self.residuals.clear();
+        }
+        if choice.scale != 1 {
+            varint::put(out, choice.scale);
+        }
+        if choice.mode == Mode::DeltaFromBase {
+            varint::put(out, varint::zigzag(choice.base));
+        }
+        varint::put(out, self.values[0]);
+        let mut rest = self.residuals.as_slice();
+        while let Some(&first) = rest.first() {
+            if first == 0 && choice.zero_runs {
+                let run = rest.iter().take_while(|&&r| r == 0).count();
+                out.push(0);
+                varint::put(out, to_u64(run - 1));
+                rest = &rest[run..];
+            } else {
+                varint::put(out, first);
+                rest = &rest[1..];
+            }
+        }
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    fn running(time: UnixMillis, cpu: u64, memory: u64) -> Sample {
+        let mut sample = Sample::state_only(time, State::Running);
+        sample.set(Field::CpuTotalNs, Some(cpu));
+        sample.set(Field::MemUsage, Some(memory));
+        sample.set(Field::MemLimit, Some(8 << 30));
+        sample.set(Field::Pids, Some(4));
+        sample.percpu_ns = vec![cpu / 2, cpu - cpu / 2];
+        sample
+    }
+
+    fn rows(columns: &SampleColumns) -> Vec<Sample> {
+        (0..columns.len()).filter_map(|i| columns.row(i)).collect()
+    }
+
+    #[test]
+    fn a_block_round_trips_and_reports_its_time_range() {
+        let samples: Vec<Sample> = (0..360)
+            .map(|i| {
+                running(
+                    1_700_000_000_000 + i * 10_000,
+                    1_000_000 * u64::try_from(i).unwrap(),
+                    4096 * 1000,
+                )
+            })
+            .collect();
+        let block = encode_block(&samples).unwrap();
+        assert_eq!(rows(&decode_block(&block).unwrap()), samples);
+        assert_eq!(
+            time_range(&block).unwrap(),
+            (1_700_000_000_000, 1_700_000_000_000 + 359 * 10_000)
+        );
+        // Regular times and a steady CPU rate: a handful of bytes per column.
+        assert!(block.len() < 100, "{} bytes", block.len());
+    }
+
+    #[test]
+    fn memory_in_pages_is_scaled_by_the_common_divisor() {
+        let wandering = [1000u64, 1003, 998, 1010, 1001, 995, 1020, 1000];
+        let samples: Vec<Sample> = (0..360)
+            .map(|i| {
+                running(
+                    i * 10_000,
+                    0,
+                    4096 * wandering[usize::try_from(i).unwrap() % 8],
+                )
+            })
+            .collect();
+        let block = encode_block(&samples).unwrap();
+        assert_eq!(rows(&decode_block(&block).unwrap()), samples);
+        // One byte per value once divided by 4096 (otherwise three).
+        assert!(block.len() < 450, "{} bytes", block.len());
+    }
+
+    #[test]
+    fn decoding_appends_and_leaves_the_output_intact_on_error() {
+        let first = encode_block(&[Sample::state_only(1, State::Exited)]).unwrap();
+        let second = encode_block(&[running(2, 10, 20)]).unwrap();
+        let mut columns = decode_block(&first).unwrap();
+        decode_block_into(&second, &mut columns).unwrap();
+        assert_eq!(
+            rows(&columns),
+            vec![Sample::state_only(1, State::Exited), running(2, 10, 20)]
+        );
+        let before = columns.clone();
+        let truncated = &second[..second.len() - 1];
+        assert!(decode_block_into(truncated, &mut columns).is_err());
+        assert_eq!(columns, before);
+    }
+
+    #[test]
+    fn corrupt_blocks_are_refused_with_a_reason() {
+        assert_eq!(
+            decode_block(&[]),
+            Err(CodecError::Varint(VarintError::Truncated))
+        );
+        assert_eq!(decode_block(&[9, 0]), Err(CodecError::Format(9)));
+        assert_eq!(decode_block(&[FORMAT, 0, 0]), Err(CodecError::Trailing(1)));
+        // A huge row count is refused before anything is allocated.
+        let mut huge = vec![FORMAT];
+        varint::put(&mut huge, u64::MAX);
+        assert!(matches!(
+            decode_block(&huge),
+            Err(CodecError::TooLarge { .. })
+        ));
+        assert_eq!(decode_block(&[FORMAT, 0]).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn too_many_cpus_are_refused_when_encoding() {
+        let mut sample = Sample::state_only(0, State::Running);
+        sample.percpu_ns = vec![1; MAX_CPUS + 1];
+        assert!(matches!(
+            encode_block(&[sample]),
+            Err(CodecError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn rows_round_trip_whole_and_as_differences() {
+        let first = running(10_000, 5_000_000, 4096 * 300);
+        let second = running(20_003, 5_900_000, 4096 * 302);
+        let whole = encode_row(&first, None).unwrap();
+        let delta = encode_row(&second, Some(&first)).unwrap();
+        assert!(!row_is_delta(&whole) && row_is_delta(&delta));
+        assert_eq!(decode_row(&whole, None).unwrap(), first);
+        assert_eq!(decode_row(&delta, Some(&first)).unwrap(), second);
+        assert!(delta.len() < 25, "{} bytes", delta.len());
+        assert_eq!(
+            decode_row(&delta, None),
+            Err(CodecError::Invalid(
+                "difference row without its previous row"
+            ))
+        );
+    }
+
+    fn any_state() -> impl Strategy<Value = State> {
+        (0u8..7).prop_map(|code| State::from_code(code).unwrap_or(State::Dead))
+    }
+
+    fn any_value() -> impl Strategy<Value = Option<u64>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(0)),
+            Just(Some(u64::MAX)),
+            (0u64..1 << 20).prop_map(|v| Some(v * 4096)),
+            any::<u64>().prop_map(Some),
+        ]
+    }
+
+    fn any_sample() -> impl Strategy<Value = Sample> {
+        (
+            prop_oneof![any::<i64>(), -5_000i64..5_000],
+            any_state(),
+            proptest::array::uniform15(any_value()),
+            vec(prop_oneof![Just(u64::MAX), any::<u64>(), 0u64..100], 0..4),
+        )
+            .prop_map(|(time, state, fields, percpu_ns)| Sample {
+                time,
+                state,
+                fields,
+                percpu_ns,
+            })
+    }
+
+    /// Samples that look like a real series: steady steps with noise.
+    fn any_series() -> impl Strategy<Value = Vec<Sample>> {
+        (any::<u64>(), 1u64..1_000_000, vec(0u64..1000, 1..200)).prop_map(|(start, rate, noise)| {
+            let mut cpu = start;
+            noise
+                .iter()
+                .zip(0i64..)
+                .map(|(n, i)| {
+                    cpu = cpu.wrapping_add(rate + n);
+                    running(i * 10_000 + i64::try_from(*n).unwrap_or(0), cpu, n * 4096)
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_samples_round_trip(samples in vec(any_sample(), 0..40)) {
+            let block = encode_block(&samples).unwrap();
+            let columns = decode_block(&block).unwrap();
+            prop_assert_eq!(rows(&columns), samples.clone());
+            if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
+                prop_assert_eq!(time_range(&block).unwrap(), (first.time, last.time));
+            }
+        }
+
+        #[test]
+        fn arbitrary_rows_round_trip(pair in vec(any_sample(), 2), delta: bool) {
+            let (sample, previous) = (&pair[1], delta.then_some(&pair[0]));
+            let row = encode_row(sample, previous).unwrap();
+            prop_assert_eq!(&decode_row(&row, previous).unwrap(), sample);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_as_rows(bytes in vec(any::<u8>(), 0..100), previous in any_sample()) {
+            let _ = decode_row(&bytes, Some(&previous));
+            let _ = decode_row(&bytes, None);
+        }
+
+        #[test]
+        fn realistic_series_round_trip(samples in any_series()) {
+            let block = encode_block(&samples).unwrap();
+            prop_assert_eq!(rows(&decode_block(&block).unwrap()), samples);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in vec(any::<u8>(), 0..300)) {
+            let mut columns = SampleColumns::default();
+            if decode_block_into(&bytes, &mut columns).is_ok() {
+                // Whatever decodes is a consistent set of columns.
+                for column in &columns.fields {
+                    prop_assert_eq!(column.len(), columns.len());
+                }
+                for column in &columns.percpu_ns {
+                    prop_assert_eq!(column.len(), columns.len());
+                }
+                prop_assert_eq!(columns.state.len(), columns.len());
+            } else {
+                prop_assert_eq!(columns, SampleColumns::default());
+            }
+            let _ = time_range(&bytes);
+        }
+
+        #[test]
+        fn corrupted_blocks_never_panic(samples in vec(any_sample(), 1..10), flips in vec((any::<usize>(), any::<u8>()), 1..4)) {
+            let mut block = encode_block(&samples).unwrap();
+            for (at, bits) in flips {
+                let len = block.len();
+                block[at % len] ^= bits;
+            }
+            let _ = decode_block(&block);
+        }
+    }
+}

@@ -1,0 +1,627 @@
+//! The query API over the store: [`Reader`].
+//!
+//! Both transports offer the same low-level interface, [`Kv`] (get a key,
+//! scan a key range of a named tree), and every decoding step happens here,
+//! once: the direct and the socket reader give the same answers by
+//! construction.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::codec::{self, CodecError};
+use super::db::{Store, StoreOptions, STORE_DIR};
+use super::key::{self, HostId, SeriesId, Tree, HOST_LEN, SERIES_LEN};
+use super::page;
+use super::record::{self, EventRecord, SeriesInfo, SweepRecord, Timed};
+use super::socket::{SocketClient, SOCKET_FILE};
+use super::{StoreError, FORMAT_VERSION};
+use crate::sample::{Sample, SampleColumns, UnixMillis};
+
+/// A key range of one tree: keys from `start` (inclusive) to `end`
+/// (exclusive; `None`: to the end of the tree), ascending or descending,
+/// at most `limit` entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scan {
+    /// The first key, inclusive.
+    pub start: Vec<u8>,
+    /// The end, exclusive; `None` is the end of the tree.
+    pub end: Option<Vec<u8>>,
+    /// Newest (greatest) keys first.
+    pub reverse: bool,
+    /// The most entries to return.
+    pub limit: usize,
+}
+
+impl Scan {
+    /// Every key that starts with `prefix`, ascending.
+    pub fn prefix(prefix: &[u8]) -> Scan {
+        Scan {
+            start: prefix.to_vec(),
+            end: key::successor(prefix),
+            reverse: false,
+            limit: usize::MAX,
+        }
+    }
+
+    /// Keys from `first` to `last`, both inclusive (`last` and every key
+    /// that extends it), ascending.
+    pub fn between(first: Vec<u8>, last: &[u8]) -> Scan {
+        Scan {
+            start: first,
+            end: key::successor(last),
+            reverse: false,
+            limit: usize::MAX,
+        }
+    }
+
+    /// The same range, descending.
+    pub fn rev(self) -> Scan {
+        Scan {
+            reverse: true,
+            ..self
+        }
+    }
+
+    /// At most `limit` entries.
+    pub fn limit(self, limit: usize) -> Scan {
+        Scan { limit, ..self }
+    }
+}
+
+/// A key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// The low-level interface of a transport: what the store holds, key by
+/// key. Implemented by the store itself and by the socket client.
+pub trait Kv {
+    /// The store directory or socket this reads from, for messages.
+    fn path(&self) -> &Path;
+    /// The value of `key` in `tree`.
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The entries of `tree` in a range, in scan order.
+    fn scan(&self, tree: Tree, scan: &Scan) -> Result<Vec<Entry>, StoreError>;
+}
+
+/// Reads the store, directly or through the running collector's socket.
+// One reader per process: the size of the direct variant does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum Reader {
+    /// The store, opened by this process.
+    Direct(Store),
+    /// The collector's socket.
+    Socket(SocketClient),
+}
+
+impl Reader {
+    /// Opens the store in `dir`: through the collector's socket
+    /// (`dir/kura.sock`) when it answers, else directly. Fails with
+    /// [`StoreError::Unanswered`] when the store is locked but the socket
+    /// does not answer, [`StoreError::Missing`] when there is no store, and
+    /// [`StoreError::Version`] when the store has another format.
+    pub fn open(dir: &Path) -> Result<Reader, StoreError> {
+        let socket = dir.join(SOCKET_FILE);
+        let reader = match SocketClient::connect(&socket) {
+            Ok(client) => Reader::Socket(client),
+            Err(_) => {
+                let path = dir.join(STORE_DIR);
+                if !path.is_dir() {
+                    return Err(StoreError::Missing { path });
+                }
+                let options = StoreOptions {
+                    cache_capacity: 4 << 20,
+                    ..StoreOptions::default()
+                };
+                match Store::open(dir, options) {
+                    Ok(store) => Reader::Direct(store),
+                    Err(StoreError::Locked { path }) => {
+                        return Err(StoreError::Unanswered { path, socket })
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let found = reader.format_version()?;
+        if found != FORMAT_VERSION {
+            return Err(StoreError::Version {
+                path: reader.kv().path().to_path_buf(),
+                found,
+                expected: FORMAT_VERSION,
+            });
+        }
+        Ok(reader)
+    }
+
+    /// The transport.
+    pub fn kv(&self) -> &dyn Kv {
+        match self {
+            Reader::Direct(store) => store,
+            Reader::Socket(client) => client,
+        }
+    }
+
+    /// The store's format version (`meta/format`).
+    pub fn format_version(&self) -> Result<u32, StoreError> {
+        let bytes = self
+            .kv()
+            .get(Tree::Meta, key::META_FORMAT)?
+            .ok_or_else(|| self.corrupt("meta/format is missing".to_owned()))?;
+        let bytes: [u8; 4] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| self.corrupt("meta/format is not 4 bytes".to_owned()))?;
+        Ok(u32::from_be_bytes(bytes))
+    }
+
+    /// Every host's name, sorted.
+    pub fn hosts(&self) -> Result<Vec<String>, StoreError> {
+        self.kv()
+            .scan(Tree::Hosts, &Scan::prefix(&[]))?
+            .into_iter()
+            .map(|(name, _)| {
+                String::from_utf8(name)
+                    .map_err(|_| self.corrupt("host name is not UTF-8".to_owned()))
+            })
+            .collect()
+    }
+
+    /// The id of a host, or [`StoreError::UnknownHost`].
+    pub fn host_id(&self, host: &str) -> Result<HostId, StoreError> {
+        let bytes = self
+            .kv()
+            .get(Tree::Hosts, &key::host(host))?
+            .ok_or_else(|| StoreError::UnknownHost {
+                path: self.kv().path().to_path_buf(),
+                host: host.to_owned(),
+            })?;
+        let bytes: [u8; HOST_LEN] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| self.corrupt(format!("host id of {host} is not 2 bytes")))?;
+        Ok(HostId(u16::from_be_bytes(bytes)))
+    }
+
+    /// Every container series of a host, by series id, with its newest
+    /// sample time as `last_seen`.
+    pub fn series(&self, host: &str) -> Result<Vec<SeriesInfo>, StoreError> {
+        let host_id = self.host_id(host)?;
+        // The newest head sample of every series, from one pass over the head.
+        let head_newest: HashMap<SeriesId, UnixMillis> = self
+            .head_samples(host_id, None)?
+            .into_iter()
+            .filter_map(|(id, samples)| Some((id, samples.last()?.time)))
+            .collect();
+        let mut all = Vec::new();
+        for (container, id) in self
+            .kv()
+            .scan(Tree::Series, &Scan::prefix(&key::host_prefix(host_id)))?
+        {
+            let id = key::series_of(&id)
+                .filter(|_| id.len() == SERIES_LEN)
+                .ok_or_else(|| {
+                    self.corrupt(format!(
+                        "series id of container {} is not 4 bytes",
+                        String::from_utf8_lossy(&container[HOST_LEN..])
+                    ))
+                })?;
+            let mut info = self
+                .series_info(id)?
+                .ok_or_else(|| self.corrupt(format!("series {id} has no series_info")))?;
+            info.last_seen = head_newest
+                .get(&id)
+                .copied()
+                .max(self.newest_block_end(id)?);
+            all.push(info);
+        }
+        all.sort_by_key(|info| info.series);
+        Ok(all)
+    }
+
+    /// The description of a series.
+    pub fn series_info(&self, series: SeriesId) -> Result<Option<SeriesInfo>, StoreError> {
+        let Some(json) = self
+            .kv()
+            .get(Tree::SeriesInfo, &key::series_prefix(series))?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&json)
+            .map(Some)
+            .map_err(|e| self.corrupt(format!("series_info of series {series}: {e}")))
+    }
+
+    /// The samples of a series with `from <= time <= to`, in time order:
+    /// blocks and head merged.
+    pub fn samples(
+        &self,
+        series: SeriesId,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<SampleColumns, StoreError> {
+        let mut out = SampleColumns::default();
+        if from > to {
+            return Ok(out);
+        }
+        let prefix = key::series_prefix(series);
+        let from_key = key::series_time(series, from);
+        let to_key = key::series_time(series, to);
+        // The block that starts at or before `from` may reach into the range.
+        let mut blocks = self.kv().scan(
+            Tree::Blocks,
+            &Scan::between(prefix.to_vec(), &from_key).rev().limit(1),
+        )?;
+        if let Some(after_from) = key::successor(&from_key) {
+            blocks.extend(
+                self.kv()
+                    .scan(Tree::Blocks, &Scan::between(after_from, &to_key))?,
+            );
+        }
+        for (block_key, block) in &blocks {
+            Self::append_rows(block, from, to, &mut out)
+                .map_err(|e| self.bad_block(series, block_key, &e))?;
+        }
+        let Some(host) = self.series_host(series)? else {
+            return Ok(out);
+        };
+        // Head samples a block already covers are left from a crash.
+        let from = match self.newest_block_end(series)? {
+            Some(covered) => match covered.checked_add(1) {
+                Some(next) => next.max(from),
+                None => return Ok(out),
+            },
+            None => from,
+        };
+        let head = self.head_samples(host, Some(series))?.remove(&series);
+        for sample in head.iter().flatten() {
+            if (from..=to).contains(&sample.time) {
+                out.push(sample);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest sample of a series.
+    pub fn last_sample(&self, series: SeriesId) -> Result<Option<Sample>, StoreError> {
+        let block = self.newest(Tree::Blocks, &key::series_prefix(series))?;
+        let block_end = match &block {
+            Some((k, v)) => Some(self.block_range(series, k, v)?.1),
+            None => None,
+        };
+        if let Some(host) = self.series_host(series)? {
+            let head = self.head_samples(host, Some(series))?.remove(&series);
+            if let Some(newest) = head.and_then(|mut samples| samples.pop()) {
+                if block_end.is_none_or(|end| newest.time > end) {
+                    return Ok(Some(newest));
+                }
+            }
+        }
+        let Some((block_key, block)) = block else {
+            return Ok(None);
+        };
+        let columns =
+            codec::decode_block(&block).map_err(|e| self.bad_block(series, &block_key, &e))?;
+        Ok(columns.len().checked_sub(1).and_then(|i| columns.row(i)))
+    }
+
+    /// The sweeps of a host with `from <= time <= to`.
+    pub fn sweeps(
+        &self,
+        host: &str,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<SweepRecord>, StoreError> {
+        let host_id = self.host_id(host)?;
+        self.host_records(Tree::Sweeps, host_id, from, to)?
+            .into_iter()
+            .map(|(time, bytes)| self.sweep_record(host, time, &bytes))
+            .collect()
+    }
+
+    /// The newest sweep of a host.
+    pub fn latest_sweep(&self, host: &str) -> Result<Option<SweepRecord>, StoreError> {
+        let host_id = self.host_id(host)?;
+        let prefix = key::host_prefix(host_id);
+        let mut newest: Option<(UnixMillis, Vec<u8>)> = None;
+        if let Some((block_key, block)) = self.newest(Tree::Sweeps, &prefix)? {
+            newest = self
+                .records(Tree::Sweeps, &block_key, &block)?
+                .last()
+                .map(|(time, bytes)| (*time, bytes.to_vec()));
+        }
+        if let Some((page_key, bytes)) = self.newest(Tree::Head, &prefix)? {
+            let head_page = self.head_page(&page_key, &bytes)?;
+            if newest
+                .as_ref()
+                .is_none_or(|(time, _)| head_page.time > *time)
+            {
+                newest = Some((head_page.time, head_page.sweep.to_vec()));
+            }
+        }
+        newest
+            .map(|(time, bytes)| self.sweep_record(host, time, &bytes))
+            .transpose()
+    }
+
+    /// The newest details of a series' container.
+    pub fn details(&self, series: SeriesId) -> Result<Option<Timed<Value>>, StoreError> {
+        self.newest(Tree::Details, &key::series_prefix(series))?
+            .map(|(k, v)| self.timed_json(Tree::Details, SERIES_LEN, &k, &v))
+            .transpose()
+    }
+
+    /// The newest processes and memory stats of a series' container.
+    pub fn latest(&self, series: SeriesId) -> Result<Option<Timed<Value>>, StoreError> {
+        self.kv()
+            .get(Tree::Latest, &key::series_prefix(series))?
+            .map(|v| {
+                record::decode_timed_json(&v)
+                    .map_err(|e| self.corrupt(format!("latest of series {series}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// The events of a host with `from_ns <= time <= to_ns`, in time order.
+    pub fn events(
+        &self,
+        host: &str,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let host_id = self.host_id(host)?;
+        let scan = Scan::between(
+            key::host_time(host_id, from_ns),
+            &key::host_time(host_id, to_ns),
+        );
+        self.kv()
+            .scan(Tree::Events, &scan)?
+            .iter()
+            .map(|(k, v)| {
+                let Timed { time, value } = self.timed_json(Tree::Events, HOST_LEN, k, v)?;
+                Ok(EventRecord {
+                    time_ns: time,
+                    event: value,
+                })
+            })
+            .collect()
+    }
+
+    /// The newest stored event of a host (the collector resumes its event
+    /// stream from it).
+    pub fn last_event(&self, host: &str) -> Result<Option<EventRecord>, StoreError> {
+        let newest = self.newest_host_json(Tree::Events, host)?;
+        Ok(newest.map(|Timed { time, value }| EventRecord { time_ns: time, event: value }))
+    }
+
+    /// The SNMP readings of a host with `from <= time <= to`.
+    pub fn snmp(
+        &self,
+        host: &str,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<Timed<Value>>, StoreError> {
+        let host_id = self.host_id(host)?;
+        self.host_records(Tree::Snmp, host_id, from, to)?
+            .into_iter()
+            .map(|(time, bytes)| {
+                let value = serde_json::from_slice(&bytes).map_err(|e| {
+                    self.corrupt(format!("SNMP reading of host {host} at {time}: {e}"))
+                })?;
+                Ok(Timed { time, value })
+            })
+            .collect()
+    }
+
+    /// The newest size sweep of a host.
+    pub fn latest_sizes(&self, host: &str) -> Result<Option<Timed<Value>>, StoreError> {
+        self.newest_host_json(Tree::Sizes, host)
+    }
+
+    /// The newest `/info` of a host.
+    pub fn latest_host_info(&self, host: &str) -> Result<Option<Timed<Value>>, StoreError> {
+        self.newest_host_json(Tree::HostInfo, host)
+    }
+
+    fn newest_host_json(&self, tree: Tree, host: &str) -> Result<Option<Timed<Value>>, StoreError> {
+        let host_id = self.host_id(host)?;
+        self.newest(tree, &key::host_prefix(host_id))?
+            .map(|(k, v)| self.timed_json(tree, HOST_LEN, &k, &v))
+            .transpose()
+    }
+
+    /// The entry with the greatest key that starts with `prefix`.
+    fn newest(&self, tree: Tree, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
+        Ok(self
+            .kv()
+            .scan(tree, &Scan::prefix(prefix).rev().limit(1))?
+            .pop())
+    }
+
+    /// The last time the newest block of a series covers.
+    fn newest_block_end(&self, series: SeriesId) -> Result<Option<UnixMillis>, StoreError> {
+        match self.newest(Tree::Blocks, &key::series_prefix(series))? {
+            Some((k, v)) => Ok(Some(self.block_range(series, &k, &v)?.1)),
+            None => Ok(None),
+        }
+    }
+
+    /// The host of a series (`None` for an unknown series).
+    fn series_host(&self, series: SeriesId) -> Result<Option<HostId>, StoreError> {
+        match self.series_info(series)? {
+            Some(info) => self.host_id(&info.host).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The head samples of a host's series (or of one), in time order:
+    /// each series' rows decoded along its chain of differences. Includes
+    /// samples a block covers (after a crash); callers skip those.
+    fn head_samples(
+        &self,
+        host: HostId,
+        only: Option<SeriesId>,
+    ) -> Result<BTreeMap<SeriesId, Vec<Sample>>, StoreError> {
+        let mut all: BTreeMap<SeriesId, Vec<Sample>> = BTreeMap::new();
+        let pages = self
+            .kv()
+            .scan(Tree::Head, &Scan::prefix(&key::host_prefix(host)))?;
+        for (page_key, bytes) in &pages {
+            let head_page = self.head_page(page_key, bytes)?;
+            for (id, row) in head_page.rows {
+                if only.is_some_and(|only| only != id) {
+                    continue;
+                }
+                let chain = all.entry(id).or_default();
+                let sample = codec::decode_row(row, chain.last()).map_err(|e| {
+                    self.corrupt(format!("head page {page_key:02x?}, series {id}: {e}"))
+                })?;
+                chain.push(sample);
+            }
+        }
+        Ok(all)
+    }
+
+    fn block_range(
+        &self,
+        series: SeriesId,
+        block_key: &[u8],
+        block: &[u8],
+    ) -> Result<(UnixMillis, UnixMillis), StoreError> {
+        codec::time_range(block).map_err(|e| self.bad_block(series, block_key, &e))
+    }
+
+    /// Appends the rows of a block (or head sample) within `from..=to`.
+    fn append_rows(
+        block: &[u8],
+        from: UnixMillis,
+        to: UnixMillis,
+        out: &mut SampleColumns,
+    ) -> Result<(), CodecError> {
+        let (first, last) = codec::time_range(block)?;
+        if first > to || last < from {
+            return Ok(());
+        }
+        if from <= first && last <= to {
+            return codec::decode_block_into(block, out);
+        }
+        let columns = codec::decode_block(block)?;
+        for row in (0..columns.len()).filter_map(|i| columns.row(i)) {
+            if (from..=to).contains(&row.time) {
+                out.push(&row);
+            }
+        }
+        Ok(())
+    }
+
+    fn sweep_record(
+        &self,
+        host: &str,
+        time: UnixMillis,
+        bytes: &[u8],
+    ) -> Result<SweepRecord, StoreError> {
+        SweepRecord::decode(time, bytes)
+            .map_err(|e| self.corrupt(format!("sweep record of host {host} at {time}: {e}")))
+    }
+
+    /// The records (sweep records or SNMP readings) of a host with
+    /// `from <= time <= to`: from its record blocks, then from its head
+    /// pages (those no block covers).
+    fn host_records(
+        &self,
+        tree: Tree,
+        host: HostId,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<(UnixMillis, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        if from > to {
+            return Ok(out);
+        }
+        let prefix = key::host_prefix(host);
+        let from_key = key::host_time(host, from);
+        let mut blocks = self.kv().scan(
+            tree,
+            &Scan::between(prefix.to_vec(), &from_key).rev().limit(1),
+        )?;
+        if let Some(after_from) = key::successor(&from_key) {
+            blocks.extend(
+                self.kv()
+                    .scan(tree, &Scan::between(after_from, &key::host_time(host, to)))?,
+            );
+        }
+        for (block_key, block) in &blocks {
+            for (time, bytes) in self.records(tree, block_key, block)? {
+                if (from..=to).contains(&time) {
+                    out.push((time, bytes.to_vec()));
+                }
+            }
+        }
+        // Head records a block already covers are left from a crash.
+        let covered = match self.newest(tree, &prefix)? {
+            Some((block_key, block)) => self
+                .records(tree, &block_key, &block)?
+                .last()
+                .map(|(t, _)| *t),
+            None => None,
+        };
+        for (page_key, bytes) in self.kv().scan(Tree::Head, &Scan::prefix(&prefix))? {
+            let head_page = self.head_page(&page_key, &bytes)?;
+            let record = match tree {
+                Tree::Sweeps => Some(head_page.sweep),
+                _ => head_page.snmp,
+            };
+            let time = head_page.time;
+            if let Some(record) = record {
+                if covered.is_none_or(|c| time > c) && (from..=to).contains(&time) {
+                    out.push((time, record.to_vec()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn records<'a>(
+        &self,
+        tree: Tree,
+        block_key: &[u8],
+        block: &'a [u8],
+    ) -> Result<Vec<(UnixMillis, &'a [u8])>, StoreError> {
+        page::parse_records(block)
+            .map_err(|e| self.corrupt(format!("{} block {block_key:02x?}: {e}", tree.name())))
+    }
+
+    fn head_page<'a>(
+        &self,
+        page_key: &[u8],
+        bytes: &'a [u8],
+    ) -> Result<page::HeadPage<'a>, StoreError> {
+        page::parse_head(bytes).map_err(|e| self.corrupt(format!("head page {page_key:02x?}: {e}")))
+    }
+
+    /// A JSON value stored under an id + time key.
+    fn timed_json(
+        &self,
+        tree: Tree,
+        id_len: usize,
+        k: &[u8],
+        v: &[u8],
+    ) -> Result<Timed<Value>, StoreError> {
+        let time = key::time_of(k, id_len)
+            .ok_or_else(|| self.corrupt(format!("{} key {k:02x?} is too short", tree.name())))?;
+        let value = serde_json::from_slice(v)
+            .map_err(|e| self.corrupt(format!("{} value under key {k:02x?}: {e}", tree.name())))?;
+        Ok(Timed { time, value })
+    }
+
+    fn bad_block(&self, series: SeriesId, block_key: &[u8], error: &CodecError) -> StoreError {
+        let time = key::time_of(block_key, SERIES_LEN).unwrap_or_default();
+        self.corrupt(format!("block of series {series} at {time}: {error}"))
+    }
+
+    fn corrupt(&self, detail: String) -> StoreError {
+        StoreError::Corrupt {
+            path: self.kv().path().to_path_buf(),
+            detail,
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The records the store keeps besides samples: what a sweep hands over
+//! ([`SweepBatch`]), what the reader hands back ([`SeriesInfo`],
+//! [`SweepRecord`], [`Timed`], [`EventRecord`]) and the small binary
+//! encodings of the frequent ones.
+//!
+//! Payloads whose shape belongs to the Docker API module (details, newest
+//! processes, events, host info, sizes, SNMP readings) are kept as
+//! [`serde_json::Value`]: the store neither knows nor checks their fields.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::key::{self, SeriesId};
+use super::varint::{self, VarintError};
+use crate::sample::{Sample, UnixMillis};
+
+/// What the collector knows about a container, kept with its series and
+/// rewritten when it changes (a rename, a new label).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerInfo {
+    /// The full container id (64 hex characters).
+    pub id: String,
+    /// The name, without Docker's leading `/`.
+    pub name: String,
+    /// The image, as the container list names it.
+    pub image: String,
+    /// The command line.
+    pub command: String,
+    /// When the container was created.
+    pub created: Option<UnixMillis>,
+    /// The container's labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A container series as the reader describes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesInfo {
+    /// The series' number.
+    pub series: SeriesId,
+    /// The host's name.
+    pub host: String,
+    /// The container, as last seen.
+    pub container: ContainerInfo,
+    /// The time of the first sweep that listed the container.
+    pub first_seen: UnixMillis,
+    /// The time of the newest stored sample (derived when read, not stored).
+    #[serde(skip)]
+    pub last_seen: Option<UnixMillis>,
+}
+
+/// How a sweep of one host went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SweepOutcome {
+    /// The daemon answered.
+    Reached,
+    /// The daemon could not be reached; the reason, as logged.
+    Down(String),
+}
+
+/// One sweep of one host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepRecord {
+    /// When the sweep started.
+    pub time: UnixMillis,
+    /// Whether the daemon answered.
+    pub outcome: SweepOutcome,
+    /// How long the sweep took, µs.
+    pub latency_us: u64,
+    /// How many containers the sweep listed.
+    pub containers: u32,
+}
+
+/// The longest down reason stored, in bytes (cut at a character boundary).
+pub const MAX_REASON_LEN: usize = 1024;
+
+const REACHED: u8 = 0;
+const DOWN: u8 = 1;
+
+impl SweepRecord {
+    /// The `sweeps` value: outcome byte, latency and container count varints,
+    /// then the down reason (UTF-8, at most [`MAX_REASON_LEN`] bytes).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8);
+        out.push(match self.outcome {
+            SweepOutcome::Reached => REACHED,
+            SweepOutcome::Down(_) => DOWN,
+        });
+        varint::put(&mut out, self.latency_us);
+        varint::put(&mut out, u64::from(self.containers));
+        if let SweepOutcome::Down(reason) = &self.outcome {
+            let mut end = reason.len().min(MAX_REASON_LEN);
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.extend_from_slice(&reason.as_bytes()[..end]);
+        }
+        out
+    }
+
+    /// Reads a record stored under `time`.
+    pub fn decode(time: UnixMillis, mut value: &[u8]) -> Result<SweepRecord, VarintError> {
+        let tag = varint::byte(&mut value)?;
+        let latency_us = varint::get(&mut value)?;
+        let containers =
+            u32::try_from(varint::get(&mut value)?).map_err(|_| VarintError::Overlong)?;
+        let outcome = match tag {
+            REACHED if value.is_empty() => SweepOutcome::Reached,
+            DOWN => SweepOutcome::Down(String::from_utf8_lossy(value).into_owned()),
+            _ => return Err(VarintError::Truncated),
+        };
+        Ok(SweepRecord {
+            time,
+            outcome,
+            latency_us,
+            containers,
+        })
+    }
+}
+
+/// A value and the time it was recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timed<T> {
+    /// When it was recorded.
+    pub time: UnixMillis,
+    /// What was recorded.
+    pub value: T,
+}
+
+/// A Docker event with the daemon's time of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRecord {
+    /// The event's `timeNano`.
+    pub time_ns: i64,
+    /// The event document.
+    pub event: Value,
+}
+
+/// Everything one sweep of one host learnt, written by
+/// [`Store::write_sweep`](super::Store::write_sweep) in one batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepBatch {
+    /// The host's name as configured.
+    pub host: String,
+    /// The sweep itself.
+    pub sweep: SweepRecord,
+    /// Every container the sweep listed. When the sweep reached the daemon,
+    /// a series of this host that is missing here is taken as removed: its
+    /// newest samples are compacted into a block.
+    pub containers: Vec<ContainerSweep>,
+    /// Events since the previous sweep (storing one twice stores it once).
+    pub events: Vec<EventRecord>,
+    /// The host's SNMP reading, if taken in this sweep.
+    pub snmp: Option<Value>,
+    /// The size sweep, if taken in this sweep.
+    pub sizes: Option<Value>,
+    /// The daemon's `/info`; stored only when it differs from the stored one.
+    pub host_info: Option<Value>,
+}
+
+/// What one sweep learnt about one container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContainerSweep {
+    /// The container's description (stored when new or changed).
+    pub info: ContainerInfo,
+    /// Its state and counters (none if the stats call failed).
+    pub sample: Option<Sample>,
+    /// Its inspect details; stored only when they differ from the stored ones.
+    pub details: Option<Value>,
+    /// Its newest processes and raw memory stats; replaces the stored ones.
+    pub latest: Option<Value>,
+}
+
+/// A time and a JSON document, as stored in `latest`: 8 time bytes, then
+/// the JSON.
+pub fn encode_timed_json(time: UnixMillis, value: &Value) -> Vec<u8> {
+    let mut out = key::time_bytes(time).to_vec();
+    // Serializing a `Value` into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, value);
+    out
+}
+
+/// Reads what [`encode_timed_json`] wrote.
+pub fn decode_timed_json(bytes: &[u8]) -> Result<Timed<Value>, String> {
+    let time = key::time_of(bytes, 0).ok_or("value shorter than its time")?;
+    let value = serde_json::from_slice(&bytes[key::TIME_LEN..]).map_err(|e| e.to_string())?;
+    Ok(Timed { time, value })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweep_records_round_trip_and_cut_long_reasons_on_a_char_boundary() {
+        let reached = SweepRecord {
+            time: 5,
+            outcome: SweepOutcome::Reached,
+            latency_us: 1_234_567,
+            containers: 100,
+        };
+        assert_eq!(SweepRecord::decode(5, &reached.encode()).unwrap(), reached);
+        let down = SweepRecord {
+            outcome: SweepOutcome::Down("é".repeat(MAX_REASON_LEN)),
+            ..reached
+        };
+        let decoded = SweepRecord::decode(5, &down.encode()).unwrap();
+        let SweepOutcome::Down(reason) = decoded.outcome else {
+            panic!("not down: {decoded:?}");
+        };
+        assert_eq!(reason, "é".repeat(MAX_REASON_LEN / 2));
+        assert!(SweepRecord::decode(5, &[7, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn timed_json_round_trips() {
+        let value = serde_json::json!({"Processes": [["1", "sh"]]});
+        let bytes = encode_timed_json(-3, &value);
+        assert_eq!(
+            decode_timed_json(&bytes).unwrap(),
+            Timed { time: -3, value }
+        );
+        assert!(decode_timed_json(&bytes[..4]).is_err());
+    }
+}

@@ -1,0 +1,476 @@
+//! The collector's unix socket: the server that lends the store to readers
+//! while the collector holds sled's lock, and the client behind
+//! [`Reader::Socket`](super::Reader::Socket).
+//!
+//! # Protocol
+//!
+//! Frames are a u32 BE length, then that many bytes. A request is
+//! `[PROTOCOL, op, tree code, ...]`:
+//! - get (`op` 1): the key (rest of the frame);
+//! - scan (`op` 2): flags (bit 0 reverse, bit 1 has an end), limit u32 BE,
+//!   start (u32 BE length + bytes), end (likewise, if flagged).
+//!
+//! A response is `[0, ...]` for success or `[1, UTF-8 message]` for an
+//! error; a get answers `[0, 0]` (absent) or `[0, 1, value]`, a scan
+//! `[0, more, (u32 BE key length, key, u32 BE value length, value)*]` where
+//! `more` = 1 says the frame filled up before the limit or the range end:
+//! the client asks again from after the last key. Plain std threads: the
+//! crate builds without tokio.
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use super::db::{create_private_dir, ReadHandle};
+use super::key::Tree;
+use super::reader::{Entry, Kv, Scan};
+use super::StoreError;
+
+/// The socket's file name inside the data directory.
+pub const SOCKET_FILE: &str = "kura.sock";
+/// The protocol version, the first byte of every request.
+pub const PROTOCOL: u8 = 1;
+/// The largest request frame the server accepts.
+pub const MAX_REQUEST: usize = 64 << 10;
+/// The largest response frame the client accepts.
+pub const MAX_RESPONSE: usize = 64 << 20;
+
+const OP_GET: u8 = 1;
+const OP_SCAN: u8 = 2;
+const STATUS_OK: u8 = 0;
+const STATUS_ERROR: u8 = 1;
+const FLAG_REVERSE: u8 = 1;
+const FLAG_END: u8 = 2;
+/// How long a client waits for an answer.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The server's bounds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Connections served at once; more get a "busy" error and are closed.
+    pub max_connections: usize,
+    /// The largest response frame (a scan stops early and says "more").
+    pub max_response_bytes: usize,
+    /// A connection that sends nothing this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> ServerLimits {
+        ServerLimits {
+            max_connections: 16,
+            max_response_bytes: 4 << 20,
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Binds `dir/kura.sock` (mode 0600; `dir` is made 0700). A socket file
+/// left by a crashed collector is replaced; one that answers is another
+/// collector, and an error.
+pub fn bind(dir: &Path) -> Result<UnixListener, StoreError> {
+    create_private_dir(dir)?;
+    let io_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { path, source }
+    };
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io_error(dir))?;
+    let path = dir.join(SOCKET_FILE);
+    if path.exists() {
+        if UnixStream::connect(&path).is_ok() {
+            return Err(StoreError::Socket {
+                path,
+                detail: "another collector is serving this store".to_owned(),
+            });
+        }
+        std::fs::remove_file(&path).map_err(io_error(&path))?;
+    }
+    let listener = UnixListener::bind(&path).map_err(io_error(&path))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .map_err(io_error(&path))?;
+    Ok(listener)
+}
+
+/// Stops [`serve`]: a flag plus a connection to the socket that wakes the
+/// blocked `accept`.
+#[derive(Clone, Debug)]
+pub struct Shutdown {
+    flag: Arc<AtomicBool>,
+    socket: PathBuf,
+}
+
+impl Shutdown {
+    /// A shutdown for the server on `listener`.
+    pub fn for_listener(listener: &UnixListener) -> io::Result<Shutdown> {
+        let address = listener.local_addr()?;
+        let socket = address
+            .as_pathname()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unnamed socket"))?
+            .to_path_buf();
+        Ok(Shutdown {
+            flag: Arc::new(AtomicBool::new(false)),
+            socket,
+        })
+    }
+
+    /// Asks the server to stop; [`serve`] returns once its connections end.
+    pub fn trigger(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        // Wakes the accept; fails harmlessly if the server is already gone.
+        let _ = UnixStream::connect(&self.socket);
+    }
+
+    /// Whether [`trigger`](Shutdown::trigger) was called.
+    pub fn is_triggered(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+/// Serves the store's trees on `listener` until `shutdown` is triggered,
+/// one std thread per connection; then closes every connection, removes
+/// the socket file and returns.
+pub fn serve(listener: UnixListener, store: ReadHandle, shutdown: Shutdown, limits: ServerLimits) {
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut connections: Vec<(JoinHandle<()>, UnixStream)> = Vec::new();
+    for stream in listener.incoming() {
+        if shutdown.is_triggered() {
+            break;
+        }
+        let mut stream = match stream {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::warn!(%error, "accept on the collector socket failed");
+                thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        connections.retain(|(handle, _)| !handle.is_finished());
+        if active.load(Ordering::SeqCst) >= limits.max_connections {
+            let _ = write_frame(
+                &mut stream,
+                &error_response("server busy: too many connections"),
+            );
+            continue;
+        }
+        let Ok(clone) = stream.try_clone() else {
+            continue;
+        };
+        active.fetch_add(1, Ordering::SeqCst);
+        let (store, limits, active) = (store.clone(), limits.clone(), Arc::clone(&active));
+        let handle = thread::spawn(move || {
+            serve_connection(&mut stream, &store, &limits);
+            // The server holds a clone (to end it at shutdown): closing
+            // this handle alone would not end the connection.
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            active.fetch_sub(1, Ordering::SeqCst);
+        });
+        connections.push((handle, clone));
+    }
+    for (handle, stream) in connections {
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        let _ = handle.join();
+    }
+    let _ = std::fs::remove_file(&shutdown.socket);
+}
+
+fn serve_connection(stream: &mut UnixStream, store: &ReadHandle, limits: &ServerLimits) {
+    if stream.set_read_timeout(Some(limits.idle_timeout)).is_err()
+        || stream.set_write_timeout(Some(limits.idle_timeout)).is_err()
+    {
+        return;
+    }
+    loop {
+        let request = match read_frame(stream, MAX_REQUEST) {
+            Ok(Some(request)) => request,
+            // Closed, idle too long, or a frame we cannot skip.
+            Ok(None) | Err(_) => return,
+        };
+        let response = answer(store, &request, limits.max_response_bytes)
+            .unwrap_or_else(|message| error_response(&message));
+        if write_frame(stream, &response).is_err() {
+            return;
+        }
+    }
+}
+
+/// The response to one request, or the message of an error response.
+fn answer(store: &ReadHandle, request: &[u8], max_response: usize) -> Result<Vec<u8>, String> {
+    let mut input = request;
+    let protocol = take(&mut input, 1)?[0];
+    if protocol != PROTOCOL {
+        return Err(format!(
+            "protocol {protocol} not supported (this collector speaks {PROTOCOL})"
+        ));
+    }
+    let op = take(&mut input, 1)?[0];
+    let tree = take(&mut input, 1)?[0];
+    let tree = Tree::from_code(tree).ok_or_else(|| format!("unknown tree {tree}"))?;
+    match op {
+        OP_GET => {
+            let value = store.get(tree, input).map_err(|e| format!("{e:#}"))?;
+            match value {
+                None => Ok(vec![STATUS_OK, 0]),
+                Some(value) if value.len() + 2 > max_response => Err(format!(
+                    "value of {} bytes exceeds the frame limit",
+                    value.len()
+                )),
+                Some(value) => {
+                    let mut out = vec![STATUS_OK, 1];
+                    out.extend_from_slice(&value);
+                    Ok(out)
+                }
+            }
+        }
+        OP_SCAN => {
+            let scan = parse_scan(&mut input)?;
+            let mut out = vec![STATUS_OK, 0];
+            let mut count = 0usize;
+            let mut full = false;
+            store
+                .for_each(tree, &scan, |k, v| {
+                    let size = 8 + k.len() + v.len();
+                    if out.len() + size > max_response {
+                        full = true;
+                        return false;
+                    }
+                    put_bytes(&mut out, k);
+                    put_bytes(&mut out, v);
+                    count += 1;
+                    true
+                })
+                .map_err(|e| format!("{e:#}"))?;
+            if full && count == 0 {
+                return Err("an entry exceeds the frame limit".to_owned());
+            }
+            out[1] = u8::from(full);
+            Ok(out)
+        }
+        _ => Err(format!("unknown operation {op}")),
+    }
+}
+
+fn parse_scan(input: &mut &[u8]) -> Result<Scan, String> {
+    let flags = take(input, 1)?[0];
+    let limit = u32::from_be_bytes(take(input, 4)?.try_into().map_err(|_| "limit")?);
+    let start = take_bytes(input)?.to_vec();
+    let end = if flags & FLAG_END != 0 {
+        Some(take_bytes(input)?.to_vec())
+    } else {
+        None
+    };
+    if !input.is_empty() {
+        return Err("trailing bytes in scan request".to_owned());
+    }
+    Ok(Scan {
+        start,
+        end,
+        reverse: flags & FLAG_REVERSE != 0,
+        limit: usize::try_from(limit).unwrap_or(usize::MAX),
+    })
+}
+
+fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
+    if input.len() < n {
+        return Err("request too short".to_owned());
+    }
+    let (head, rest) = input.split_at(n);
+    *input = rest;
+    Ok(head)
+}
+
+fn take_bytes<'a>(input: &mut &'a [u8]) -> Result<&'a [u8], String> {
+    let len = u32::from_be_bytes(take(input, 4)?.try_into().map_err(|_| "length")?);
+    take(input, usize::try_from(len).map_err(|_| "length")?)
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    // Keys and values are far below 4 GiB: the frame limit is smaller.
+    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+fn error_response(message: &str) -> Vec<u8> {
+    let mut out = vec![STATUS_ERROR];
+    out.extend_from_slice(message.as_bytes());
+    out
+}
+
+/// Reads one frame; `None` when the peer closed before a new frame.
+fn read_frame(stream: &mut impl Read, max: usize) -> io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 4];
+    match stream.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = usize::try_from(u32::from_be_bytes(len)).unwrap_or(usize::MAX);
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes exceeds the limit of {max}"),
+        ));
+    }
+    let mut frame = vec![0; len];
+    stream.read_exact(&mut frame)?;
+    Ok(Some(frame))
+}
+
+fn write_frame(stream: &mut impl Write, payload: &[u8]) -> io::Result<()> {
+    let len = u32::try_from(payload.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+    stream.write_all(&len.to_be_bytes())?;
+    stream.write_all(payload)?;
+    stream.flush()
+}
+
+/// The reader's side of the socket.
+pub struct SocketClient {
+    path: PathBuf,
+    stream: Mutex<Option<UnixStream>>,
+}
+
+impl SocketClient {
+    /// Connects to a collector's socket.
+    pub fn connect(path: &Path) -> Result<SocketClient, StoreError> {
+        let stream = Self::dial(path)?;
+        Ok(SocketClient {
+            path: path.to_path_buf(),
+            stream: Mutex::new(Some(stream)),
+        })
+    }
+
+    fn dial(path: &Path) -> Result<UnixStream, StoreError> {
+        let stream = UnixStream::connect(path).map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        for timeout in [
+            stream.set_read_timeout(Some(CLIENT_TIMEOUT)),
+            stream.set_write_timeout(Some(CLIENT_TIMEOUT)),
+        ] {
+            timeout.map_err(|source| StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        Ok(stream)
+    }
+
+    fn error(&self, detail: String) -> StoreError {
+        StoreError::Socket {
+            path: self.path.clone(),
+            detail,
+        }
+    }
+
+    /// Sends a request and returns the payload of a success response. A
+    /// connection the server closed (idle timeout) is redialled once.
+    fn request(&self, request: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut guard = self
+            .stream
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last_error = None;
+        for _attempt in 0..2 {
+            let stream = match guard.as_mut() {
+                Some(stream) => stream,
+                None => guard.insert(Self::dial(&self.path)?),
+            };
+            let exchanged =
+                write_frame(stream, request).and_then(|()| read_frame(stream, MAX_RESPONSE));
+            match exchanged {
+                Ok(Some(response)) => return self.payload(response),
+                Ok(None) => last_error = Some("the collector closed the connection".to_owned()),
+                Err(e) => last_error = Some(e.to_string()),
+            }
+            *guard = None;
+        }
+        Err(self.error(last_error.unwrap_or_default()))
+    }
+
+    fn payload(&self, mut response: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        match response.first() {
+            Some(&STATUS_OK) => {
+                response.remove(0);
+                Ok(response)
+            }
+            Some(&STATUS_ERROR) => Err(self.error(format!(
+                "the collector answered: {}",
+                String::from_utf8_lossy(&response[1..])
+            ))),
+            _ => Err(self.error("malformed response".to_owned())),
+        }
+    }
+}
+
+impl Kv for SocketClient {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut request = vec![PROTOCOL, OP_GET, tree.code()];
+        request.extend_from_slice(key);
+        let response = self.request(&request)?;
+        match response.split_first() {
+            Some((0, [])) => Ok(None),
+            Some((1, value)) => Ok(Some(value.to_vec())),
+            _ => Err(self.error("malformed get response".to_owned())),
+        }
+    }
+
+    fn scan(&self, tree: Tree, scan: &Scan) -> Result<Vec<Entry>, StoreError> {
+        let mut page = scan.clone();
+        let mut entries = Vec::new();
+        while entries.len() < scan.limit {
+            let limit =
+                (scan.limit - entries.len()).min(usize::try_from(u32::MAX).unwrap_or(usize::MAX));
+            let mut request = vec![PROTOCOL, OP_SCAN, tree.code()];
+            let mut flags = 0;
+            if page.reverse {
+                flags |= FLAG_REVERSE;
+            }
+            if page.end.is_some() {
+                flags |= FLAG_END;
+            }
+            request.push(flags);
+            request.extend_from_slice(&u32::try_from(limit).unwrap_or(u32::MAX).to_be_bytes());
+            put_bytes(&mut request, &page.start);
+            if let Some(end) = &page.end {
+                put_bytes(&mut request, end);
+            }
+            let response = self.request(&request)?;
+            let (&more, mut rest) = response
+                .split_first()
+                .ok_or_else(|| self.error("empty scan response".to_owned()))?;
+            let before = entries.len();
+            while !rest.is_empty() {
+                let malformed = |_| self.error("malformed scan response".to_owned());
+                let k = take_bytes(&mut rest).map_err(malformed)?.to_vec();
+                let v = take_bytes(&mut rest).map_err(malformed)?.to_vec();
+                entries.push((k, v));
+            }
+            let Some((last, _)) = entries
+                .last()
+                .filter(|_| more == 1 && entries.len() > before)
+            else {
+                break;
+            };
+            if page.reverse {
+                page.end = Some(last.clone());
+            } else {
+                let mut after = last.clone();
+                after.push(0);
+                page.start = after;
+            }
+        }
+        entries.truncate(scan.limit);
+        Ok(entries)
+    }
+}

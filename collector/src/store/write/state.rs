@@ -1,0 +1,327 @@
+//! The writer's memory and what one sweep does to it: open blocks, head
+//! pages, compaction.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::{WriteReport, Writes};
+use crate::sample::{Sample, UnixMillis, FIELD_COUNT};
+use crate::store::codec;
+use crate::store::db::{ReadHandle, StoreOptions};
+use crate::store::key::{self, HostId, SeriesId, Tree};
+use crate::store::page::{self, HeadPage};
+use crate::store::prune::PruneCursor;
+use crate::store::record::{self, SeriesInfo, SweepBatch, SweepOutcome};
+use crate::store::StoreError;
+
+/// The writer's memory (see the module docs of `write`).
+#[derive(Default)]
+pub(in crate::store) struct Writer {
+    pub(super) counters: Option<Counters>,
+    pub(super) hosts: HashMap<String, HostState>,
+    pub(super) containers: HashMap<(HostId, String), SeriesId>,
+    pub(super) series: HashMap<SeriesId, SeriesState>,
+    /// Where [`Store::prune`](crate::store::Store::prune) continues.
+    pub(in crate::store) prune: PruneCursor,
+}
+
+/// The next free ids (wider than the ids, to tell "exhausted").
+pub(super) struct Counters {
+    pub(super) next_host: u32,
+    pub(super) next_series: u64,
+}
+
+pub(super) struct HostState {
+    pub(super) id: HostId,
+    pub(super) info_hash: Option<u64>,
+    /// The sweep times (keys) of the host's head pages, ascending.
+    pub(super) head: Vec<UnixMillis>,
+    /// The open block's sweep records and SNMP readings.
+    pub(super) sweeps: Vec<(UnixMillis, Vec<u8>)>,
+    pub(super) snmp: Vec<(UnixMillis, Vec<u8>)>,
+    /// The newest sweep stored.
+    pub(super) last_sweep: Option<UnixMillis>,
+}
+
+pub(super) struct SeriesState {
+    pub(super) host: HostId,
+    pub(super) info: SeriesInfo,
+    pub(super) last_time: Option<UnixMillis>,
+    pub(super) details_hash: Option<u64>,
+    pub(super) open: OpenBlock,
+    /// The open block's newest sample: the next row is written as the
+    /// difference from it.
+    pub(super) last: Option<Sample>,
+}
+
+/// The rows of a series' open block (each also in a head page): the first
+/// whole, the others differences from their predecessor.
+#[derive(Default)]
+pub(super) struct OpenBlock {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl OpenBlock {
+    fn push(&mut self, row: &[u8]) {
+        self.bytes.extend_from_slice(row);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn last(&self) -> Option<&[u8]> {
+        let end = *self.ends.last()?;
+        let start = self.ends.len().checked_sub(2).map_or(0, |i| self.ends[i]);
+        Some(&self.bytes[start..end])
+    }
+
+    fn rows(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.bytes[start..end])
+    }
+}
+
+impl Writer {
+    /// Stages the writes of one sweep and updates the memory state.
+    pub(super) fn stage(
+        &mut self,
+        h: &ReadHandle,
+        options: &StoreOptions,
+        batch: &SweepBatch,
+        w: &mut Writes,
+    ) -> Result<WriteReport, StoreError> {
+        let time = batch.sweep.time;
+        let host = self.host(h, &batch.host, w)?;
+        let mut report = WriteReport::default();
+        if self
+            .hosts
+            .get(&batch.host)
+            .and_then(|state| state.last_sweep)
+            .is_some_and(|last| time <= last)
+        {
+            report.stale = true;
+            return Ok(report);
+        }
+        let mut rows: Vec<SeriesId> = Vec::with_capacity(batch.containers.len());
+        let mut seen = HashSet::with_capacity(batch.containers.len());
+        for container in &batch.containers {
+            let id = self.series_for(h, host, &batch.host, &container.info, time, w)?;
+            seen.insert(id);
+            let Some(state) = self.series.get_mut(&id) else {
+                continue;
+            };
+            if let Some(sample) = &container.sample {
+                if state.append(sample, &mut report) {
+                    rows.push(id);
+                }
+            }
+            if let Some(details) = &container.details {
+                let bytes = json_bytes(details);
+                let hash = key::fnv1a(&bytes);
+                if state.details_hash != Some(hash) {
+                    w.insert(Tree::Details, key::series_time(id, time), bytes);
+                    state.details_hash = Some(hash);
+                }
+            }
+            if let Some(latest) = &container.latest {
+                w.insert(
+                    Tree::Latest,
+                    key::series_prefix(id),
+                    record::encode_timed_json(time, latest),
+                );
+            }
+        }
+        if batch.sweep.outcome == SweepOutcome::Reached {
+            self.compact_gone(h, host, &seen, w, &mut report)?;
+        }
+        let snmp = batch.snmp.as_ref().map(json_bytes);
+        self.write_head(
+            h,
+            batch,
+            host,
+            &rows,
+            snmp,
+            options.block_rows,
+            w,
+            &mut report,
+        )?;
+        for event in &batch.events {
+            let bytes = json_bytes(&event.event);
+            let event_key = key::event(host, event.time_ns, key::fnv1a(&bytes));
+            w.insert(Tree::Events, event_key, bytes);
+        }
+        if let Some(sizes) = &batch.sizes {
+            w.insert(Tree::Sizes, key::host_time(host, time), json_bytes(sizes));
+        }
+        if let (Some(info), Some(state)) = (&batch.host_info, self.hosts.get_mut(&batch.host)) {
+            let bytes = json_bytes(info);
+            let hash = key::fnv1a(&bytes);
+            if state.info_hash != Some(hash) {
+                w.insert(Tree::HostInfo, key::host_time(host, time), bytes);
+                state.info_hash = Some(hash);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Series of this host that a sweep which reached the daemon did not
+    /// list: their containers are gone. Their open blocks become blocks
+    /// now (their head rows stay, covered, until the head is compacted).
+    fn compact_gone(
+        &mut self,
+        h: &ReadHandle,
+        host: HostId,
+        seen: &HashSet<SeriesId>,
+        w: &mut Writes,
+        report: &mut WriteReport,
+    ) -> Result<(), StoreError> {
+        let gone: Vec<SeriesId> = self
+            .series
+            .iter()
+            .filter(|(id, state)| state.host == host && !seen.contains(*id))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in gone {
+            if let Some(mut state) = self.series.remove(&id) {
+                state.compact(h, id, w, report)?;
+                self.containers
+                    .remove(&(host, std::mem::take(&mut state.info.container.id)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the sweep's head page or, when the host's head is full,
+    /// compacts it: every open block of the host becomes a block, the
+    /// sweep records and SNMP readings become record blocks, and the head
+    /// pages are removed (this sweep's page is not written).
+    #[allow(clippy::too_many_arguments)]
+    fn write_head(
+        &mut self,
+        h: &ReadHandle,
+        batch: &SweepBatch,
+        host: HostId,
+        rows: &[SeriesId],
+        snmp: Option<Vec<u8>>,
+        block_rows: usize,
+        w: &mut Writes,
+        report: &mut WriteReport,
+    ) -> Result<(), StoreError> {
+        let Some(host_state) = self.hosts.get_mut(&batch.host) else {
+            return Err(h.corrupt(format!("host {} was not loaded", batch.host)));
+        };
+        let time = batch.sweep.time;
+        let sweep = batch.sweep.encode();
+        host_state.last_sweep = Some(time);
+        if host_state.head.len() + 1 < block_rows {
+            let page_rows = rows
+                .iter()
+                .filter_map(|id| Some((*id, self.series.get(id)?.open.last()?)))
+                .collect();
+            let page = HeadPage {
+                time,
+                sweep: &sweep,
+                snmp: snmp.as_deref(),
+                rows: page_rows,
+            };
+            w.insert(Tree::Head, key::host_time(host, time), page.encode());
+            host_state.head.push(time);
+            host_state.sweeps.push((time, sweep));
+            host_state.snmp.extend(snmp.map(|snmp| (time, snmp)));
+            return Ok(());
+        }
+        host_state.sweeps.push((time, sweep));
+        host_state.snmp.extend(snmp.map(|snmp| (time, snmp)));
+        for (tree, records) in [
+            (Tree::Sweeps, &mut host_state.sweeps),
+            (Tree::Snmp, &mut host_state.snmp),
+        ] {
+            if let Some(&(first, _)) = records.first() {
+                let block = page::encode_records(records.iter().map(|(t, r)| (*t, r.as_slice())));
+                w.insert(tree, key::host_time(host, first), block);
+            }
+            records.clear();
+        }
+        for page_time in host_state.head.drain(..) {
+            w.remove(Tree::Head, key::host_time(host, page_time));
+        }
+        for (&id, state) in self.series.iter_mut().filter(|(_, s)| s.host == host) {
+            state.compact(h, id, w, report)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets a host and its series (its head pages changed under it).
+    pub(in crate::store) fn evict_host(&mut self, host: HostId) {
+        self.hosts.retain(|_, state| state.id != host);
+        self.series.retain(|_, state| state.host != host);
+        self.containers.retain(|(h, _), _| *h != host);
+    }
+}
+
+impl SeriesState {
+    /// Adds a sample to the open block; false if it was dropped (not newer
+    /// than the series' newest, or beyond the codec's limits).
+    pub(super) fn append(&mut self, sample: &Sample, report: &mut WriteReport) -> bool {
+        if self.last_time.is_some_and(|last| sample.time <= last) {
+            report.out_of_order += 1;
+            return false;
+        }
+        let Ok(row) = codec::encode_row(sample, self.last.as_ref()) else {
+            report.unencodable += 1;
+            return false;
+        };
+        self.open.push(&row);
+        self.last_time = Some(sample.time);
+        match &mut self.last {
+            Some(last) => last.clone_from(sample),
+            None => self.last = Some(sample.clone()),
+        }
+        report.samples += 1;
+        true
+    }
+
+    /// Writes the open block as a block (more than one only if the codec's
+    /// value limit requires) and empties it.
+    fn compact(
+        &mut self,
+        h: &ReadHandle,
+        id: SeriesId,
+        w: &mut Writes,
+        report: &mut WriteReport,
+    ) -> Result<(), StoreError> {
+        if self.open.is_empty() {
+            return Ok(());
+        }
+        let mut samples: Vec<Sample> = Vec::with_capacity(self.open.ends.len());
+        for row in self.open.rows() {
+            let sample = codec::decode_row(row, samples.last())
+                .map_err(|e| h.corrupt(format!("head row of series {id}: {e}")))?;
+            samples.push(sample);
+        }
+        let cpus = samples.iter().map(|s| s.percpu_ns.len()).max().unwrap_or(0);
+        let rows_per_block = (codec::MAX_CELLS / (FIELD_COUNT + cpus)).max(1);
+        for chunk in samples.chunks(rows_per_block) {
+            let Some(first) = chunk.first() else { continue };
+            let block = codec::encode_block(chunk)
+                .map_err(|e| h.corrupt(format!("block of series {id} at {}: {e}", first.time)))?;
+            w.insert(Tree::Blocks, key::series_time(id, first.time), block);
+            report.blocks += 1;
+        }
+        self.open = OpenBlock::default();
+        self.last = None;
+        Ok(())
+    }
+}
+
+pub(super) fn json_bytes(value: &Value) -> Vec<u8> {
+    // Serializing a `Value` cannot fail; maps serialize in key order, so
+    // equal documents give equal bytes (and hashes).
+    serde_json::to_vec(value).unwrap_or_default()
+}
