@@ -60,10 +60,7 @@ fn disk_usage(dir: &Path) -> (u64, u64) {
 }
 
 fn bulk_options() -> StoreOptions {
-    StoreOptions {
-        flush_every_sweep: false,
-        ..StoreOptions::default()
-    }
+    StoreOptions { flush_every_sweep: false, ..StoreOptions::default() }
 }
 
 /// A count as u64.
@@ -94,11 +91,7 @@ fn simulate_week(dir: &Path) {
         let bytes: usize = entries.iter().map(|(k, v)| k.len() + v.len()).sum();
         live += count(bytes);
         if bytes > 0 {
-            trees.push_str(&format!(
-                " {} {:.2}",
-                tree.name(),
-                ratio(count(bytes), samples)
-            ));
+            trees.push_str(&format!(" {} {:.2}", tree.name(), ratio(count(bytes), samples)));
         }
     }
     drop(reader);
@@ -126,18 +119,9 @@ fn scan(c: &mut Criterion, dir: &Path) {
     let id: SeriesId = series
         .iter()
         .map(|s| s.series)
-        .max_by_key(|&id| {
-            reader
-                .last_sample(id)
-                .ok()
-                .flatten()
-                .map_or(0, |s| usize::from(s.has_counters()))
-        })
+        .max_by_key(|&id| reader.last_sample(id).ok().flatten().map_or(0, |s| usize::from(s.has_counters())))
         .expect("a series");
-    let rows = reader
-        .samples(id, i64::MIN, i64::MAX)
-        .expect("samples")
-        .len();
+    let rows = reader.samples(id, i64::MIN, i64::MAX).expect("samples").len();
     let mut group = c.benchmark_group("store/scan");
     group.throughput(Throughput::Elements(count(rows)));
     group.sample_size(30);
@@ -174,10 +158,7 @@ fn append(c: &mut Criterion) {
         ("sweep_of_100_whole_fsync", false, true),
     ] {
         let dir = TempDir::new(name);
-        let options = StoreOptions {
-            flush_every_sweep: flush,
-            ..StoreOptions::default()
-        };
+        let options = StoreOptions { flush_every_sweep: flush, ..StoreOptions::default() };
         let store = Store::open(&dir.0, options).expect("open");
         let spec = Simulation::days(CONTAINERS, 365, INTERVAL_MS);
         let mut simulator = Simulator::new(spec);
@@ -189,13 +170,7 @@ fn append(c: &mut Criterion) {
                     // Generate a chunk outside the timing, then write it.
                     let chunk: Vec<SweepBatch> = (0..left.min(64))
                         .filter_map(|_| {
-                            simulator.next_sweep().map(|batch| {
-                                if strip {
-                                    samples_only(batch)
-                                } else {
-                                    batch.clone()
-                                }
-                            })
+                            simulator.next_sweep().map(|batch| if strip { samples_only(batch) } else { batch.clone() })
                         })
                         .collect();
                     let started = Instant::now();

@@ -28,8 +28,7 @@ use serde_json::{json, Value};
 
 use crate::sample::{Field, Sample, State, UnixMillis};
 use crate::store::{
-    ContainerInfo, ContainerSweep, EventRecord, Store, StoreError, SweepBatch, SweepOutcome,
-    SweepRecord,
+    ContainerInfo, ContainerSweep, EventRecord, Store, StoreError, SweepBatch, SweepOutcome, SweepRecord,
 };
 
 /// What to simulate.
@@ -178,16 +177,8 @@ impl Simulator {
             let (cpu_ppm, net_bps, mem_mib) = match kind {
                 Kind::Stopped => (0, 0, (0, 1)),
                 Kind::Idle => (rng.range(500, 10_000), 0, (20, 200)),
-                Kind::Web => (
-                    rng.range(10_000, 100_000),
-                    rng.range(2_000, 50_000),
-                    (50, 500),
-                ),
-                Kind::Busy => (
-                    rng.range(300_000, 900_000),
-                    rng.range(10_000, 100_000),
-                    (200, 2048),
-                ),
+                Kind::Web => (rng.range(10_000, 100_000), rng.range(2_000, 50_000), (50, 500)),
+                Kind::Busy => (rng.range(300_000, 900_000), rng.range(10_000, 100_000), (200, 2048)),
             };
             let mem_pages = rng.range(mem_mib.0, mem_mib.1) * MIB_PAGES;
             containers.push(Container {
@@ -199,20 +190,11 @@ impl Simulator {
                 mem_max: mem_pages * 2,
                 cache_pages: mem_pages / 4,
                 pids: rng.range(1, 40),
-                counters: Counters {
-                    cpu_ns: vec![0; spec.cpus],
-                    ..Counters::default()
-                },
+                counters: Counters { cpu_ns: vec![0; spec.cpus], ..Counters::default() },
                 down: 0,
                 restarts: 0,
             });
-            let id = format!(
-                "{:016x}{:016x}{:016x}{:016x}",
-                rng.next(),
-                rng.next(),
-                rng.next(),
-                i
-            );
+            let id = format!("{:016x}{:016x}{:016x}{:016x}", rng.next(), rng.next(), rng.next(), i);
             let name = format!("sim-{i:03}");
             let mut labels = BTreeMap::new();
             labels.insert("com.example.service".to_owned(), format!("svc-{}", i % 7));
@@ -244,14 +226,7 @@ impl Simulator {
             sizes: None,
             host_info: None,
         };
-        Simulator {
-            spec,
-            rng,
-            containers,
-            batch,
-            sweep: 0,
-            restarts: 0,
-        }
+        Simulator { spec, rng, containers, batch, sweep: 0, restarts: 0 }
     }
 
     /// The next sweep, or `None` after the last.
@@ -260,10 +235,7 @@ impl Simulator {
             return None;
         }
         let index = i64::try_from(self.sweep).unwrap_or(i64::MAX);
-        let time = self
-            .spec
-            .start
-            .saturating_add(index.saturating_mul(self.spec.interval_ms));
+        let time = self.spec.start.saturating_add(index.saturating_mul(self.spec.interval_ms));
         let interval = u64::try_from(self.spec.interval_ms).unwrap_or(1);
         let restart_one_in = 3 * 86_400_000 / interval.max(1);
         let first = self.sweep == 0;
@@ -283,9 +255,9 @@ impl Simulator {
                 });
             }
             sweep.sample = Some(container.sample(time, jitter));
-            sweep.details = (first || restarted).then(|| {
-                json!({"Id": sweep.info.id, "RestartCount": container.restarts, "State": {"Status": "running"}})
-            });
+            sweep.details = (first || restarted).then(
+                || json!({"Id": sweep.info.id, "RestartCount": container.restarts, "State": {"Status": "running"}}),
+            );
             sweep.latest = (container.kind != Kind::Stopped).then(|| container.latest());
         }
         batch.snmp = Some(json!({
@@ -296,8 +268,7 @@ impl Simulator {
             "ssCpuRawIdle": index * 150,
         }));
         batch.sizes = (self.sweep % 360 == 0).then(|| json!({"image": 474_361_657, "running": 6}));
-        batch.host_info =
-            first.then(|| json!({"Name": "sim-host", "NCPU": 2, "MemTotal": 25_769_803_776_u64}));
+        batch.host_info = first.then(|| json!({"Name": "sim-host", "NCPU": 2, "MemTotal": 25_769_803_776_u64}));
         self.sweep += 1;
         Some(&self.batch)
     }
@@ -328,27 +299,18 @@ impl Container {
         if rng.one_in(restart_one_in) {
             self.down = u32::try_from(rng.range(1, 4)).unwrap_or(1);
             self.restarts += 1;
-            self.counters = Counters {
-                cpu_ns: vec![0; self.counters.cpu_ns.len()],
-                ..Counters::default()
-            };
+            self.counters = Counters { cpu_ns: vec![0; self.counters.cpu_ns.len()], ..Counters::default() };
             self.mem_pages = self.mem_min;
             self.cache_pages = self.mem_min / 4;
             return true;
         }
         // CPU time in ns: (ppm / 1e6) of a core x interval ms x 1e6 ns/ms.
         let cpu = self.cpu_ppm * interval * rng.range(50, 150) / 100;
-        let cpus = u64::try_from(self.counters.cpu_ns.len())
-            .unwrap_or(1)
-            .max(1);
+        let cpus = u64::try_from(self.counters.cpu_ns.len()).unwrap_or(1).max(1);
         let mut left = cpu;
         let count = self.counters.cpu_ns.len();
         for (i, per_cpu) in self.counters.cpu_ns.iter_mut().enumerate() {
-            let share = if i + 1 == count {
-                left
-            } else {
-                (cpu / cpus * rng.range(40, 160) / 100).min(left)
-            };
+            let share = if i + 1 == count { left } else { (cpu / cpus * rng.range(40, 160) / 100).min(left) };
             *per_cpu = per_cpu.wrapping_add(share);
             left -= share;
         }
@@ -362,13 +324,11 @@ impl Container {
             _ => (true, 64),
         };
         if moves {
-            self.mem_pages = (self.mem_pages + rng.range(0, 2 * step))
-                .saturating_sub(step)
-                .clamp(self.mem_min, self.mem_max);
+            self.mem_pages =
+                (self.mem_pages + rng.range(0, 2 * step)).saturating_sub(step).clamp(self.mem_min, self.mem_max);
             if rng.one_in(8) {
-                self.cache_pages = (self.cache_pages + rng.range(0, 2 * step))
-                    .saturating_sub(step)
-                    .min(self.mem_pages / 2);
+                self.cache_pages =
+                    (self.cache_pages + rng.range(0, 2 * step)).saturating_sub(step).min(self.mem_pages / 2);
             }
         }
         // Network: bytes at the rate with noise; idle containers blip.
@@ -380,10 +340,7 @@ impl Container {
             }
         } else {
             let per_interval = self.net_bps * interval / 1000;
-            (
-                per_interval * rng.range(50, 150) / 100,
-                per_interval * rng.range(50, 150) / 100,
-            )
+            (per_interval * rng.range(50, 150) / 100, per_interval * rng.range(50, 150) / 100)
         };
         let c = &mut self.counters;
         c.rx_bytes += rx;
@@ -405,10 +362,7 @@ impl Container {
         let mut sample = Sample::state_only(sweep_time + jitter, State::Running);
         let values = [
             (Field::CpuTotalNs, c.cpu_ns.iter().sum()),
-            (
-                Field::OnlineCpus,
-                u64::try_from(c.cpu_ns.len()).unwrap_or(0),
-            ),
+            (Field::OnlineCpus, u64::try_from(c.cpu_ns.len()).unwrap_or(0)),
             (Field::ThrottledNs, c.throttled_ns),
             (Field::MemUsage, usage),
             (Field::MemLimit, self.mem_max * 4 * PAGE),
@@ -452,10 +406,7 @@ mod tests {
 
     #[test]
     fn the_simulation_is_deterministic_and_its_counters_grow_or_reset() {
-        let spec = Simulation {
-            sweeps: 500,
-            ..Simulation::days(20, 1, 10_000)
-        };
+        let spec = Simulation { sweeps: 500, ..Simulation::days(20, 1, 10_000) };
         let mut a = Simulator::new(spec.clone());
         let mut b = Simulator::new(spec);
         let mut previous: Vec<Option<u64>> = vec![None; 20];
@@ -483,16 +434,10 @@ mod tests {
     #[test]
     fn simulated_hours_read_back_through_the_store() {
         let dir = tempfile::tempdir().unwrap();
-        let options = StoreOptions {
-            flush_every_sweep: false,
-            ..StoreOptions::default()
-        };
+        let options = StoreOptions { flush_every_sweep: false, ..StoreOptions::default() };
         let store = Store::open(dir.path(), options).unwrap();
         // Four hours: blocks and an open head.
-        let spec = Simulation {
-            sweeps: 1_500,
-            ..Simulation::days(10, 1, 10_000)
-        };
+        let spec = Simulation { sweeps: 1_500, ..Simulation::days(10, 1, 10_000) };
         let expected = spec.samples();
         let report = Simulator::new(spec).run(&store).unwrap();
         assert_eq!(report.sweeps, 1_500);
@@ -501,10 +446,7 @@ mod tests {
         let reader = Reader::Direct(store);
         let series = reader.series("sim-host").unwrap();
         assert_eq!(series.len(), 10);
-        let total: usize = series
-            .iter()
-            .map(|s| reader.samples(s.series, i64::MIN, i64::MAX).unwrap().len())
-            .sum();
+        let total: usize = series.iter().map(|s| reader.samples(s.series, i64::MIN, i64::MAX).unwrap().len()).sum();
         assert_eq!(total, expected);
     }
 }

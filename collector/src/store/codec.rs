@@ -57,7 +57,9 @@ pub enum CodecError {
     #[error("malformed number: {0}")]
     Varint(#[from] VarintError),
     /// More rows, CPUs or values than the limits allow.
-    #[error("block too large: {rows} rows, {cpus} CPUs (limits {MAX_BLOCK_ROWS} rows, {MAX_CPUS} CPUs, {MAX_CELLS} values)")]
+    #[error(
+        "block too large: {rows} rows, {cpus} CPUs (limits {MAX_BLOCK_ROWS} rows, {MAX_CPUS} CPUs, {MAX_CELLS} values)"
+    )]
     TooLarge {
         /// Rows in the block.
         rows: u64,
@@ -92,12 +94,7 @@ enum Mode {
 }
 
 impl Mode {
-    const ALL: [Mode; 4] = [
-        Mode::Raw,
-        Mode::Delta,
-        Mode::DeltaOfDelta,
-        Mode::DeltaFromBase,
-    ];
+    const ALL: [Mode; 4] = [Mode::Raw, Mode::Delta, Mode::DeltaOfDelta, Mode::DeltaFromBase];
 
     fn bits(self) -> u8 {
         (self as u8) << MODE_SHIFT
@@ -128,10 +125,7 @@ pub fn encode_block(samples: &[Sample]) -> Result<Vec<u8>, CodecError> {
     varint::put(&mut out, varint::zigzag(first.time));
     varint::put(&mut out, varint::zigzag(last.time));
     let mut columns = ColumnEncoder::default();
-    columns.encode(
-        &mut out,
-        samples.iter().map(|s| Some(varint::to_bits(s.time))),
-    );
+    columns.encode(&mut out, samples.iter().map(|s| Some(varint::to_bits(s.time))));
     encode_states(&mut out, samples);
     varint::put(&mut out, to_u64(FIELD_COUNT));
     for field in Field::ALL {
@@ -139,10 +133,7 @@ pub fn encode_block(samples: &[Sample]) -> Result<Vec<u8>, CodecError> {
     }
     varint::put(&mut out, to_u64(cpus));
     for cpu in 0..cpus {
-        columns.encode(
-            &mut out,
-            samples.iter().map(|s| s.percpu_ns.get(cpu).copied()),
-        );
+        columns.encode(&mut out, samples.iter().map(|s| s.percpu_ns.get(cpu).copied()));
     }
     Ok(out)
 }
@@ -202,23 +193,12 @@ const ROW_DELTA: u8 = 0x11;
 pub fn encode_row(sample: &Sample, previous: Option<&Sample>) -> Result<Vec<u8>, CodecError> {
     check_size(1, sample.percpu_ns.len())?;
     let mut out = Vec::with_capacity(48);
-    out.push(if previous.is_some() {
-        ROW_DELTA
-    } else {
-        ROW_WHOLE
-    });
+    out.push(if previous.is_some() { ROW_DELTA } else { ROW_WHOLE });
     let put = |out: &mut Vec<u8>, value: u64, base: Option<u64>| match base {
-        Some(base) => varint::put(
-            out,
-            varint::zigzag(varint::from_bits(value.wrapping_sub(base))),
-        ),
+        Some(base) => varint::put(out, varint::zigzag(varint::from_bits(value.wrapping_sub(base)))),
         None => varint::put(out, value),
     };
-    put(
-        &mut out,
-        varint::to_bits(sample.time),
-        previous.map(|p| varint::to_bits(p.time)),
-    );
+    put(&mut out, varint::to_bits(sample.time), previous.map(|p| varint::to_bits(p.time)));
     out.push(sample.state.code());
     let mut present = 0u64;
     for field in Field::ALL {
@@ -229,20 +209,12 @@ pub fn encode_row(sample: &Sample, previous: Option<&Sample>) -> Result<Vec<u8>,
     varint::put(&mut out, present);
     for field in Field::ALL {
         if let Some(value) = stored_field(sample, field) {
-            put(
-                &mut out,
-                value,
-                previous.and_then(|p| stored_field(p, field)),
-            );
+            put(&mut out, value, previous.and_then(|p| stored_field(p, field)));
         }
     }
     varint::put(&mut out, to_u64(sample.percpu_ns.len()));
     for (cpu, &value) in sample.percpu_ns.iter().enumerate() {
-        put(
-            &mut out,
-            value,
-            previous.and_then(|p| p.percpu_ns.get(cpu).copied()),
-        );
+        put(&mut out, value, previous.and_then(|p| p.percpu_ns.get(cpu).copied()));
     }
     Ok(out)
 }
@@ -259,9 +231,7 @@ pub fn decode_row(bytes: &[u8], previous: Option<&Sample>) -> Result<Sample, Cod
     let mut input = bytes;
     let previous = match varint::byte(&mut input)? {
         ROW_WHOLE => None,
-        ROW_DELTA => Some(previous.ok_or(CodecError::Invalid(
-            "difference row without its previous row",
-        ))?),
+        ROW_DELTA => Some(previous.ok_or(CodecError::Invalid("difference row without its previous row"))?),
         other => return Err(CodecError::Format(other)),
     };
     let get = |input: &mut &[u8], base: Option<u64>| -> Result<u64, CodecError> {
@@ -272,8 +242,7 @@ pub fn decode_row(bytes: &[u8], previous: Option<&Sample>) -> Result<Sample, Cod
         })
     };
     let time = varint::from_bits(get(&mut input, previous.map(|p| varint::to_bits(p.time)))?);
-    let state =
-        State::from_code(varint::byte(&mut input)?).ok_or(CodecError::Invalid("state code"))?;
+    let state = State::from_code(varint::byte(&mut input)?).ok_or(CodecError::Invalid("state code"))?;
     let present = varint::get(&mut input)?;
     if present >> FIELD_COUNT != 0 {
         return Err(CodecError::Invalid("field set"));
@@ -292,17 +261,11 @@ pub fn decode_row(bytes: &[u8], previous: Option<&Sample>) -> Result<Sample, Cod
         .ok_or(CodecError::TooLarge { rows: 1, cpus })?;
     sample.percpu_ns.reserve_exact(cpus);
     for cpu in 0..cpus {
-        let value = get(
-            &mut input,
-            previous.and_then(|p| p.percpu_ns.get(cpu).copied()),
-        )?;
+        let value = get(&mut input, previous.and_then(|p| p.percpu_ns.get(cpu).copied()))?;
         sample.percpu_ns.push(value);
     }
     finish(input)?;
-    let total = restore_cpu_total(
-        sample.get(Field::CpuTotalNs),
-        sample.percpu_ns.iter().copied().map(Some),
-    );
+    let total = restore_cpu_total(sample.get(Field::CpuTotalNs), sample.percpu_ns.iter().copied().map(Some));
     sample.set(Field::CpuTotalNs, total);
     Ok(sample)
 }
@@ -313,10 +276,8 @@ fn read_header(input: &mut &[u8]) -> Result<usize, CodecError> {
         return Err(CodecError::Format(format));
     }
     let rows = varint::get(input)?;
-    let rows = usize::try_from(rows)
-        .ok()
-        .filter(|&r| r <= MAX_BLOCK_ROWS)
-        .ok_or(CodecError::TooLarge { rows, cpus: 0 })?;
+    let rows =
+        usize::try_from(rows).ok().filter(|&r| r <= MAX_BLOCK_ROWS).ok_or(CodecError::TooLarge { rows, cpus: 0 })?;
     Ok(rows)
 }
 
@@ -339,15 +300,12 @@ fn append_block(bytes: &[u8], out: &mut SampleColumns) -> Result<(), CodecError>
     if time(values.first()) != Some(first) || time(values.last()) != Some(last) {
         return Err(CodecError::Invalid("time column disagrees with the header"));
     }
-    out.time
-        .extend(values.iter().map(|&t| varint::from_bits(t)));
+    out.time.extend(values.iter().map(|&t| varint::from_bits(t)));
     decode_states(&mut input, rows, &mut out.state)?;
 
     let fields = varint::get(&mut input)?;
-    let fields = usize::try_from(fields)
-        .ok()
-        .filter(|&f| f <= FIELD_COUNT)
-        .ok_or(CodecError::Invalid("field count"))?;
+    let fields =
+        usize::try_from(fields).ok().filter(|&f| f <= FIELD_COUNT).ok_or(CodecError::Invalid("field count"))?;
     for (index, column) in out.fields.iter_mut().enumerate() {
         if index < fields {
             decode_column(&mut input, rows, &mut values, column)?;
@@ -357,10 +315,7 @@ fn append_block(bytes: &[u8], out: &mut SampleColumns) -> Result<(), CodecError>
     }
 
     let cpus = varint::get(&mut input)?;
-    let cpus_usize = usize::try_from(cpus).map_err(|_| CodecError::TooLarge {
-        rows: to_u64(rows),
-        cpus,
-    })?;
+    let cpus_usize = usize::try_from(cpus).map_err(|_| CodecError::TooLarge { rows: to_u64(rows), cpus })?;
     check_size(rows, cpus_usize)?;
     let old_rows = out.len() - rows;
     while out.percpu_ns.len() < cpus_usize {
@@ -375,10 +330,7 @@ fn append_block(bytes: &[u8], out: &mut SampleColumns) -> Result<(), CodecError>
     }
     finish(input)?;
     for row in old_rows..out.len() {
-        let percpu = out
-            .percpu_ns
-            .iter()
-            .map(|column| column.get(row).copied().flatten());
+        let percpu = out.percpu_ns.iter().map(|column| column.get(row).copied().flatten());
         if let Some(total) = out.fields[Field::CpuTotalNs.index()].get_mut(row) {
             *total = restore_cpu_total(*total, percpu);
         }
@@ -393,10 +345,7 @@ fn append_block(bytes: &[u8], out: &mut SampleColumns) -> Result<(), CodecError>
 fn stored_field(sample: &Sample, field: Field) -> Option<u64> {
     let value = sample.get(field)?;
     if field == Field::CpuTotalNs && !sample.percpu_ns.is_empty() {
-        let sum = sample
-            .percpu_ns
-            .iter()
-            .fold(0u64, |sum, &v| sum.wrapping_add(v));
+        let sum = sample.percpu_ns.iter().fold(0u64, |sum, &v| sum.wrapping_add(v));
         Some(value.wrapping_sub(sum))
     } else {
         Some(value)
@@ -406,17 +355,10 @@ fn stored_field(sample: &Sample, field: Field) -> Option<u64> {
 /// The inverse of [`stored_field`] for the CPU total, given the row's
 /// per-CPU values (absent ones included: a row has per-CPU values when
 /// its first CPU has one).
-fn restore_cpu_total(
-    stored: Option<u64>,
-    mut percpu: impl Iterator<Item = Option<u64>>,
-) -> Option<u64> {
+fn restore_cpu_total(stored: Option<u64>, mut percpu: impl Iterator<Item = Option<u64>>) -> Option<u64> {
     let stored = stored?;
     match percpu.next() {
-        Some(Some(first)) => Some(
-            percpu
-                .flatten()
-                .fold(stored.wrapping_add(first), u64::wrapping_add),
-        ),
+        Some(Some(first)) => Some(percpu.flatten().fold(stored.wrapping_add(first), u64::wrapping_add)),
         _ => Some(stored),
     }
 }
@@ -432,10 +374,7 @@ fn finish(input: &[u8]) -> Result<(), CodecError> {
 fn check_size(rows: usize, cpus: usize) -> Result<(), CodecError> {
     let cells = FIELD_COUNT.saturating_add(cpus).saturating_mul(rows);
     if rows > MAX_BLOCK_ROWS || cpus > MAX_CPUS || cells > MAX_CELLS {
-        return Err(CodecError::TooLarge {
-            rows: to_u64(rows),
-            cpus: to_u64(cpus),
-        });
+        return Err(CodecError::TooLarge { rows: to_u64(rows), cpus: to_u64(cpus) });
     }
     Ok(())
 }
@@ -457,8 +396,7 @@ fn encode_states(out: &mut Vec<u8>, samples: &[Sample]) {
 fn decode_states(input: &mut &[u8], rows: usize, out: &mut Vec<State>) -> Result<(), CodecError> {
     let mut left = rows;
     while left > 0 {
-        let state =
-            State::from_code(varint::byte(input)?).ok_or(CodecError::Invalid("state code"))?;
+        let state = State::from_code(varint::byte(input)?).ok_or(CodecError::Invalid("state code"))?;
         let run = read_run(input, left)?;
         if run == 0 {
             return Err(CodecError::Invalid("empty state run"));
@@ -472,10 +410,7 @@ fn decode_states(input: &mut &[u8], rows: usize, out: &mut Vec<State>) -> Result
 /// Reads a run length that must not exceed `left`.
 fn read_run(input: &mut &[u8], left: usize) -> Result<usize, CodecError> {
     let run = varint::get(input)?;
-    usize::try_from(run)
-        .ok()
-        .filter(|&r| r <= left)
-        .ok_or(CodecError::Invalid("run longer than the block"))
+    usize::try_from(run).ok().filter(|&r| r <= left).ok_or(CodecError::Invalid("run longer than the block"))
 }
 
 /// Decodes one integer column of `rows` rows into `column` (appending).
@@ -529,26 +464,13 @@ fn decode_column(
 
 /// Decodes `n >= 1` values written by [`ColumnEncoder::encode_values`] into
 /// `out` (replacing its content).
-fn decode_values(
-    input: &mut &[u8],
-    header: u8,
-    n: usize,
-    out: &mut Vec<u64>,
-) -> Result<(), CodecError> {
+fn decode_values(input: &mut &[u8], header: u8, n: usize, out: &mut Vec<u64>) -> Result<(), CodecError> {
     if header & RESERVED != 0 {
         return Err(CodecError::Invalid("column header"));
     }
     let mode = Mode::from_header(header);
-    let scale = if header & SCALED != 0 {
-        varint::get(input)?
-    } else {
-        1
-    };
-    let base = if mode == Mode::DeltaFromBase {
-        varint::unzigzag(varint::get(input)?)
-    } else {
-        0
-    };
+    let scale = if header & SCALED != 0 { varint::get(input)? } else { 1 };
+    let base = if mode == Mode::DeltaFromBase { varint::unzigzag(varint::get(input)?) } else { 0 };
     out.clear();
     out.push(varint::get(input)?);
     let zero_runs = header & ZERO_RUNS != 0;
@@ -568,18 +490,15 @@ fn decode_values(
         let residual = *slot;
         let value = match mode {
             Mode::Raw => residual.wrapping_mul(scale),
-            Mode::Delta => previous.wrapping_add(varint::to_bits(
-                varint::unzigzag(residual).wrapping_mul(varint::from_bits(scale)),
-            )),
+            Mode::Delta => previous
+                .wrapping_add(varint::to_bits(varint::unzigzag(residual).wrapping_mul(varint::from_bits(scale)))),
             Mode::DeltaOfDelta => {
-                delta = delta.wrapping_add(
-                    varint::unzigzag(residual).wrapping_mul(varint::from_bits(scale)),
-                );
+                delta = delta.wrapping_add(varint::unzigzag(residual).wrapping_mul(varint::from_bits(scale)));
                 previous.wrapping_add(varint::to_bits(delta))
             }
-            Mode::DeltaFromBase => previous
-                .wrapping_add(varint::to_bits(base))
-                .wrapping_add(residual.wrapping_mul(scale)),
+            Mode::DeltaFromBase => {
+                previous.wrapping_add(varint::to_bits(base)).wrapping_add(residual.wrapping_mul(scale))
+            }
         };
         *slot = value;
         previous = value;
@@ -644,12 +563,7 @@ impl ColumnEncoder {
 
     /// Picks the smallest encoding of `self.values`.
     fn choose(&mut self) -> Choice {
-        let mut best = Choice {
-            mode: Mode::Raw,
-            scale: 1,
-            base: 0,
-            zero_runs: false,
-        };
+        let mut best = Choice { mode: Mode::Raw, scale: 1, base: 0, zero_runs: false };
         if self.values.len() < 2 {
             return best;
         }
@@ -660,12 +574,7 @@ impl ColumnEncoder {
                 let len = self.residuals_len(zero_runs);
                 if len < best_len {
                     best_len = len;
-                    best = Choice {
-                        mode,
-                        scale,
-                        base,
-                        zero_runs,
-                    };
+                    best = Choice { mode, scale, base, zero_runs };
                 }
             }
         }
@@ -677,9 +586,7 @@ impl ColumnEncoder {
     fn residuals(&mut self, mode: Mode) -> (u64, i64) {
         self.residuals.clear();
         let values = &self.values;
-        let deltas = values
-            .windows(2)
-            .map(|pair| varint::from_bits(pair[1].wrapping_sub(pair[0])));
+        let deltas = values.windows(2).map(|pair| varint::from_bits(pair[1].wrapping_sub(pair[0])));
         let mut base = 0;
         match mode {
             Mode::Raw => self.residuals.extend(values.iter().skip(1)),
@@ -695,8 +602,7 @@ impl ColumnEncoder {
             Mode::DeltaFromBase => {
                 base = deltas.clone().min().unwrap_or(0);
                 let base_bits = varint::to_bits(base);
-                self.residuals
-                    .extend(deltas.map(|delta| varint::to_bits(delta).wrapping_sub(base_bits)));
+                self.residuals.extend(deltas.map(|delta| varint::to_bits(delta).wrapping_sub(base_bits)));
             }
         }
         let signed = matches!(mode, Mode::Delta | Mode::DeltaOfDelta);
@@ -709,11 +615,7 @@ impl ColumnEncoder {
         };
         let scale = self.residuals.iter().fold(0, |g, &r| gcd(g, magnitude(r)));
         // A signed scale must itself be a positive i64.
-        let scale = if scale >= 2 && (!signed || i64::try_from(scale).is_ok()) {
-            scale
-        } else {
-            1
-        };
+        let scale = if scale >= 2 && (!signed || i64::try_from(scale).is_ok()) { scale } else { 1 };
         for r in &mut self.residuals {
             *r = if signed {
                 let quotient = varint::from_bits(*r) / varint::from_bits(scale);
@@ -803,20 +705,11 @@ mod tests {
     #[test]
     fn a_block_round_trips_and_reports_its_time_range() {
         let samples: Vec<Sample> = (0..360)
-            .map(|i| {
-                running(
-                    1_700_000_000_000 + i * 10_000,
-                    1_000_000 * u64::try_from(i).unwrap(),
-                    4096 * 1000,
-                )
-            })
+            .map(|i| running(1_700_000_000_000 + i * 10_000, 1_000_000 * u64::try_from(i).unwrap(), 4096 * 1000))
             .collect();
         let block = encode_block(&samples).unwrap();
         assert_eq!(rows(&decode_block(&block).unwrap()), samples);
-        assert_eq!(
-            time_range(&block).unwrap(),
-            (1_700_000_000_000, 1_700_000_000_000 + 359 * 10_000)
-        );
+        assert_eq!(time_range(&block).unwrap(), (1_700_000_000_000, 1_700_000_000_000 + 359 * 10_000));
         // Regular times and a steady CPU rate: a handful of bytes per column.
         assert!(block.len() < 100, "{} bytes", block.len());
     }
@@ -824,15 +717,8 @@ mod tests {
     #[test]
     fn memory_in_pages_is_scaled_by_the_common_divisor() {
         let wandering = [1000u64, 1003, 998, 1010, 1001, 995, 1020, 1000];
-        let samples: Vec<Sample> = (0..360)
-            .map(|i| {
-                running(
-                    i * 10_000,
-                    0,
-                    4096 * wandering[usize::try_from(i).unwrap() % 8],
-                )
-            })
-            .collect();
+        let samples: Vec<Sample> =
+            (0..360).map(|i| running(i * 10_000, 0, 4096 * wandering[usize::try_from(i).unwrap() % 8])).collect();
         let block = encode_block(&samples).unwrap();
         assert_eq!(rows(&decode_block(&block).unwrap()), samples);
         // One byte per value once divided by 4096 (otherwise three).
@@ -845,10 +731,7 @@ mod tests {
         let second = encode_block(&[running(2, 10, 20)]).unwrap();
         let mut columns = decode_block(&first).unwrap();
         decode_block_into(&second, &mut columns).unwrap();
-        assert_eq!(
-            rows(&columns),
-            vec![Sample::state_only(1, State::Exited), running(2, 10, 20)]
-        );
+        assert_eq!(rows(&columns), vec![Sample::state_only(1, State::Exited), running(2, 10, 20)]);
         let before = columns.clone();
         let truncated = &second[..second.len() - 1];
         assert!(decode_block_into(truncated, &mut columns).is_err());
@@ -857,19 +740,13 @@ mod tests {
 
     #[test]
     fn corrupt_blocks_are_refused_with_a_reason() {
-        assert_eq!(
-            decode_block(&[]),
-            Err(CodecError::Varint(VarintError::Truncated))
-        );
+        assert_eq!(decode_block(&[]), Err(CodecError::Varint(VarintError::Truncated)));
         assert_eq!(decode_block(&[9, 0]), Err(CodecError::Format(9)));
         assert_eq!(decode_block(&[FORMAT, 0, 0]), Err(CodecError::Trailing(1)));
         // A huge row count is refused before anything is allocated.
         let mut huge = vec![FORMAT];
         varint::put(&mut huge, u64::MAX);
-        assert!(matches!(
-            decode_block(&huge),
-            Err(CodecError::TooLarge { .. })
-        ));
+        assert!(matches!(decode_block(&huge), Err(CodecError::TooLarge { .. })));
         assert_eq!(decode_block(&[FORMAT, 0]).unwrap().len(), 0);
     }
 
@@ -877,10 +754,7 @@ mod tests {
     fn too_many_cpus_are_refused_when_encoding() {
         let mut sample = Sample::state_only(0, State::Running);
         sample.percpu_ns = vec![1; MAX_CPUS + 1];
-        assert!(matches!(
-            encode_block(&[sample]),
-            Err(CodecError::TooLarge { .. })
-        ));
+        assert!(matches!(encode_block(&[sample]), Err(CodecError::TooLarge { .. })));
     }
 
     #[test]
@@ -893,12 +767,7 @@ mod tests {
         assert_eq!(decode_row(&whole, None).unwrap(), first);
         assert_eq!(decode_row(&delta, Some(&first)).unwrap(), second);
         assert!(delta.len() < 25, "{} bytes", delta.len());
-        assert_eq!(
-            decode_row(&delta, None),
-            Err(CodecError::Invalid(
-                "difference row without its previous row"
-            ))
-        );
+        assert_eq!(decode_row(&delta, None), Err(CodecError::Invalid("difference row without its previous row")));
     }
 
     fn any_state() -> impl Strategy<Value = State> {
@@ -922,12 +791,7 @@ mod tests {
             proptest::array::uniform15(any_value()),
             vec(prop_oneof![Just(u64::MAX), any::<u64>(), 0u64..100], 0..4),
         )
-            .prop_map(|(time, state, fields, percpu_ns)| Sample {
-                time,
-                state,
-                fields,
-                percpu_ns,
-            })
+            .prop_map(|(time, state, fields, percpu_ns)| Sample { time, state, fields, percpu_ns })
     }
 
     /// Samples that look like a real series: steady steps with noise.

@@ -34,11 +34,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
-        StoreOptions {
-            cache_capacity: 12 << 20,
-            block_rows: 360,
-            flush_every_sweep: true,
-        }
+        StoreOptions { cache_capacity: 12 << 20, block_rows: 360, flush_every_sweep: true }
     }
 }
 
@@ -95,28 +91,14 @@ impl Store {
             .map_err(|e| sled_error(&path, e))?;
         let mut trees = Vec::with_capacity(Tree::ALL.len());
         for tree in Tree::ALL {
-            trees.push(
-                db.open_tree(tree.name())
-                    .map_err(|e| sled_error(&path, e))?,
-            );
+            trees.push(db.open_tree(tree.name()).map_err(|e| sled_error(&path, e))?);
         }
-        let trees: [sled::Tree; Tree::ALL.len()] =
-            trees.try_into().map_err(|_| StoreError::Corrupt {
-                path: path.clone(),
-                detail: "tree count".to_owned(),
-            })?;
-        let handle = ReadHandle {
-            path: path.clone(),
-            trees: Arc::new(trees),
-        };
+        let trees: [sled::Tree; Tree::ALL.len()] = trees
+            .try_into()
+            .map_err(|_| StoreError::Corrupt { path: path.clone(), detail: "tree count".to_owned() })?;
+        let handle = ReadHandle { path: path.clone(), trees: Arc::new(trees) };
         check_version(&handle)?;
-        Ok(Store {
-            dir: dir.to_path_buf(),
-            db,
-            handle,
-            options,
-            writer: Mutex::new(Writer::default()),
-        })
+        Ok(Store { dir: dir.to_path_buf(), db, handle, options, writer: Mutex::new(Writer::default()) })
     }
 
     /// The data directory.
@@ -141,17 +123,12 @@ impl Store {
 
     /// Writes everything sled holds in memory to disk (fsync).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db
-            .flush()
-            .map(drop)
-            .map_err(|e| sled_error(self.path(), e))
+        self.db.flush().map(drop).map_err(|e| sled_error(self.path(), e))
     }
 
     /// What sled reports as its size on disk, bytes.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        self.db
-            .size_on_disk()
-            .map_err(|e| sled_error(self.path(), e))
+        self.db.size_on_disk().map_err(|e| sled_error(self.path(), e))
     }
 
     pub(super) fn handle(&self) -> &ReadHandle {
@@ -186,10 +163,7 @@ impl ReadHandle {
 
     /// A corrupt-store error naming this store.
     pub(super) fn corrupt(&self, detail: String) -> StoreError {
-        StoreError::Corrupt {
-            path: self.path.clone(),
-            detail,
-        }
+        StoreError::Corrupt { path: self.path.clone(), detail }
     }
 }
 
@@ -199,10 +173,7 @@ impl Kv for ReadHandle {
     }
 
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.tree(tree)
-            .get(key)
-            .map(|v| v.map(|v| v.to_vec()))
-            .map_err(|e| self.error(e))
+        self.tree(tree).get(key).map(|v| v.map(|v| v.to_vec())).map_err(|e| self.error(e))
     }
 
     fn scan(&self, tree: Tree, scan: &Scan) -> Result<Vec<Entry>, StoreError> {
@@ -231,11 +202,7 @@ impl ReadHandle {
             None => self.tree(tree).range(start..),
         };
         let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
-            if scan.reverse {
-                Box::new(range.rev())
-            } else {
-                Box::new(range)
-            };
+            if scan.reverse { Box::new(range.rev()) } else { Box::new(range) };
         for entry in entries.take(scan.limit) {
             let (k, v) = entry.map_err(|e| self.error(e))?;
             if !visit(&k, &v) {
@@ -266,9 +233,7 @@ impl Kv for Store {
 pub(super) fn sled_error(path: &Path, error: sled::Error) -> StoreError {
     let path = path.to_path_buf();
     match error {
-        sled::Error::Io(source) if source.to_string().contains("could not acquire lock") => {
-            StoreError::Locked { path }
-        }
+        sled::Error::Io(source) if source.to_string().contains("could not acquire lock") => StoreError::Locked { path },
         sled::Error::Io(source) => StoreError::Io { path, source },
         sled::Error::Corruption { at, bt: _ } => StoreError::Corrupt {
             path,
@@ -277,10 +242,7 @@ pub(super) fn sled_error(path: &Path, error: sled::Error) -> StoreError {
                 None => "sled found a damaged file (snapshot or configuration)".to_owned(),
             },
         },
-        other => StoreError::Db {
-            path,
-            source: other,
-        },
+        other => StoreError::Db { path, source: other },
     }
 }
 
@@ -290,10 +252,7 @@ pub(super) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.is_dir() {
         return Ok(());
     }
-    let io = |source| StoreError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
+    let io = |source| StoreError::Io { path: dir.to_path_buf(), source };
     fs::create_dir_all(dir).map_err(io)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)
 }
@@ -307,18 +266,10 @@ fn recover_snapshots(dir: &Path, path: &Path) -> Result<(), StoreError> {
     let entries = match fs::read_dir(path) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(StoreError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+        Err(source) => return Err(StoreError::Io { path: path.to_path_buf(), source }),
     };
     for entry in entries {
-        let entry = entry.map_err(|source| StoreError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let entry = entry.map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if !(name.starts_with("snap.") && name.ends_with(".generating")) {
@@ -332,10 +283,7 @@ fn recover_snapshots(dir: &Path, path: &Path) -> Result<(), StoreError> {
             target = recovered.join(format!("{name}.{n}"));
             n += 1;
         }
-        fs::rename(entry.path(), &target).map_err(|source| StoreError::Io {
-            path: entry.path(),
-            source,
-        })?;
+        fs::rename(entry.path(), &target).map_err(|source| StoreError::Io { path: entry.path(), source })?;
         tracing::warn!(
             from = %entry.path().display(),
             to = %target.display(),
@@ -350,16 +298,13 @@ fn check_version(handle: &ReadHandle) -> Result<(), StoreError> {
     let meta = handle.tree(Tree::Meta);
     match meta.get(key::META_FORMAT).map_err(|e| handle.error(e))? {
         Some(bytes) => {
-            let bytes: [u8; 4] = bytes.as_ref().try_into().map_err(|_| {
-                handle.corrupt(format!("meta/format is {} bytes, not 4", bytes.len()))
-            })?;
+            let bytes: [u8; 4] = bytes
+                .as_ref()
+                .try_into()
+                .map_err(|_| handle.corrupt(format!("meta/format is {} bytes, not 4", bytes.len())))?;
             let found = u32::from_be_bytes(bytes);
             if found != FORMAT_VERSION {
-                return Err(StoreError::Version {
-                    path: handle.path.clone(),
-                    found,
-                    expected: FORMAT_VERSION,
-                });
+                return Err(StoreError::Version { path: handle.path.clone(), found, expected: FORMAT_VERSION });
             }
         }
         None => {
@@ -367,8 +312,7 @@ fn check_version(handle: &ReadHandle) -> Result<(), StoreError> {
             if !fresh {
                 return Err(handle.corrupt("meta/format is missing".to_owned()));
             }
-            meta.insert(key::META_FORMAT, &FORMAT_VERSION.to_be_bytes())
-                .map_err(|e| handle.error(e))?;
+            meta.insert(key::META_FORMAT, &FORMAT_VERSION.to_be_bytes()).map_err(|e| handle.error(e))?;
             meta.flush().map_err(|e| handle.error(e))?;
         }
     }

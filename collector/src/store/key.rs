@@ -14,9 +14,7 @@ use crate::sample::UnixMillis;
 pub struct HostId(pub u16);
 
 /// A container series' number in the store: one per host and container id.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct SeriesId(pub u32);
 
@@ -213,9 +211,7 @@ pub fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
 /// <http://www.isthe.com/chongo/tech/comp/fnv/>): a hash that is the same in
 /// every build, for event keys and change detection.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 #[cfg(test)]

@@ -84,8 +84,7 @@ pub use key::{HostId, SeriesId, Tree};
 pub use prune::PruneProgress;
 pub use reader::{Entry, Kv, Reader, Scan};
 pub use record::{
-    ContainerInfo, ContainerSweep, EventRecord, SeriesInfo, SweepBatch, SweepOutcome, SweepRecord,
-    Timed,
+    ContainerInfo, ContainerSweep, EventRecord, SeriesInfo, SweepBatch, SweepOutcome, SweepRecord, Timed,
 };
 pub use write::WriteReport;
 
@@ -103,9 +102,7 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// The store is locked and the collector's socket does not answer.
-    #[error(
-        "store at {path} is held by another process (the collector?), but its socket {socket} does not answer"
-    )]
+    #[error("store at {path} is held by another process (the collector?), but its socket {socket} does not answer")]
     Unanswered {
         /// The sled directory.
         path: PathBuf,
@@ -119,9 +116,7 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// The store was written in another format.
-    #[error(
-        "store at {path} has format version {found}; this build reads version {expected} only"
-    )]
+    #[error("store at {path} has format version {found}; this build reads version {expected} only")]
     Version {
         /// The sled directory.
         path: PathBuf,

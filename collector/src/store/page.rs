@@ -66,10 +66,7 @@ pub fn parse_head(page: &[u8]) -> Result<HeadPage<'_>, VarintError> {
     let snmp = Some(take_bytes(&mut input)?).filter(|s| !s.is_empty());
     let count = varint::get(&mut input)?;
     // Each directory entry takes at least two bytes.
-    let count = usize::try_from(count)
-        .ok()
-        .filter(|&c| c <= input.len() / 2)
-        .ok_or(VarintError::Truncated)?;
+    let count = usize::try_from(count).ok().filter(|&c| c <= input.len() / 2).ok_or(VarintError::Truncated)?;
     let mut lengths = Vec::with_capacity(count);
     for _ in 0..count {
         let series = u32::try_from(varint::get(&mut input)?).map_err(|_| VarintError::Overlong)?;
@@ -83,18 +80,11 @@ pub fn parse_head(page: &[u8]) -> Result<HeadPage<'_>, VarintError> {
     if !input.is_empty() {
         return Err(VarintError::Overlong);
     }
-    Ok(HeadPage {
-        time,
-        sweep,
-        snmp,
-        rows,
-    })
+    Ok(HeadPage { time, sweep, snmp, rows })
 }
 
 /// Encodes timed records (in time order) as one record block.
-pub fn encode_records<'a>(
-    records: impl ExactSizeIterator<Item = (UnixMillis, &'a [u8])>,
-) -> Vec<u8> {
+pub fn encode_records<'a>(records: impl ExactSizeIterator<Item = (UnixMillis, &'a [u8])>) -> Vec<u8> {
     let mut out = Vec::new();
     varint::put(&mut out, len_u64(records.len()));
     let mut previous = 0i64;
@@ -111,10 +101,7 @@ pub fn parse_records(block: &[u8]) -> Result<Vec<(UnixMillis, &[u8])>, VarintErr
     let mut input = block;
     let count = varint::get(&mut input)?;
     // Each record takes at least two bytes.
-    let count = usize::try_from(count)
-        .ok()
-        .filter(|&c| c <= input.len() / 2)
-        .ok_or(VarintError::Truncated)?;
+    let count = usize::try_from(count).ok().filter(|&c| c <= input.len() / 2).ok_or(VarintError::Truncated)?;
     let mut records = Vec::with_capacity(count);
     let mut time = 0i64;
     for _ in 0..count {
@@ -162,11 +149,7 @@ mod tests {
             time: -5,
             sweep: b"sweep",
             snmp: Some(b"{}"),
-            rows: vec![
-                (SeriesId(3), b"abc"),
-                (SeriesId(70_000), b""),
-                (SeriesId(3), b"z"),
-            ],
+            rows: vec![(SeriesId(3), b"abc"), (SeriesId(70_000), b""), (SeriesId(3), b"z")],
         };
         let bytes = page.encode();
         assert_eq!(parse_head(&bytes).unwrap(), page);

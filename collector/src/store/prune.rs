@@ -61,54 +61,14 @@ struct Stage {
 }
 
 const STAGES: [Stage; 8] = [
-    Stage {
-        tree: Tree::Blocks,
-        id_len: SERIES_LEN,
-        age: Age::BlockEnd,
-        keep_newest: false,
-    },
-    Stage {
-        tree: Tree::Head,
-        id_len: HOST_LEN,
-        age: Age::HostIdle,
-        keep_newest: false,
-    },
-    Stage {
-        tree: Tree::Details,
-        id_len: SERIES_LEN,
-        age: Age::KeyTime,
-        keep_newest: true,
-    },
-    Stage {
-        tree: Tree::Sweeps,
-        id_len: HOST_LEN,
-        age: Age::RecordsEnd,
-        keep_newest: false,
-    },
-    Stage {
-        tree: Tree::HostInfo,
-        id_len: HOST_LEN,
-        age: Age::KeyTime,
-        keep_newest: true,
-    },
-    Stage {
-        tree: Tree::Events,
-        id_len: HOST_LEN,
-        age: Age::KeyTimeNs,
-        keep_newest: false,
-    },
-    Stage {
-        tree: Tree::Snmp,
-        id_len: HOST_LEN,
-        age: Age::RecordsEnd,
-        keep_newest: false,
-    },
-    Stage {
-        tree: Tree::Sizes,
-        id_len: HOST_LEN,
-        age: Age::KeyTime,
-        keep_newest: false,
-    },
+    Stage { tree: Tree::Blocks, id_len: SERIES_LEN, age: Age::BlockEnd, keep_newest: false },
+    Stage { tree: Tree::Head, id_len: HOST_LEN, age: Age::HostIdle, keep_newest: false },
+    Stage { tree: Tree::Details, id_len: SERIES_LEN, age: Age::KeyTime, keep_newest: true },
+    Stage { tree: Tree::Sweeps, id_len: HOST_LEN, age: Age::RecordsEnd, keep_newest: false },
+    Stage { tree: Tree::HostInfo, id_len: HOST_LEN, age: Age::KeyTime, keep_newest: true },
+    Stage { tree: Tree::Events, id_len: HOST_LEN, age: Age::KeyTimeNs, keep_newest: false },
+    Stage { tree: Tree::Snmp, id_len: HOST_LEN, age: Age::RecordsEnd, keep_newest: false },
+    Stage { tree: Tree::Sizes, id_len: HOST_LEN, age: Age::KeyTime, keep_newest: false },
 ];
 
 impl Store {
@@ -133,11 +93,7 @@ impl Store {
                 break;
             };
             let tree = h.tree(stage.tree);
-            let entry = tree
-                .range(cursor.next.as_slice()..)
-                .next()
-                .transpose()
-                .map_err(|e| h.error(e))?;
+            let entry = tree.range(cursor.next.as_slice()..).next().transpose().map_err(|e| h.error(e))?;
             let Some((k, v)) = entry else {
                 cursor.stage += 1;
                 cursor.next.clear();
@@ -154,17 +110,16 @@ impl Store {
                 Age::KeyTime => key::time_of(&k, stage.id_len).is_some_and(|t| t < before),
                 Age::KeyTimeNs => key::time_of(&k, stage.id_len).is_some_and(|t| t < before_ns),
                 Age::BlockEnd => codec::time_range(&v).is_ok_and(|(_, last)| last < before),
-                Age::RecordsEnd => page::parse_records(&v)
-                    .is_ok_and(|records| records.last().is_some_and(|(last, _)| *last < before)),
+                Age::RecordsEnd => {
+                    page::parse_records(&v).is_ok_and(|records| records.last().is_some_and(|(last, _)| *last < before))
+                }
                 Age::HostIdle => {
                     let mut newest = match key::successor(prefix) {
                         Some(end) => tree.range(prefix..end.as_slice()),
                         None => tree.range(prefix..),
                     };
                     let newest = newest.next_back().transpose().map_err(|e| h.error(e))?;
-                    newest.is_some_and(|(newest, _)| {
-                        key::time_of(&newest, stage.id_len).is_some_and(|t| t < before)
-                    })
+                    newest.is_some_and(|(newest, _)| key::time_of(&newest, stage.id_len).is_some_and(|t| t < before))
                 }
             };
             let newer_exists = || -> Result<bool, StoreError> {

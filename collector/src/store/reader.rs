@@ -37,31 +37,18 @@ pub struct Scan {
 impl Scan {
     /// Every key that starts with `prefix`, ascending.
     pub fn prefix(prefix: &[u8]) -> Scan {
-        Scan {
-            start: prefix.to_vec(),
-            end: key::successor(prefix),
-            reverse: false,
-            limit: usize::MAX,
-        }
+        Scan { start: prefix.to_vec(), end: key::successor(prefix), reverse: false, limit: usize::MAX }
     }
 
     /// Keys from `first` to `last`, both inclusive (`last` and every key
     /// that extends it), ascending.
     pub fn between(first: Vec<u8>, last: &[u8]) -> Scan {
-        Scan {
-            start: first,
-            end: key::successor(last),
-            reverse: false,
-            limit: usize::MAX,
-        }
+        Scan { start: first, end: key::successor(last), reverse: false, limit: usize::MAX }
     }
 
     /// The same range, descending.
     pub fn rev(self) -> Scan {
-        Scan {
-            reverse: true,
-            ..self
-        }
+        Scan { reverse: true, ..self }
     }
 
     /// At most `limit` entries.
@@ -109,15 +96,10 @@ impl Reader {
                 if !path.is_dir() {
                     return Err(StoreError::Missing { path });
                 }
-                let options = StoreOptions {
-                    cache_capacity: 4 << 20,
-                    ..StoreOptions::default()
-                };
+                let options = StoreOptions { cache_capacity: 4 << 20, ..StoreOptions::default() };
                 match Store::open(dir, options) {
                     Ok(store) => Reader::Direct(store),
-                    Err(StoreError::Locked { path }) => {
-                        return Err(StoreError::Unanswered { path, socket })
-                    }
+                    Err(StoreError::Locked { path }) => return Err(StoreError::Unanswered { path, socket }),
                     Err(e) => return Err(e),
                 }
             }
@@ -147,10 +129,8 @@ impl Reader {
             .kv()
             .get(Tree::Meta, key::META_FORMAT)?
             .ok_or_else(|| self.corrupt("meta/format is missing".to_owned()))?;
-        let bytes: [u8; 4] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| self.corrupt("meta/format is not 4 bytes".to_owned()))?;
+        let bytes: [u8; 4] =
+            bytes.as_slice().try_into().map_err(|_| self.corrupt("meta/format is not 4 bytes".to_owned()))?;
         Ok(u32::from_be_bytes(bytes))
     }
 
@@ -159,10 +139,7 @@ impl Reader {
         self.kv()
             .scan(Tree::Hosts, &Scan::prefix(&[]))?
             .into_iter()
-            .map(|(name, _)| {
-                String::from_utf8(name)
-                    .map_err(|_| self.corrupt("host name is not UTF-8".to_owned()))
-            })
+            .map(|(name, _)| String::from_utf8(name).map_err(|_| self.corrupt("host name is not UTF-8".to_owned())))
             .collect()
     }
 
@@ -171,14 +148,9 @@ impl Reader {
         let bytes = self
             .kv()
             .get(Tree::Hosts, &key::host(host))?
-            .ok_or_else(|| StoreError::UnknownHost {
-                path: self.kv().path().to_path_buf(),
-                host: host.to_owned(),
-            })?;
-        let bytes: [u8; HOST_LEN] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| self.corrupt(format!("host id of {host} is not 2 bytes")))?;
+            .ok_or_else(|| StoreError::UnknownHost { path: self.kv().path().to_path_buf(), host: host.to_owned() })?;
+        let bytes: [u8; HOST_LEN] =
+            bytes.as_slice().try_into().map_err(|_| self.corrupt(format!("host id of {host} is not 2 bytes")))?;
         Ok(HostId(u16::from_be_bytes(bytes)))
     }
 
@@ -193,25 +165,16 @@ impl Reader {
             .filter_map(|(id, samples)| Some((id, samples.last()?.time)))
             .collect();
         let mut all = Vec::new();
-        for (container, id) in self
-            .kv()
-            .scan(Tree::Series, &Scan::prefix(&key::host_prefix(host_id)))?
-        {
-            let id = key::series_of(&id)
-                .filter(|_| id.len() == SERIES_LEN)
-                .ok_or_else(|| {
-                    self.corrupt(format!(
-                        "series id of container {} is not 4 bytes",
-                        String::from_utf8_lossy(&container[HOST_LEN..])
-                    ))
-                })?;
-            let mut info = self
-                .series_info(id)?
-                .ok_or_else(|| self.corrupt(format!("series {id} has no series_info")))?;
-            info.last_seen = head_newest
-                .get(&id)
-                .copied()
-                .max(self.newest_block_end(id)?);
+        for (container, id) in self.kv().scan(Tree::Series, &Scan::prefix(&key::host_prefix(host_id)))? {
+            let id = key::series_of(&id).filter(|_| id.len() == SERIES_LEN).ok_or_else(|| {
+                self.corrupt(format!(
+                    "series id of container {} is not 4 bytes",
+                    String::from_utf8_lossy(&container[HOST_LEN..])
+                ))
+            })?;
+            let mut info =
+                self.series_info(id)?.ok_or_else(|| self.corrupt(format!("series {id} has no series_info")))?;
+            info.last_seen = head_newest.get(&id).copied().max(self.newest_block_end(id)?);
             all.push(info);
         }
         all.sort_by_key(|info| info.series);
@@ -220,10 +183,7 @@ impl Reader {
 
     /// The description of a series.
     pub fn series_info(&self, series: SeriesId) -> Result<Option<SeriesInfo>, StoreError> {
-        let Some(json) = self
-            .kv()
-            .get(Tree::SeriesInfo, &key::series_prefix(series))?
-        else {
+        let Some(json) = self.kv().get(Tree::SeriesInfo, &key::series_prefix(series))? else {
             return Ok(None);
         };
         serde_json::from_slice(&json)
@@ -233,12 +193,7 @@ impl Reader {
 
     /// The samples of a series with `from <= time <= to`, in time order:
     /// blocks and head merged.
-    pub fn samples(
-        &self,
-        series: SeriesId,
-        from: UnixMillis,
-        to: UnixMillis,
-    ) -> Result<SampleColumns, StoreError> {
+    pub fn samples(&self, series: SeriesId, from: UnixMillis, to: UnixMillis) -> Result<SampleColumns, StoreError> {
         let mut out = SampleColumns::default();
         if from > to {
             return Ok(out);
@@ -247,19 +202,12 @@ impl Reader {
         let from_key = key::series_time(series, from);
         let to_key = key::series_time(series, to);
         // The block that starts at or before `from` may reach into the range.
-        let mut blocks = self.kv().scan(
-            Tree::Blocks,
-            &Scan::between(prefix.to_vec(), &from_key).rev().limit(1),
-        )?;
+        let mut blocks = self.kv().scan(Tree::Blocks, &Scan::between(prefix.to_vec(), &from_key).rev().limit(1))?;
         if let Some(after_from) = key::successor(&from_key) {
-            blocks.extend(
-                self.kv()
-                    .scan(Tree::Blocks, &Scan::between(after_from, &to_key))?,
-            );
+            blocks.extend(self.kv().scan(Tree::Blocks, &Scan::between(after_from, &to_key))?);
         }
         for (block_key, block) in &blocks {
-            Self::append_rows(block, from, to, &mut out)
-                .map_err(|e| self.bad_block(series, block_key, &e))?;
+            Self::append_rows(block, from, to, &mut out).map_err(|e| self.bad_block(series, block_key, &e))?;
         }
         let Some(host) = self.series_host(series)? else {
             return Ok(out);
@@ -299,18 +247,12 @@ impl Reader {
         let Some((block_key, block)) = block else {
             return Ok(None);
         };
-        let columns =
-            codec::decode_block(&block).map_err(|e| self.bad_block(series, &block_key, &e))?;
+        let columns = codec::decode_block(&block).map_err(|e| self.bad_block(series, &block_key, &e))?;
         Ok(columns.len().checked_sub(1).and_then(|i| columns.row(i)))
     }
 
     /// The sweeps of a host with `from <= time <= to`.
-    pub fn sweeps(
-        &self,
-        host: &str,
-        from: UnixMillis,
-        to: UnixMillis,
-    ) -> Result<Vec<SweepRecord>, StoreError> {
+    pub fn sweeps(&self, host: &str, from: UnixMillis, to: UnixMillis) -> Result<Vec<SweepRecord>, StoreError> {
         let host_id = self.host_id(host)?;
         self.host_records(Tree::Sweeps, host_id, from, to)?
             .into_iter()
@@ -324,23 +266,16 @@ impl Reader {
         let prefix = key::host_prefix(host_id);
         let mut newest: Option<(UnixMillis, Vec<u8>)> = None;
         if let Some((block_key, block)) = self.newest(Tree::Sweeps, &prefix)? {
-            newest = self
-                .records(Tree::Sweeps, &block_key, &block)?
-                .last()
-                .map(|(time, bytes)| (*time, bytes.to_vec()));
+            newest =
+                self.records(Tree::Sweeps, &block_key, &block)?.last().map(|(time, bytes)| (*time, bytes.to_vec()));
         }
         if let Some((page_key, bytes)) = self.newest(Tree::Head, &prefix)? {
             let head_page = self.head_page(&page_key, &bytes)?;
-            if newest
-                .as_ref()
-                .is_none_or(|(time, _)| head_page.time > *time)
-            {
+            if newest.as_ref().is_none_or(|(time, _)| head_page.time > *time) {
                 newest = Some((head_page.time, head_page.sweep.to_vec()));
             }
         }
-        newest
-            .map(|(time, bytes)| self.sweep_record(host, time, &bytes))
-            .transpose()
+        newest.map(|(time, bytes)| self.sweep_record(host, time, &bytes)).transpose()
     }
 
     /// The newest details of a series' container.
@@ -354,34 +289,20 @@ impl Reader {
     pub fn latest(&self, series: SeriesId) -> Result<Option<Timed<Value>>, StoreError> {
         self.kv()
             .get(Tree::Latest, &key::series_prefix(series))?
-            .map(|v| {
-                record::decode_timed_json(&v)
-                    .map_err(|e| self.corrupt(format!("latest of series {series}: {e}")))
-            })
+            .map(|v| record::decode_timed_json(&v).map_err(|e| self.corrupt(format!("latest of series {series}: {e}"))))
             .transpose()
     }
 
     /// The events of a host with `from_ns <= time <= to_ns`, in time order.
-    pub fn events(
-        &self,
-        host: &str,
-        from_ns: i64,
-        to_ns: i64,
-    ) -> Result<Vec<EventRecord>, StoreError> {
+    pub fn events(&self, host: &str, from_ns: i64, to_ns: i64) -> Result<Vec<EventRecord>, StoreError> {
         let host_id = self.host_id(host)?;
-        let scan = Scan::between(
-            key::host_time(host_id, from_ns),
-            &key::host_time(host_id, to_ns),
-        );
+        let scan = Scan::between(key::host_time(host_id, from_ns), &key::host_time(host_id, to_ns));
         self.kv()
             .scan(Tree::Events, &scan)?
             .iter()
             .map(|(k, v)| {
                 let Timed { time, value } = self.timed_json(Tree::Events, HOST_LEN, k, v)?;
-                Ok(EventRecord {
-                    time_ns: time,
-                    event: value,
-                })
+                Ok(EventRecord { time_ns: time, event: value })
             })
             .collect()
     }
@@ -394,19 +315,13 @@ impl Reader {
     }
 
     /// The SNMP readings of a host with `from <= time <= to`.
-    pub fn snmp(
-        &self,
-        host: &str,
-        from: UnixMillis,
-        to: UnixMillis,
-    ) -> Result<Vec<Timed<Value>>, StoreError> {
+    pub fn snmp(&self, host: &str, from: UnixMillis, to: UnixMillis) -> Result<Vec<Timed<Value>>, StoreError> {
         let host_id = self.host_id(host)?;
         self.host_records(Tree::Snmp, host_id, from, to)?
             .into_iter()
             .map(|(time, bytes)| {
-                let value = serde_json::from_slice(&bytes).map_err(|e| {
-                    self.corrupt(format!("SNMP reading of host {host} at {time}: {e}"))
-                })?;
+                let value = serde_json::from_slice(&bytes)
+                    .map_err(|e| self.corrupt(format!("SNMP reading of host {host} at {time}: {e}")))?;
                 Ok(Timed { time, value })
             })
             .collect()
@@ -424,17 +339,12 @@ impl Reader {
 
     fn newest_host_json(&self, tree: Tree, host: &str) -> Result<Option<Timed<Value>>, StoreError> {
         let host_id = self.host_id(host)?;
-        self.newest(tree, &key::host_prefix(host_id))?
-            .map(|(k, v)| self.timed_json(tree, HOST_LEN, &k, &v))
-            .transpose()
+        self.newest(tree, &key::host_prefix(host_id))?.map(|(k, v)| self.timed_json(tree, HOST_LEN, &k, &v)).transpose()
     }
 
     /// The entry with the greatest key that starts with `prefix`.
     fn newest(&self, tree: Tree, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
-        Ok(self
-            .kv()
-            .scan(tree, &Scan::prefix(prefix).rev().limit(1))?
-            .pop())
+        Ok(self.kv().scan(tree, &Scan::prefix(prefix).rev().limit(1))?.pop())
     }
 
     /// The last time the newest block of a series covers.
@@ -462,9 +372,7 @@ impl Reader {
         only: Option<SeriesId>,
     ) -> Result<BTreeMap<SeriesId, Vec<Sample>>, StoreError> {
         let mut all: BTreeMap<SeriesId, Vec<Sample>> = BTreeMap::new();
-        let pages = self
-            .kv()
-            .scan(Tree::Head, &Scan::prefix(&key::host_prefix(host)))?;
+        let pages = self.kv().scan(Tree::Head, &Scan::prefix(&key::host_prefix(host)))?;
         for (page_key, bytes) in &pages {
             let head_page = self.head_page(page_key, bytes)?;
             for (id, row) in head_page.rows {
@@ -472,9 +380,8 @@ impl Reader {
                     continue;
                 }
                 let chain = all.entry(id).or_default();
-                let sample = codec::decode_row(row, chain.last()).map_err(|e| {
-                    self.corrupt(format!("head page {page_key:02x?}, series {id}: {e}"))
-                })?;
+                let sample = codec::decode_row(row, chain.last())
+                    .map_err(|e| self.corrupt(format!("head page {page_key:02x?}, series {id}: {e}")))?;
                 chain.push(sample);
             }
         }
@@ -491,12 +398,7 @@ impl Reader {
     }
 
     /// Appends the rows of a block (or head sample) within `from..=to`.
-    fn append_rows(
-        block: &[u8],
-        from: UnixMillis,
-        to: UnixMillis,
-        out: &mut SampleColumns,
-    ) -> Result<(), CodecError> {
+    fn append_rows(block: &[u8], from: UnixMillis, to: UnixMillis, out: &mut SampleColumns) -> Result<(), CodecError> {
         let (first, last) = codec::time_range(block)?;
         if first > to || last < from {
             return Ok(());
@@ -513,12 +415,7 @@ impl Reader {
         Ok(())
     }
 
-    fn sweep_record(
-        &self,
-        host: &str,
-        time: UnixMillis,
-        bytes: &[u8],
-    ) -> Result<SweepRecord, StoreError> {
+    fn sweep_record(&self, host: &str, time: UnixMillis, bytes: &[u8]) -> Result<SweepRecord, StoreError> {
         SweepRecord::decode(time, bytes)
             .map_err(|e| self.corrupt(format!("sweep record of host {host} at {time}: {e}")))
     }
@@ -539,15 +436,9 @@ impl Reader {
         }
         let prefix = key::host_prefix(host);
         let from_key = key::host_time(host, from);
-        let mut blocks = self.kv().scan(
-            tree,
-            &Scan::between(prefix.to_vec(), &from_key).rev().limit(1),
-        )?;
+        let mut blocks = self.kv().scan(tree, &Scan::between(prefix.to_vec(), &from_key).rev().limit(1))?;
         if let Some(after_from) = key::successor(&from_key) {
-            blocks.extend(
-                self.kv()
-                    .scan(tree, &Scan::between(after_from, &key::host_time(host, to)))?,
-            );
+            blocks.extend(self.kv().scan(tree, &Scan::between(after_from, &key::host_time(host, to)))?);
         }
         for (block_key, block) in &blocks {
             for (time, bytes) in self.records(tree, block_key, block)? {
@@ -558,10 +449,7 @@ impl Reader {
         }
         // Head records a block already covers are left from a crash.
         let covered = match self.newest(tree, &prefix)? {
-            Some((block_key, block)) => self
-                .records(tree, &block_key, &block)?
-                .last()
-                .map(|(t, _)| *t),
+            Some((block_key, block)) => self.records(tree, &block_key, &block)?.last().map(|(t, _)| *t),
             None => None,
         };
         for (page_key, bytes) in self.kv().scan(Tree::Head, &Scan::prefix(&prefix))? {
@@ -586,26 +474,15 @@ impl Reader {
         block_key: &[u8],
         block: &'a [u8],
     ) -> Result<Vec<(UnixMillis, &'a [u8])>, StoreError> {
-        page::parse_records(block)
-            .map_err(|e| self.corrupt(format!("{} block {block_key:02x?}: {e}", tree.name())))
+        page::parse_records(block).map_err(|e| self.corrupt(format!("{} block {block_key:02x?}: {e}", tree.name())))
     }
 
-    fn head_page<'a>(
-        &self,
-        page_key: &[u8],
-        bytes: &'a [u8],
-    ) -> Result<page::HeadPage<'a>, StoreError> {
+    fn head_page<'a>(&self, page_key: &[u8], bytes: &'a [u8]) -> Result<page::HeadPage<'a>, StoreError> {
         page::parse_head(bytes).map_err(|e| self.corrupt(format!("head page {page_key:02x?}: {e}")))
     }
 
     /// A JSON value stored under an id + time key.
-    fn timed_json(
-        &self,
-        tree: Tree,
-        id_len: usize,
-        k: &[u8],
-        v: &[u8],
-    ) -> Result<Timed<Value>, StoreError> {
+    fn timed_json(&self, tree: Tree, id_len: usize, k: &[u8], v: &[u8]) -> Result<Timed<Value>, StoreError> {
         let time = key::time_of(k, id_len)
             .ok_or_else(|| self.corrupt(format!("{} key {k:02x?} is too short", tree.name())))?;
         let value = serde_json::from_slice(v)
@@ -619,9 +496,6 @@ impl Reader {
     }
 
     fn corrupt(&self, detail: String) -> StoreError {
-        StoreError::Corrupt {
-            path: self.kv().path().to_path_buf(),
-            detail,
-        }
+        StoreError::Corrupt { path: self.kv().path().to_path_buf(), detail }
     }
 }

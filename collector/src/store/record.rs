@@ -103,19 +103,13 @@ impl SweepRecord {
     pub fn decode(time: UnixMillis, mut value: &[u8]) -> Result<SweepRecord, VarintError> {
         let tag = varint::byte(&mut value)?;
         let latency_us = varint::get(&mut value)?;
-        let containers =
-            u32::try_from(varint::get(&mut value)?).map_err(|_| VarintError::Overlong)?;
+        let containers = u32::try_from(varint::get(&mut value)?).map_err(|_| VarintError::Overlong)?;
         let outcome = match tag {
             REACHED if value.is_empty() => SweepOutcome::Reached,
             DOWN => SweepOutcome::Down(String::from_utf8_lossy(value).into_owned()),
             _ => return Err(VarintError::Truncated),
         };
-        Ok(SweepRecord {
-            time,
-            outcome,
-            latency_us,
-            containers,
-        })
+        Ok(SweepRecord { time, outcome, latency_us, containers })
     }
 }
 
@@ -195,17 +189,9 @@ mod tests {
 
     #[test]
     fn sweep_records_round_trip_and_cut_long_reasons_on_a_char_boundary() {
-        let reached = SweepRecord {
-            time: 5,
-            outcome: SweepOutcome::Reached,
-            latency_us: 1_234_567,
-            containers: 100,
-        };
+        let reached = SweepRecord { time: 5, outcome: SweepOutcome::Reached, latency_us: 1_234_567, containers: 100 };
         assert_eq!(SweepRecord::decode(5, &reached.encode()).unwrap(), reached);
-        let down = SweepRecord {
-            outcome: SweepOutcome::Down("é".repeat(MAX_REASON_LEN)),
-            ..reached
-        };
+        let down = SweepRecord { outcome: SweepOutcome::Down("é".repeat(MAX_REASON_LEN)), ..reached };
         let decoded = SweepRecord::decode(5, &down.encode()).unwrap();
         let SweepOutcome::Down(reason) = decoded.outcome else {
             panic!("not down: {decoded:?}");
@@ -218,10 +204,7 @@ mod tests {
     fn timed_json_round_trips() {
         let value = serde_json::json!({"Processes": [["1", "sh"]]});
         let bytes = encode_timed_json(-3, &value);
-        assert_eq!(
-            decode_timed_json(&bytes).unwrap(),
-            Timed { time: -3, value }
-        );
+        assert_eq!(decode_timed_json(&bytes).unwrap(), Timed { time: -3, value });
         assert!(decode_timed_json(&bytes[..4]).is_err());
     }
 }

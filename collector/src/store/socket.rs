@@ -62,11 +62,7 @@ pub struct ServerLimits {
 
 impl Default for ServerLimits {
     fn default() -> ServerLimits {
-        ServerLimits {
-            max_connections: 16,
-            max_response_bytes: 4 << 20,
-            idle_timeout: Duration::from_secs(30),
-        }
+        ServerLimits { max_connections: 16, max_response_bytes: 4 << 20, idle_timeout: Duration::from_secs(30) }
     }
 }
 
@@ -83,16 +79,12 @@ pub fn bind(dir: &Path) -> Result<UnixListener, StoreError> {
     let path = dir.join(SOCKET_FILE);
     if path.exists() {
         if UnixStream::connect(&path).is_ok() {
-            return Err(StoreError::Socket {
-                path,
-                detail: "another collector is serving this store".to_owned(),
-            });
+            return Err(StoreError::Socket { path, detail: "another collector is serving this store".to_owned() });
         }
         std::fs::remove_file(&path).map_err(io_error(&path))?;
     }
     let listener = UnixListener::bind(&path).map_err(io_error(&path))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-        .map_err(io_error(&path))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io_error(&path))?;
     Ok(listener)
 }
 
@@ -112,10 +104,7 @@ impl Shutdown {
             .as_pathname()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unnamed socket"))?
             .to_path_buf();
-        Ok(Shutdown {
-            flag: Arc::new(AtomicBool::new(false)),
-            socket,
-        })
+        Ok(Shutdown { flag: Arc::new(AtomicBool::new(false)), socket })
     }
 
     /// Asks the server to stop; [`serve`] returns once its connections end.
@@ -151,10 +140,7 @@ pub fn serve(listener: UnixListener, store: ReadHandle, shutdown: Shutdown, limi
         };
         connections.retain(|(handle, _)| !handle.is_finished());
         if active.load(Ordering::SeqCst) >= limits.max_connections {
-            let _ = write_frame(
-                &mut stream,
-                &error_response("server busy: too many connections"),
-            );
+            let _ = write_frame(&mut stream, &error_response("server busy: too many connections"));
             continue;
         }
         let Ok(clone) = stream.try_clone() else {
@@ -190,8 +176,8 @@ fn serve_connection(stream: &mut UnixStream, store: &ReadHandle, limits: &Server
             // Closed, idle too long, or a frame we cannot skip.
             Ok(None) | Err(_) => return,
         };
-        let response = answer(store, &request, limits.max_response_bytes)
-            .unwrap_or_else(|message| error_response(&message));
+        let response =
+            answer(store, &request, limits.max_response_bytes).unwrap_or_else(|message| error_response(&message));
         if write_frame(stream, &response).is_err() {
             return;
         }
@@ -203,9 +189,7 @@ fn answer(store: &ReadHandle, request: &[u8], max_response: usize) -> Result<Vec
     let mut input = request;
     let protocol = take(&mut input, 1)?[0];
     if protocol != PROTOCOL {
-        return Err(format!(
-            "protocol {protocol} not supported (this collector speaks {PROTOCOL})"
-        ));
+        return Err(format!("protocol {protocol} not supported (this collector speaks {PROTOCOL})"));
     }
     let op = take(&mut input, 1)?[0];
     let tree = take(&mut input, 1)?[0];
@@ -215,10 +199,9 @@ fn answer(store: &ReadHandle, request: &[u8], max_response: usize) -> Result<Vec
             let value = store.get(tree, input).map_err(|e| format!("{e:#}"))?;
             match value {
                 None => Ok(vec![STATUS_OK, 0]),
-                Some(value) if value.len() + 2 > max_response => Err(format!(
-                    "value of {} bytes exceeds the frame limit",
-                    value.len()
-                )),
+                Some(value) if value.len() + 2 > max_response => {
+                    Err(format!("value of {} bytes exceeds the frame limit", value.len()))
+                }
                 Some(value) => {
                     let mut out = vec![STATUS_OK, 1];
                     out.extend_from_slice(&value);
@@ -258,20 +241,11 @@ fn parse_scan(input: &mut &[u8]) -> Result<Scan, String> {
     let flags = take(input, 1)?[0];
     let limit = u32::from_be_bytes(take(input, 4)?.try_into().map_err(|_| "limit")?);
     let start = take_bytes(input)?.to_vec();
-    let end = if flags & FLAG_END != 0 {
-        Some(take_bytes(input)?.to_vec())
-    } else {
-        None
-    };
+    let end = if flags & FLAG_END != 0 { Some(take_bytes(input)?.to_vec()) } else { None };
     if !input.is_empty() {
         return Err("trailing bytes in scan request".to_owned());
     }
-    Ok(Scan {
-        start,
-        end,
-        reverse: flags & FLAG_REVERSE != 0,
-        limit: usize::try_from(limit).unwrap_or(usize::MAX),
-    })
+    Ok(Scan { start, end, reverse: flags & FLAG_REVERSE != 0, limit: usize::try_from(limit).unwrap_or(usize::MAX) })
 }
 
 fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
@@ -322,8 +296,8 @@ fn read_frame(stream: &mut impl Read, max: usize) -> io::Result<Option<Vec<u8>>>
 }
 
 fn write_frame(stream: &mut impl Write, payload: &[u8]) -> io::Result<()> {
-    let len = u32::try_from(payload.len())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+    let len =
+        u32::try_from(payload.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
     stream.write_all(&len.to_be_bytes())?;
     stream.write_all(payload)?;
     stream.flush()
@@ -339,51 +313,32 @@ impl SocketClient {
     /// Connects to a collector's socket.
     pub fn connect(path: &Path) -> Result<SocketClient, StoreError> {
         let stream = Self::dial(path)?;
-        Ok(SocketClient {
-            path: path.to_path_buf(),
-            stream: Mutex::new(Some(stream)),
-        })
+        Ok(SocketClient { path: path.to_path_buf(), stream: Mutex::new(Some(stream)) })
     }
 
     fn dial(path: &Path) -> Result<UnixStream, StoreError> {
-        let stream = UnixStream::connect(path).map_err(|source| StoreError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        for timeout in [
-            stream.set_read_timeout(Some(CLIENT_TIMEOUT)),
-            stream.set_write_timeout(Some(CLIENT_TIMEOUT)),
-        ] {
-            timeout.map_err(|source| StoreError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let stream = UnixStream::connect(path).map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+        for timeout in [stream.set_read_timeout(Some(CLIENT_TIMEOUT)), stream.set_write_timeout(Some(CLIENT_TIMEOUT))] {
+            timeout.map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
         }
         Ok(stream)
     }
 
     fn error(&self, detail: String) -> StoreError {
-        StoreError::Socket {
-            path: self.path.clone(),
-            detail,
-        }
+        StoreError::Socket { path: self.path.clone(), detail }
     }
 
     /// Sends a request and returns the payload of a success response. A
     /// connection the server closed (idle timeout) is redialled once.
     fn request(&self, request: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let mut guard = self
-            .stream
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self.stream.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut last_error = None;
         for _attempt in 0..2 {
             let stream = match guard.as_mut() {
                 Some(stream) => stream,
                 None => guard.insert(Self::dial(&self.path)?),
             };
-            let exchanged =
-                write_frame(stream, request).and_then(|()| read_frame(stream, MAX_RESPONSE));
+            let exchanged = write_frame(stream, request).and_then(|()| read_frame(stream, MAX_RESPONSE));
             match exchanged {
                 Ok(Some(response)) => return self.payload(response),
                 Ok(None) => last_error = Some("the collector closed the connection".to_owned()),
@@ -400,10 +355,9 @@ impl SocketClient {
                 response.remove(0);
                 Ok(response)
             }
-            Some(&STATUS_ERROR) => Err(self.error(format!(
-                "the collector answered: {}",
-                String::from_utf8_lossy(&response[1..])
-            ))),
+            Some(&STATUS_ERROR) => {
+                Err(self.error(format!("the collector answered: {}", String::from_utf8_lossy(&response[1..]))))
+            }
             _ => Err(self.error("malformed response".to_owned())),
         }
     }
@@ -429,8 +383,7 @@ impl Kv for SocketClient {
         let mut page = scan.clone();
         let mut entries = Vec::new();
         while entries.len() < scan.limit {
-            let limit =
-                (scan.limit - entries.len()).min(usize::try_from(u32::MAX).unwrap_or(usize::MAX));
+            let limit = (scan.limit - entries.len()).min(usize::try_from(u32::MAX).unwrap_or(usize::MAX));
             let mut request = vec![PROTOCOL, OP_SCAN, tree.code()];
             let mut flags = 0;
             if page.reverse {
@@ -446,9 +399,8 @@ impl Kv for SocketClient {
                 put_bytes(&mut request, end);
             }
             let response = self.request(&request)?;
-            let (&more, mut rest) = response
-                .split_first()
-                .ok_or_else(|| self.error("empty scan response".to_owned()))?;
+            let (&more, mut rest) =
+                response.split_first().ok_or_else(|| self.error("empty scan response".to_owned()))?;
             let before = entries.len();
             while !rest.is_empty() {
                 let malformed = |_| self.error("malformed scan response".to_owned());
@@ -456,10 +408,7 @@ impl Kv for SocketClient {
                 let v = take_bytes(&mut rest).map_err(malformed)?.to_vec();
                 entries.push((k, v));
             }
-            let Some((last, _)) = entries
-                .last()
-                .filter(|_| more == 1 && entries.len() > before)
-            else {
+            let Some((last, _)) = entries.last().filter(|_| more == 1 && entries.len() > before) else {
                 break;
             };
             if page.reverse {

@@ -19,11 +19,7 @@ use crate::sample::{Field, Sample, SampleColumns, State, UnixMillis};
 const HOST: &str = "docker-1";
 
 fn options(block_rows: usize) -> StoreOptions {
-    StoreOptions {
-        block_rows,
-        flush_every_sweep: false,
-        ..StoreOptions::default()
-    }
+    StoreOptions { block_rows, flush_every_sweep: false, ..StoreOptions::default() }
 }
 
 fn container(i: usize) -> ContainerInfo {
@@ -63,12 +59,7 @@ fn sweep(time: UnixMillis, containers: Vec<ContainerSweep>) -> SweepBatch {
 }
 
 fn running(i: usize, time: UnixMillis, cpu: u64) -> ContainerSweep {
-    ContainerSweep {
-        info: container(i),
-        sample: Some(sample_at(time, cpu)),
-        details: None,
-        latest: None,
-    }
+    ContainerSweep { info: container(i), sample: Some(sample_at(time, cpu)), details: None, latest: None }
 }
 
 fn rows(columns: &SampleColumns) -> Vec<Sample> {
@@ -85,11 +76,7 @@ fn fill(store: &Store, sweeps: i64, containers: usize) -> Vec<Vec<Sample>> {
             time,
             (0..containers)
                 .map(|i| {
-                    let mut c = running(
-                        i,
-                        time + i64::try_from(i).unwrap(),
-                        u64::try_from(n).unwrap() * 1000,
-                    );
+                    let mut c = running(i, time + i64::try_from(i).unwrap(), u64::try_from(n).unwrap() * 1000);
                     c.details = Some(json!({"RestartCount": n / 5}));
                     c.latest = Some(json!({"n": n}));
                     written[i].push(c.sample.clone().unwrap());
@@ -97,10 +84,7 @@ fn fill(store: &Store, sweeps: i64, containers: usize) -> Vec<Vec<Sample>> {
                 })
                 .collect(),
         );
-        batch.events = vec![EventRecord {
-            time_ns: time * 1_000_000,
-            event: json!({"Action": "start", "n": n}),
-        }];
+        batch.events = vec![EventRecord { time_ns: time * 1_000_000, event: json!({"Action": "start", "n": n}) }];
         batch.snmp = Some(json!({"memAvailReal": n}));
         batch.sizes = (n % 4 == 0).then(|| json!({"image": n}));
         batch.host_info = Some(json!({"Name": HOST, "epoch": n / 3}));
@@ -111,12 +95,7 @@ fn fill(store: &Store, sweeps: i64, containers: usize) -> Vec<Vec<Sample>> {
 }
 
 fn series_ids(reader: &Reader) -> Vec<SeriesId> {
-    reader
-        .series(HOST)
-        .unwrap()
-        .into_iter()
-        .map(|s| s.series)
-        .collect()
+    reader.series(HOST).unwrap().into_iter().map(|s| s.series).collect()
 }
 
 fn into_store(reader: Reader) -> Store {
@@ -145,54 +124,27 @@ fn everything_written_reads_back() {
         // 11 samples at 4 per block: two blocks and three head entries.
         let all = reader.samples(info.series, i64::MIN, i64::MAX).unwrap();
         assert_eq!(rows(&all), written[i]);
-        assert_eq!(
-            reader.last_sample(info.series).unwrap().as_ref(),
-            Some(newest)
-        );
+        assert_eq!(reader.last_sample(info.series).unwrap().as_ref(), Some(newest));
         // A window inside a block and across block and head.
         let window = reader.samples(info.series, 1_020_000, 1_090_000).unwrap();
-        let expected: Vec<Sample> = written[i]
-            .iter()
-            .filter(|s| (1_020_000..=1_090_000).contains(&s.time))
-            .cloned()
-            .collect();
+        let expected: Vec<Sample> =
+            written[i].iter().filter(|s| (1_020_000..=1_090_000).contains(&s.time)).cloned().collect();
         assert_eq!(rows(&window), expected);
         assert_eq!(
             reader.details(info.series).unwrap().unwrap(),
-            Timed {
-                time: 1_100_000,
-                value: json!({"RestartCount": 2})
-            }
+            Timed { time: 1_100_000, value: json!({"RestartCount": 2}) }
         );
-        assert_eq!(
-            reader.latest(info.series).unwrap().unwrap(),
-            Timed {
-                time: 1_100_000,
-                value: json!({"n": 10})
-            }
-        );
+        assert_eq!(reader.latest(info.series).unwrap().unwrap(), Timed { time: 1_100_000, value: json!({"n": 10}) });
     }
     let sweeps = reader.sweeps(HOST, 1_010_000, 1_030_000).unwrap();
-    assert_eq!(
-        sweeps.iter().map(|s| s.time).collect::<Vec<_>>(),
-        vec![1_010_000, 1_020_000, 1_030_000]
-    );
+    assert_eq!(sweeps.iter().map(|s| s.time).collect::<Vec<_>>(), vec![1_010_000, 1_020_000, 1_030_000]);
     assert_eq!(reader.latest_sweep(HOST).unwrap().unwrap().time, 1_100_000);
     assert_eq!(reader.events(HOST, 0, i64::MAX).unwrap().len(), 11);
     assert_eq!(reader.snmp(HOST, 1_050_000, 1_060_000).unwrap().len(), 2);
-    assert_eq!(
-        reader.latest_sizes(HOST).unwrap().unwrap(),
-        Timed {
-            time: 1_080_000,
-            value: json!({"image": 8})
-        }
-    );
+    assert_eq!(reader.latest_sizes(HOST).unwrap().unwrap(), Timed { time: 1_080_000, value: json!({"image": 8}) });
     assert_eq!(
         reader.latest_host_info(HOST).unwrap().unwrap(),
-        Timed {
-            time: 1_090_000,
-            value: json!({"Name": HOST, "epoch": 3})
-        }
+        Timed { time: 1_090_000, value: json!({"Name": HOST, "epoch": 3}) }
     );
     // Details and host info are stored only when they change.
     let store = into_store(reader);
@@ -208,34 +160,22 @@ fn everything_written_reads_back() {
 fn the_same_event_twice_is_stored_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), options(4)).unwrap();
-    let event = EventRecord {
-        time_ns: 5,
-        event: json!({"Action": "die"}),
-    };
+    let event = EventRecord { time_ns: 5, event: json!({"Action": "die"}) };
     for time in [10, 20] {
         let mut batch = sweep(time, Vec::new());
         batch.events = vec![event.clone()];
         store.write_sweep(&batch).unwrap();
     }
-    assert_eq!(
-        Reader::Direct(store).events(HOST, 0, 100).unwrap(),
-        vec![event]
-    );
+    assert_eq!(Reader::Direct(store).events(HOST, 0, 100).unwrap(), vec![event]);
 }
 
 #[test]
 fn samples_that_do_not_move_forward_are_dropped_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), options(4)).unwrap();
-    store
-        .write_sweep(&sweep(100, vec![running(0, 100, 1)]))
-        .unwrap();
-    let report = store
-        .write_sweep(&sweep(
-            110,
-            vec![running(0, 90, 2), running(0, 100, 3), running(0, 101, 4)],
-        ))
-        .unwrap();
+    store.write_sweep(&sweep(100, vec![running(0, 100, 1)])).unwrap();
+    let report =
+        store.write_sweep(&sweep(110, vec![running(0, 90, 2), running(0, 100, 3), running(0, 101, 4)])).unwrap();
     assert_eq!(report.samples, 1);
     assert_eq!(report.out_of_order, 2);
     let reader = Reader::Direct(store);
@@ -247,42 +187,26 @@ fn samples_that_do_not_move_forward_are_dropped_and_counted() {
 fn a_sweep_not_after_the_previous_one_is_refused_whole() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), options(4)).unwrap();
-    assert!(
-        !store
-            .write_sweep(&sweep(100, vec![running(0, 100, 1)]))
-            .unwrap()
-            .stale
-    );
-    let report = store
-        .write_sweep(&sweep(100, vec![running(0, 150, 2)]))
-        .unwrap();
+    assert!(!store.write_sweep(&sweep(100, vec![running(0, 100, 1)])).unwrap().stale);
+    let report = store.write_sweep(&sweep(100, vec![running(0, 150, 2)])).unwrap();
     assert!(report.stale);
     assert_eq!(report.samples, 0);
     let reader = Reader::Direct(store);
     assert_eq!(reader.sweeps(HOST, 0, 1000).unwrap().len(), 1);
-    assert_eq!(
-        reader.samples(SeriesId(0), 0, 1000).unwrap().time,
-        vec![100]
-    );
+    assert_eq!(reader.samples(SeriesId(0), 0, 1000).unwrap().time, vec![100]);
 }
 
 #[test]
 fn a_container_gone_from_a_reached_sweep_is_compacted_into_a_block() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), options(360)).unwrap();
-    store
-        .write_sweep(&sweep(100, vec![running(0, 100, 1), running(1, 100, 1)]))
-        .unwrap();
-    store
-        .write_sweep(&sweep(200, vec![running(0, 200, 2), running(1, 200, 2)]))
-        .unwrap();
+    store.write_sweep(&sweep(100, vec![running(0, 100, 1), running(1, 100, 1)])).unwrap();
+    store.write_sweep(&sweep(200, vec![running(0, 200, 2), running(1, 200, 2)])).unwrap();
     // The daemon did not answer: nothing is taken as gone.
     let mut down = sweep(300, Vec::new());
     down.sweep.outcome = SweepOutcome::Down("connection refused".to_owned());
     assert_eq!(store.write_sweep(&down).unwrap().blocks, 0);
-    let report = store
-        .write_sweep(&sweep(400, vec![running(0, 400, 3)]))
-        .unwrap();
+    let report = store.write_sweep(&sweep(400, vec![running(0, 400, 3)])).unwrap();
     assert_eq!(report.blocks, 1);
     // Its samples stay in the head pages (one per sweep, the down one
     // too), covered, until the head is compacted; readers skip them.
@@ -290,18 +214,9 @@ fn a_container_gone_from_a_reached_sweep_is_compacted_into_a_block() {
     assert_eq!(store.handle().tree(Tree::Head).len(), 4);
     let reader = Reader::Direct(store);
     let ids = series_ids(&reader);
-    assert_eq!(
-        reader.samples(ids[1], 0, 1000).unwrap().time,
-        vec![100, 200]
-    );
-    assert_eq!(
-        reader.latest_sweep(HOST).unwrap().unwrap().outcome,
-        SweepOutcome::Reached
-    );
-    assert_eq!(
-        reader.sweeps(HOST, 300, 300).unwrap()[0].outcome,
-        SweepOutcome::Down("connection refused".to_owned())
-    );
+    assert_eq!(reader.samples(ids[1], 0, 1000).unwrap().time, vec![100, 200]);
+    assert_eq!(reader.latest_sweep(HOST).unwrap().unwrap().outcome, SweepOutcome::Reached);
+    assert_eq!(reader.sweeps(HOST, 300, 300).unwrap()[0].outcome, SweepOutcome::Down("connection refused".to_owned()));
 }
 
 #[test]
@@ -326,10 +241,7 @@ fn a_reopened_store_keeps_everything_and_continues_the_open_block() {
     assert!(store.handle().tree(Tree::Head).is_empty());
     let reader = Reader::Direct(store);
     for (i, id) in series_ids(&reader).into_iter().enumerate() {
-        assert_eq!(
-            rows(&reader.samples(id, i64::MIN, i64::MAX).unwrap()),
-            written[i]
-        );
+        assert_eq!(rows(&reader.samples(id, i64::MIN, i64::MAX).unwrap()), written[i]);
     }
 }
 
@@ -343,33 +255,18 @@ fn head_samples_a_block_covers_are_ignored_then_removed() {
     // What a crash between the blocks and the removal of the pages leaves.
     let first = &written[0][0];
     let row = codec::encode_row(first, None).unwrap();
-    let record = SweepRecord {
-        time: 1_000_000,
-        outcome: SweepOutcome::Reached,
-        latency_us: 900,
-        containers: 1,
-    }
-    .encode();
+    let record =
+        SweepRecord { time: 1_000_000, outcome: SweepOutcome::Reached, latency_us: 900, containers: 1 }.encode();
     let page = page::HeadPage {
         time: 1_000_000,
         sweep: &record,
         snmp: Some(b"{}"),
         rows: vec![(SeriesId(0), row.as_slice())],
     };
-    store
-        .handle()
-        .tree(Tree::Head)
-        .insert(key::host_time(HostId(0), 1_000_000), page.encode())
-        .unwrap();
+    store.handle().tree(Tree::Head).insert(key::host_time(HostId(0), 1_000_000), page.encode()).unwrap();
     let reader = Reader::Direct(store);
-    assert_eq!(
-        rows(&reader.samples(SeriesId(0), i64::MIN, i64::MAX).unwrap()),
-        written[0]
-    );
-    assert_eq!(
-        reader.last_sample(SeriesId(0)).unwrap().as_ref(),
-        written[0].last()
-    );
+    assert_eq!(rows(&reader.samples(SeriesId(0), i64::MIN, i64::MAX).unwrap()), written[0]);
+    assert_eq!(reader.last_sample(SeriesId(0)).unwrap().as_ref(), written[0].last());
     assert_eq!(reader.sweeps(HOST, i64::MIN, i64::MAX).unwrap().len(), 2);
     assert_eq!(reader.snmp(HOST, i64::MIN, i64::MAX).unwrap().len(), 2);
     assert_eq!(reader.latest_sweep(HOST).unwrap().unwrap().time, 1_010_000);
@@ -379,17 +276,12 @@ fn head_samples_a_block_covers_are_ignored_then_removed() {
     // The reloaded writer counts the leftover page and removes it at the
     // next compaction, which this sweep triggers.
     let store = Store::open(dir.path(), options(2)).unwrap();
-    let report = store
-        .write_sweep(&sweep(2_000_000, vec![running(0, 2_000_000, 9)]))
-        .unwrap();
+    let report = store.write_sweep(&sweep(2_000_000, vec![running(0, 2_000_000, 9)])).unwrap();
     assert_eq!(report.blocks, 1);
     assert!(store.handle().tree(Tree::Head).is_empty());
     written[0].push(sample_at(2_000_000, 9));
     let reader = Reader::Direct(store);
-    assert_eq!(
-        rows(&reader.samples(SeriesId(0), i64::MIN, i64::MAX).unwrap()),
-        written[0]
-    );
+    assert_eq!(rows(&reader.samples(SeriesId(0), i64::MIN, i64::MAX).unwrap()), written[0]);
 }
 
 #[test]
@@ -399,8 +291,7 @@ fn another_format_version_is_refused_with_both_versions_and_the_path() {
     {
         let db = sled::open(dir.path().join("store")).unwrap();
         let meta = db.open_tree("meta").unwrap();
-        meta.insert(key::META_FORMAT, &(FORMAT_VERSION + 1).to_be_bytes())
-            .unwrap();
+        meta.insert(key::META_FORMAT, &(FORMAT_VERSION + 1).to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
     let error = Store::open(dir.path(), options(4)).err().unwrap();
@@ -408,15 +299,9 @@ fn another_format_version_is_refused_with_both_versions_and_the_path() {
     assert!(
         matches!(error, StoreError::Version { found, expected, .. } if found == FORMAT_VERSION + 1 && expected == FORMAT_VERSION)
     );
-    assert!(
-        message.contains(&dir.path().join("store").display().to_string()),
-        "{message}"
-    );
+    assert!(message.contains(&dir.path().join("store").display().to_string()), "{message}");
     assert!(message.contains("format version 2"), "{message}");
-    assert!(matches!(
-        Reader::open(dir.path()),
-        Err(StoreError::Version { .. })
-    ));
+    assert!(matches!(Reader::open(dir.path()), Err(StoreError::Version { .. })));
 }
 
 #[test]
@@ -430,20 +315,14 @@ fn an_interrupted_snapshot_is_moved_aside_and_the_store_opens() {
     std::fs::write(dir.path().join("store").join(name), b"partial snapshot").unwrap();
     // sled alone refuses the directory (sled issues 1527, 1533).
     let raw = sled::open(dir.path().join("store"));
-    assert!(
-        matches!(raw, Err(sled::Error::Corruption { .. })),
-        "{raw:?}"
-    );
+    assert!(matches!(raw, Err(sled::Error::Corruption { .. })), "{raw:?}");
     drop(raw);
 
     let store = Store::open(dir.path(), options(4)).unwrap();
     assert!(dir.path().join("recovered").join(name).exists());
     assert!(!dir.path().join("store").join(name).exists());
     let reader = Reader::Direct(store);
-    assert_eq!(
-        rows(&reader.samples(SeriesId(0), i64::MIN, i64::MAX).unwrap()),
-        written[0]
-    );
+    assert_eq!(rows(&reader.samples(SeriesId(0), i64::MIN, i64::MAX).unwrap()), written[0]);
 }
 
 #[test]
@@ -454,16 +333,11 @@ fn a_second_open_of_a_held_store_is_locked() {
     let store = Store::open(dir.path(), options(4)).unwrap();
     let error = Store::open(dir.path(), options(4)).err().unwrap();
     assert!(matches!(error, StoreError::Locked { .. }), "{error:?}");
-    assert!(error
-        .to_string()
-        .contains("is in use by another process (is kura-collector running?)"));
+    assert!(error.to_string().contains("is in use by another process (is kura-collector running?)"));
     // No socket answers: the reader says so.
     let error = Reader::open(dir.path()).err().unwrap();
     assert!(matches!(error, StoreError::Unanswered { .. }), "{error:?}");
-    assert!(
-        error.to_string().contains("kura.sock does not answer"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("kura.sock does not answer"), "{error}");
     drop(store);
     assert!(Reader::open(dir.path()).is_ok());
 }
@@ -471,10 +345,7 @@ fn a_second_open_of_a_held_store_is_locked() {
 #[test]
 fn a_missing_store_is_not_created_by_the_reader() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(matches!(
-        Reader::open(dir.path()),
-        Err(StoreError::Missing { .. })
-    ));
+    assert!(matches!(Reader::open(dir.path()), Err(StoreError::Missing { .. })));
     assert!(!dir.path().join("store").exists());
 }
 
@@ -499,10 +370,7 @@ impl Server {
         let shutdown = Shutdown::for_listener(&listener).unwrap();
         let (handle, stop) = (store.read_handle(), shutdown.clone());
         let thread = thread::spawn(move || socket::serve(listener, handle, stop, limits));
-        Server {
-            shutdown,
-            thread: Some(thread),
-        }
+        Server { shutdown, thread: Some(thread) }
     }
 }
 
@@ -516,10 +384,7 @@ impl Drop for Server {
 }
 
 fn assert_same_answers(direct: &Reader, socket: &Reader) {
-    assert_eq!(
-        direct.format_version().unwrap(),
-        socket.format_version().unwrap()
-    );
+    assert_eq!(direct.format_version().unwrap(), socket.format_version().unwrap());
     assert_eq!(direct.hosts().unwrap(), socket.hosts().unwrap());
     let series = direct.series(HOST).unwrap();
     assert_eq!(series, socket.series(HOST).unwrap());
@@ -527,51 +392,21 @@ fn assert_same_answers(direct: &Reader, socket: &Reader) {
     for info in &series {
         let id = info.series;
         for (from, to) in [(i64::MIN, i64::MAX), (1_020_000, 1_090_000), (5, 4)] {
-            assert_eq!(
-                direct.samples(id, from, to).unwrap(),
-                socket.samples(id, from, to).unwrap()
-            );
+            assert_eq!(direct.samples(id, from, to).unwrap(), socket.samples(id, from, to).unwrap());
         }
-        assert_eq!(
-            direct.last_sample(id).unwrap(),
-            socket.last_sample(id).unwrap()
-        );
+        assert_eq!(direct.last_sample(id).unwrap(), socket.last_sample(id).unwrap());
         assert_eq!(direct.details(id).unwrap(), socket.details(id).unwrap());
         assert_eq!(direct.latest(id).unwrap(), socket.latest(id).unwrap());
     }
+    assert_eq!(direct.sweeps(HOST, 0, i64::MAX).unwrap(), socket.sweeps(HOST, 0, i64::MAX).unwrap());
+    assert_eq!(direct.latest_sweep(HOST).unwrap(), socket.latest_sweep(HOST).unwrap());
+    assert_eq!(direct.events(HOST, 0, i64::MAX).unwrap(), socket.events(HOST, 0, i64::MAX).unwrap());
+    assert_eq!(direct.snmp(HOST, 0, i64::MAX).unwrap(), socket.snmp(HOST, 0, i64::MAX).unwrap());
+    assert_eq!(direct.latest_sizes(HOST).unwrap(), socket.latest_sizes(HOST).unwrap());
+    assert_eq!(direct.latest_host_info(HOST).unwrap(), socket.latest_host_info(HOST).unwrap());
     assert_eq!(
-        direct.sweeps(HOST, 0, i64::MAX).unwrap(),
-        socket.sweeps(HOST, 0, i64::MAX).unwrap()
-    );
-    assert_eq!(
-        direct.latest_sweep(HOST).unwrap(),
-        socket.latest_sweep(HOST).unwrap()
-    );
-    assert_eq!(
-        direct.events(HOST, 0, i64::MAX).unwrap(),
-        socket.events(HOST, 0, i64::MAX).unwrap()
-    );
-    assert_eq!(
-        direct.snmp(HOST, 0, i64::MAX).unwrap(),
-        socket.snmp(HOST, 0, i64::MAX).unwrap()
-    );
-    assert_eq!(
-        direct.latest_sizes(HOST).unwrap(),
-        socket.latest_sizes(HOST).unwrap()
-    );
-    assert_eq!(
-        direct.latest_host_info(HOST).unwrap(),
-        socket.latest_host_info(HOST).unwrap()
-    );
-    assert_eq!(
-        direct
-            .series("nobody")
-            .err()
-            .map(|e| matches!(e, StoreError::UnknownHost { .. })),
-        socket
-            .series("nobody")
-            .err()
-            .map(|e| matches!(e, StoreError::UnknownHost { .. })),
+        direct.series("nobody").err().map(|e| matches!(e, StoreError::UnknownHost { .. })),
+        socket.series("nobody").err().map(|e| matches!(e, StoreError::UnknownHost { .. })),
     );
 }
 
@@ -581,21 +416,12 @@ fn the_socket_reader_answers_like_the_direct_reader() {
     let store = Store::open(dir.path(), options(4)).unwrap();
     fill(&store, 23, 3);
     // Frames small enough that scans come back in many pages.
-    let limits = ServerLimits {
-        max_response_bytes: 600,
-        ..ServerLimits::default()
-    };
+    let limits = ServerLimits { max_response_bytes: 600, ..ServerLimits::default() };
     let server = Server::start(dir.path(), &store, limits);
     let socket_path = dir.path().join(SOCKET_FILE);
-    let mode = std::fs::metadata(&socket_path)
-        .unwrap()
-        .permissions()
-        .mode();
+    let mode = std::fs::metadata(&socket_path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    assert_eq!(
-        std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
+    assert_eq!(std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777, 0o700);
 
     // The store is held by this process: `open` must take the socket.
     let socket = Reader::open(dir.path()).unwrap();
@@ -615,9 +441,7 @@ fn a_malformed_request_gets_an_error_and_the_server_lives_on() {
     let path = dir.path().join(SOCKET_FILE);
 
     let exchange = |stream: &mut UnixStream, payload: &[u8]| -> Vec<u8> {
-        stream
-            .write_all(&u32::try_from(payload.len()).unwrap().to_be_bytes())
-            .unwrap();
+        stream.write_all(&u32::try_from(payload.len()).unwrap().to_be_bytes()).unwrap();
         stream.write_all(payload).unwrap();
         let mut len = [0; 4];
         stream.read_exact(&mut len).unwrap();
@@ -626,13 +450,9 @@ fn a_malformed_request_gets_an_error_and_the_server_lives_on() {
         response
     };
     let mut stream = UnixStream::connect(&path).unwrap();
-    for bad in [
-        &[][..],
-        &[9, 1, 0],
-        &[socket::PROTOCOL, 7, 0],
-        &[socket::PROTOCOL, 1, 99],
-        &[socket::PROTOCOL, 2, 0, 0],
-    ] {
+    for bad in
+        [&[][..], &[9, 1, 0], &[socket::PROTOCOL, 7, 0], &[socket::PROTOCOL, 1, 99], &[socket::PROTOCOL, 2, 0, 0]]
+    {
         let response = exchange(&mut stream, bad);
         assert_eq!(response[0], 1, "{bad:?} -> {response:?}");
     }
@@ -640,20 +460,14 @@ fn a_malformed_request_gets_an_error_and_the_server_lives_on() {
     let mut get = vec![socket::PROTOCOL, 1, Tree::Meta.code()];
     get.extend_from_slice(key::META_FORMAT);
     let response = exchange(&mut stream, &get);
-    assert_eq!(
-        response,
-        [&[0, 1][..], &FORMAT_VERSION.to_be_bytes()].concat()
-    );
+    assert_eq!(response, [&[0, 1][..], &FORMAT_VERSION.to_be_bytes()].concat());
     // An oversized frame closes that connection only.
     let mut huge = UnixStream::connect(&path).unwrap();
     huge.write_all(&u32::MAX.to_be_bytes()).unwrap();
     let mut buffer = [0; 1];
     assert_eq!(huge.read(&mut buffer).unwrap_or(0), 0);
     let client = SocketClient::connect(&path).unwrap();
-    assert_eq!(
-        Kv::get(&client, Tree::Meta, key::META_FORMAT).unwrap(),
-        Some(FORMAT_VERSION.to_be_bytes().to_vec())
-    );
+    assert_eq!(Kv::get(&client, Tree::Meta, key::META_FORMAT).unwrap(), Some(FORMAT_VERSION.to_be_bytes().to_vec()));
 }
 
 #[test]
@@ -682,33 +496,13 @@ fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions(
         let kept = rows(&reader.samples(id, i64::MIN, i64::MAX).unwrap());
         // Whole blocks go: samples from 1_080_000 (the block that reaches
         // past the cut) on are kept.
-        let expected: Vec<Sample> = written[i]
-            .iter()
-            .filter(|s| s.time >= 1_080_000)
-            .cloned()
-            .collect();
+        let expected: Vec<Sample> = written[i].iter().filter(|s| s.time >= 1_080_000).cloned().collect();
         assert_eq!(kept, expected);
         assert!(reader.details(id).unwrap().is_some());
     }
     // Sweep records and SNMP readings go by whole blocks too.
-    assert_eq!(
-        reader
-            .sweeps(HOST, 0, i64::MAX)
-            .unwrap()
-            .first()
-            .unwrap()
-            .time,
-        1_080_000
-    );
-    assert_eq!(
-        reader
-            .snmp(HOST, 0, i64::MAX)
-            .unwrap()
-            .first()
-            .unwrap()
-            .time,
-        1_080_000
-    );
+    assert_eq!(reader.sweeps(HOST, 0, i64::MAX).unwrap().first().unwrap().time, 1_080_000);
+    assert_eq!(reader.snmp(HOST, 0, i64::MAX).unwrap().first().unwrap().time, 1_080_000);
     assert_eq!(reader.sweeps(HOST, 0, i64::MAX).unwrap().len(), 14);
     assert_eq!(reader.events(HOST, 0, i64::MAX).unwrap().len(), 12);
     assert!(reader.latest_host_info(HOST).unwrap().is_some());
@@ -727,10 +521,7 @@ fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions(
     let fresh: Vec<UnixMillis> = (0..4).map(|n| 3_000_000 + n * 10_000).collect();
     let mut blocks = 0;
     for &time in &fresh {
-        blocks += store
-            .write_sweep(&sweep(time, vec![running(0, time, 1)]))
-            .unwrap()
-            .blocks;
+        blocks += store.write_sweep(&sweep(time, vec![running(0, time, 1)])).unwrap().blocks;
     }
     assert_eq!(blocks, 1);
     let reader = Reader::Direct(store);
@@ -741,10 +532,7 @@ fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions(
 #[derive(Clone, Debug)]
 enum Op {
     /// A sweep listing these containers (0..4), reached or not.
-    Sweep {
-        containers: Vec<usize>,
-        reached: bool,
-    },
+    Sweep { containers: Vec<usize>, reached: bool },
     /// Prune everything before the time `back` sweeps ago, to completion.
     Prune { back: i64 },
     /// Drop the store and open it again.
@@ -760,11 +548,7 @@ fn any_op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn check_model(
-    store: Store,
-    model: &mut BTreeMap<usize, Vec<Sample>>,
-    cut: Option<UnixMillis>,
-) -> Store {
+fn check_model(store: Store, model: &mut BTreeMap<usize, Vec<Sample>>, cut: Option<UnixMillis>) -> Store {
     let reader = Reader::Direct(store);
     let series = match reader.series(HOST) {
         Ok(series) => series,
@@ -772,19 +556,14 @@ fn check_model(
         Err(e) => panic!("{e}"),
     };
     for info in &series {
-        let i = (0..4)
-            .find(|&i| container(i).id == info.container.id)
-            .unwrap();
+        let i = (0..4).find(|&i| container(i).id == info.container.id).unwrap();
         let stored = rows(&reader.samples(info.series, i64::MIN, i64::MAX).unwrap());
         let expected = model.entry(i).or_default();
         match cut {
             // Pruning may keep some older samples (whole blocks go), but
             // what is kept is a suffix that holds everything from the cut.
             Some(cut) => {
-                assert!(
-                    expected.ends_with(&stored),
-                    "{stored:?} not a suffix of {expected:?}"
-                );
+                assert!(expected.ends_with(&stored), "{stored:?} not a suffix of {expected:?}");
                 assert!(stored.len() >= expected.iter().filter(|s| s.time >= cut).count());
                 *expected = stored;
             }

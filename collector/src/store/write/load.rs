@@ -21,38 +21,23 @@ impl Writer {
             let read = |k: &[u8]| -> Result<u64, StoreError> {
                 match meta.get(k).map_err(|e| h.error(e))? {
                     None => Ok(0),
-                    Some(v) => be_number(&v).ok_or_else(|| {
-                        h.corrupt(format!("meta/{} is malformed", String::from_utf8_lossy(k)))
-                    }),
+                    Some(v) => be_number(&v)
+                        .ok_or_else(|| h.corrupt(format!("meta/{} is malformed", String::from_utf8_lossy(k)))),
                 }
             };
             let next_host = u32::try_from(read(key::META_NEXT_HOST)?).unwrap_or(u32::MAX);
             let next_series = read(key::META_NEXT_SERIES)?;
-            self.counters = Some(Counters {
-                next_host,
-                next_series,
-            });
+            self.counters = Some(Counters { next_host, next_series });
         }
-        self.counters
-            .as_mut()
-            .ok_or_else(|| h.corrupt("id counters".to_owned()))
+        self.counters.as_mut().ok_or_else(|| h.corrupt("id counters".to_owned()))
     }
 
     /// The id of a host: known, loaded with its head pages, or created.
-    pub(super) fn host(
-        &mut self,
-        h: &ReadHandle,
-        name: &str,
-        w: &mut Writes,
-    ) -> Result<HostId, StoreError> {
+    pub(super) fn host(&mut self, h: &ReadHandle, name: &str, w: &mut Writes) -> Result<HostId, StoreError> {
         if let Some(state) = self.hosts.get(name) {
             return Ok(state.id);
         }
-        let id = match h
-            .tree(Tree::Hosts)
-            .get(key::host(name))
-            .map_err(|e| h.error(e))?
-        {
+        let id = match h.tree(Tree::Hosts).get(key::host(name)).map_err(|e| h.error(e))? {
             Some(v) => HostId(
                 be_number(&v)
                     .filter(|_| v.len() == HOST_LEN)
@@ -61,10 +46,8 @@ impl Writer {
             ),
             None => {
                 let counters = self.counters(h)?;
-                let id = u16::try_from(counters.next_host).map_err(|_| StoreError::Exhausted {
-                    path: h.path().to_path_buf(),
-                    what: "host",
-                })?;
+                let id = u16::try_from(counters.next_host)
+                    .map_err(|_| StoreError::Exhausted { path: h.path().to_path_buf(), what: "host" })?;
                 counters.next_host += 1;
                 let next = u16::try_from(counters.next_host).unwrap_or(u16::MAX);
                 w.insert(Tree::Meta, key::META_NEXT_HOST, next.to_be_bytes());
@@ -85,14 +68,8 @@ impl Writer {
         let info_hash = newest(h, Tree::HostInfo, &prefix)?.map(|(_, v)| key::fnv1a(&v));
         let sweeps_end = newest_record(h, Tree::Sweeps, &prefix)?;
         let snmp_end = newest_record(h, Tree::Snmp, &prefix)?;
-        let mut state = HostState {
-            id,
-            info_hash,
-            head: Vec::new(),
-            sweeps: Vec::new(),
-            snmp: Vec::new(),
-            last_sweep: sweeps_end,
-        };
+        let mut state =
+            HostState { id, info_hash, head: Vec::new(), sweeps: Vec::new(), snmp: Vec::new(), last_sweep: sweeps_end };
         let mut rows: BTreeMap<SeriesId, Vec<Vec<u8>>> = BTreeMap::new();
         let mut failure = None;
         h.for_each(Tree::Head, &Scan::prefix(&prefix), |k, bytes| {
@@ -105,10 +82,7 @@ impl Writer {
                 state.sweeps.push((page.time, page.sweep.to_vec()));
                 state.last_sweep = Some(page.time);
             }
-            if let Some(snmp) = page
-                .snmp
-                .filter(|_| snmp_end.is_none_or(|end| page.time > end))
-            {
+            if let Some(snmp) = page.snmp.filter(|_| snmp_end.is_none_or(|end| page.time > end)) {
                 state.snmp.push((page.time, snmp.to_vec()));
             }
             for (series, row) in page.rows {
@@ -132,8 +106,7 @@ impl Writer {
             for sample in &samples {
                 series_state.append(sample, &mut ignored);
             }
-            self.containers
-                .insert((id, series_state.info.container.id.clone()), series);
+            self.containers.insert((id, series_state.info.container.id.clone()), series);
             self.series.insert(series, series_state);
         }
         Ok(state)
@@ -155,32 +128,19 @@ impl Writer {
             Some(&id) => id,
             None => {
                 let series_key = key::series(host, &container.id);
-                let id = match h
-                    .tree(Tree::Series)
-                    .get(&series_key)
-                    .map_err(|e| h.error(e))?
-                {
+                let id = match h.tree(Tree::Series).get(&series_key).map_err(|e| h.error(e))? {
                     Some(v) => {
-                        let id = key::series_of(&v)
-                            .filter(|_| v.len() == SERIES_LEN)
-                            .ok_or_else(|| {
-                                h.corrupt(format!(
-                                    "series id of container {} is malformed",
-                                    container.id
-                                ))
-                            })?;
+                        let id = key::series_of(&v).filter(|_| v.len() == SERIES_LEN).ok_or_else(|| {
+                            h.corrupt(format!("series id of container {} is malformed", container.id))
+                        })?;
                         let state = load_series(h, host, id)?;
                         self.series.insert(id, state);
                         id
                     }
                     None => {
                         let counters = self.counters(h)?;
-                        let id = u32::try_from(counters.next_series).map_err(|_| {
-                            StoreError::Exhausted {
-                                path: h.path().to_path_buf(),
-                                what: "series",
-                            }
-                        })?;
+                        let id = u32::try_from(counters.next_series)
+                            .map_err(|_| StoreError::Exhausted { path: h.path().to_path_buf(), what: "series" })?;
                         counters.next_series += 1;
                         let next = u32::try_from(counters.next_series).unwrap_or(u32::MAX);
                         let id = SeriesId(id);
@@ -193,11 +153,7 @@ impl Writer {
                             first_seen: time,
                             last_seen: None,
                         };
-                        w.insert(
-                            Tree::SeriesInfo,
-                            key::series_prefix(id),
-                            series_json(h, &info)?,
-                        );
+                        w.insert(Tree::SeriesInfo, key::series_prefix(id), series_json(h, &info)?);
                         self.series.insert(
                             id,
                             SeriesState {
@@ -219,11 +175,7 @@ impl Writer {
         if let Some(state) = self.series.get_mut(&id) {
             if state.info.container != *container {
                 state.info.container = container.clone();
-                w.insert(
-                    Tree::SeriesInfo,
-                    key::series_prefix(id),
-                    series_json(h, &state.info)?,
-                );
+                w.insert(Tree::SeriesInfo, key::series_prefix(id), series_json(h, &state.info)?);
             }
         }
         Ok(id)
@@ -239,39 +191,24 @@ fn load_series(h: &ReadHandle, host: HostId, id: SeriesId) -> Result<SeriesState
         .get(prefix)
         .map_err(|e| h.error(e))?
         .ok_or_else(|| h.corrupt(format!("series {id} has no series_info")))?;
-    let info: SeriesInfo = serde_json::from_slice(&json)
-        .map_err(|e| h.corrupt(format!("series_info of series {id}: {e}")))?;
+    let info: SeriesInfo =
+        serde_json::from_slice(&json).map_err(|e| h.corrupt(format!("series_info of series {id}: {e}")))?;
     let block_end = match newest(h, Tree::Blocks, &prefix)? {
         Some((k, v)) => Some(codec::time_range(&v).map(|(_, last)| last).map_err(|e| {
-            h.corrupt(format!(
-                "block of series {id} at {}: {e}",
-                key::time_of(&k, SERIES_LEN).unwrap_or_default()
-            ))
+            h.corrupt(format!("block of series {id} at {}: {e}", key::time_of(&k, SERIES_LEN).unwrap_or_default()))
         })?),
         None => None,
     };
     let details_hash = newest(h, Tree::Details, &prefix)?.map(|(_, v)| key::fnv1a(&v));
-    Ok(SeriesState {
-        host,
-        info,
-        last_time: block_end,
-        details_hash,
-        open: OpenBlock::default(),
-        last: None,
-    })
+    Ok(SeriesState { host, info, last_time: block_end, details_hash, open: OpenBlock::default(), last: None })
 }
 
 /// The time of the newest record in a host's record blocks.
-fn newest_record(
-    h: &ReadHandle,
-    tree: Tree,
-    prefix: &[u8],
-) -> Result<Option<UnixMillis>, StoreError> {
+fn newest_record(h: &ReadHandle, tree: Tree, prefix: &[u8]) -> Result<Option<UnixMillis>, StoreError> {
     let Some((k, v)) = newest(h, tree, prefix)? else {
         return Ok(None);
     };
-    let records = page::parse_records(&v)
-        .map_err(|e| h.corrupt(format!("{} block {k:02x?}: {e}", tree.name())))?;
+    let records = page::parse_records(&v).map_err(|e| h.corrupt(format!("{} block {k:02x?}: {e}", tree.name())))?;
     Ok(records.last().map(|(time, _)| *time))
 }
 
@@ -285,8 +222,7 @@ fn newest(h: &ReadHandle, tree: Tree, prefix: &[u8]) -> Result<Option<Entry>, St
 }
 
 fn series_json(h: &ReadHandle, info: &SeriesInfo) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(info)
-        .map_err(|e| h.corrupt(format!("series_info of series {}: {e}", info.series)))
+    serde_json::to_vec(info).map_err(|e| h.corrupt(format!("series_info of series {}: {e}", info.series)))
 }
 
 /// A big-endian number of 1 to 8 bytes.

@@ -77,9 +77,7 @@ type Write = (Vec<u8>, Option<Vec<u8>>);
 
 impl Writes {
     fn new() -> Writes {
-        Writes {
-            trees: std::array::from_fn(|_| Vec::new()),
-        }
+        Writes { trees: std::array::from_fn(|_| Vec::new()) }
     }
 
     fn insert(&mut self, tree: Tree, key: impl AsRef<[u8]>, value: impl Into<Vec<u8>>) {

@@ -81,9 +81,7 @@ impl OpenBlock {
 
     fn rows(&self) -> impl Iterator<Item = &[u8]> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(&self.ends)
-            .map(|(start, &end)| &self.bytes[start..end])
+        starts.zip(&self.ends).map(|(start, &end)| &self.bytes[start..end])
     }
 }
 
@@ -99,12 +97,7 @@ impl Writer {
         let time = batch.sweep.time;
         let host = self.host(h, &batch.host, w)?;
         let mut report = WriteReport::default();
-        if self
-            .hosts
-            .get(&batch.host)
-            .and_then(|state| state.last_sweep)
-            .is_some_and(|last| time <= last)
-        {
+        if self.hosts.get(&batch.host).and_then(|state| state.last_sweep).is_some_and(|last| time <= last) {
             report.stale = true;
             return Ok(report);
         }
@@ -130,27 +123,14 @@ impl Writer {
                 }
             }
             if let Some(latest) = &container.latest {
-                w.insert(
-                    Tree::Latest,
-                    key::series_prefix(id),
-                    record::encode_timed_json(time, latest),
-                );
+                w.insert(Tree::Latest, key::series_prefix(id), record::encode_timed_json(time, latest));
             }
         }
         if batch.sweep.outcome == SweepOutcome::Reached {
             self.compact_gone(h, host, &seen, w, &mut report)?;
         }
         let snmp = batch.snmp.as_ref().map(json_bytes);
-        self.write_head(
-            h,
-            batch,
-            host,
-            &rows,
-            snmp,
-            options.block_rows,
-            w,
-            &mut report,
-        )?;
+        self.write_head(h, batch, host, &rows, snmp, options.block_rows, w, &mut report)?;
         for event in &batch.events {
             let bytes = json_bytes(&event.event);
             let event_key = key::event(host, event.time_ns, key::fnv1a(&bytes));
@@ -190,8 +170,7 @@ impl Writer {
         for id in gone {
             if let Some(mut state) = self.series.remove(&id) {
                 state.compact(h, id, w, report)?;
-                self.containers
-                    .remove(&(host, std::mem::take(&mut state.info.container.id)));
+                self.containers.remove(&(host, std::mem::take(&mut state.info.container.id)));
             }
         }
         Ok(())
@@ -220,16 +199,8 @@ impl Writer {
         let sweep = batch.sweep.encode();
         host_state.last_sweep = Some(time);
         if host_state.head.len() + 1 < block_rows {
-            let page_rows = rows
-                .iter()
-                .filter_map(|id| Some((*id, self.series.get(id)?.open.last()?)))
-                .collect();
-            let page = HeadPage {
-                time,
-                sweep: &sweep,
-                snmp: snmp.as_deref(),
-                rows: page_rows,
-            };
+            let page_rows = rows.iter().filter_map(|id| Some((*id, self.series.get(id)?.open.last()?))).collect();
+            let page = HeadPage { time, sweep: &sweep, snmp: snmp.as_deref(), rows: page_rows };
             w.insert(Tree::Head, key::host_time(host, time), page.encode());
             host_state.head.push(time);
             host_state.sweeps.push((time, sweep));
@@ -238,10 +209,7 @@ impl Writer {
         }
         host_state.sweeps.push((time, sweep));
         host_state.snmp.extend(snmp.map(|snmp| (time, snmp)));
-        for (tree, records) in [
-            (Tree::Sweeps, &mut host_state.sweeps),
-            (Tree::Snmp, &mut host_state.snmp),
-        ] {
+        for (tree, records) in [(Tree::Sweeps, &mut host_state.sweeps), (Tree::Snmp, &mut host_state.snmp)] {
             if let Some(&(first, _)) = records.first() {
                 let block = page::encode_records(records.iter().map(|(t, r)| (*t, r.as_slice())));
                 w.insert(tree, key::host_time(host, first), block);
