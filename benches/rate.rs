@@ -4,14 +4,16 @@
 //! would be printed. Criterion reports the time per series: divide by
 //! [`ROWS`] for ns per sample (`cargo bench --bench rate`).
 //!
-//! The pipeline is `input -> [decode] -> derive`: today the input is a
-//! ready `SampleColumns`; when the store codec lands, encode the series once
-//! in `main_bench` and decode it inside the timed closure, before `derive`.
+//! The pipeline is `encoded blocks -> decode -> derive`, as `kura` runs it:
+//! the series is encoded once into store blocks of 360 rows (one hour at
+//! 10 s, the store's default), then each iteration decodes every block and
+//! derives every figure. `derive_only` and `decode_only` split the cost.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kura_collector::sample::{Field, Sample, SampleColumns, State};
+use kura_collector::store::codec;
 use kura_query::rate::{intervals, round_to_u64, CpuScale, MemUse};
 
 /// Samples in the series.
@@ -145,12 +147,36 @@ fn derive(columns: &SampleColumns) -> Figures {
     figures
 }
 
+/// Rows per stored block (the store's default).
+const BLOCK_ROWS: usize = 360;
+
+/// The series as the store keeps it: encoded blocks of [`BLOCK_ROWS`] rows.
+fn encode(columns: &SampleColumns) -> Vec<Vec<u8>> {
+    let rows: Vec<Sample> = (0..columns.len()).filter_map(|i| columns.row(i)).collect();
+    rows.chunks(BLOCK_ROWS)
+        .map(|chunk| codec::encode_block(chunk).unwrap_or_else(|e| panic!("encoding the bench series: {e}")))
+        .collect()
+}
+
+/// The decode step: every block, in order, into one set of columns.
+fn decode(blocks: &[Vec<u8>]) -> SampleColumns {
+    let mut columns = SampleColumns::default();
+    for block in blocks {
+        codec::decode_block_into(block, &mut columns).unwrap_or_else(|e| panic!("decoding the bench series: {e}"));
+    }
+    columns
+}
+
 fn main_bench(c: &mut Criterion) {
     let columns = series(ROWS);
+    let blocks = encode(&columns);
+    assert_eq!(decode(&blocks), columns, "the codec must give back the series");
     let mut group = c.benchmark_group("rate");
     group.throughput(Throughput::Elements(u64::try_from(ROWS).unwrap_or(u64::MAX)));
     group.sample_size(10);
-    group.bench_function("every_figure_per_interval_1M_samples", |b| b.iter(|| derive(black_box(&columns))));
+    group.bench_function("decode_and_derive_1M_samples", |b| b.iter(|| derive(&decode(black_box(&blocks)))));
+    group.bench_function("derive_only_1M_samples", |b| b.iter(|| derive(black_box(&columns))));
+    group.bench_function("decode_only_1M_samples", |b| b.iter(|| decode(black_box(&blocks))));
     group.finish();
 }
 

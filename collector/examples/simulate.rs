@@ -5,9 +5,10 @@
 //! cargo run --release -p kura-collector --example simulate -- DIR [DAYS] [CONTAINERS] [INTERVAL_S]
 //! ```
 //!
-//! Defaults: 35 days, 100 containers, 10 s. The history ends now, so that
-//! `kura` reads it as fresh; it prints the sweeps and samples written, the
-//! time taken and the bytes on disk per container-sample.
+//! Defaults: 35 days, 100 containers, 10 s. The history ends when the
+//! simulation starts; it prints the sweeps and samples written, the time
+//! taken, the bytes on disk per container-sample and the end of the history
+//! (query it with `kura ... --at END`).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -28,7 +29,8 @@ fn main() -> anyhow::Result<()> {
 
     let mut spec = Simulation::days(containers, days, interval_ms);
     let span = i64::try_from(spec.sweeps)?.saturating_mul(interval_ms);
-    spec.start = chrono::Utc::now().timestamp_millis().saturating_sub(span);
+    let end = chrono::Utc::now().timestamp_millis();
+    spec.start = end.saturating_sub(span);
     let options = StoreOptions { flush_every_sweep: false, ..StoreOptions::default() };
     let store = Store::open(&dir, options).with_context(|| format!("opening {}", dir.display()))?;
     let started = Instant::now();
@@ -40,13 +42,14 @@ fn main() -> anyhow::Result<()> {
     let samples = u64::try_from(report.samples)?.max(1);
     println!(
         "simulated {days} days x {containers} containers at {}s: {} sweeps, {} samples, {} restarts in {:.1}s; \
-         {bytes} bytes on disk, {:.1} bytes per container-sample",
+         {bytes} bytes on disk, {:.1} bytes per container-sample; history ends at {}",
         interval_ms / 1000,
         report.sweeps,
         report.samples,
         report.restarts,
         elapsed.as_secs_f64(),
-        bytes as f64 / samples as f64
+        bytes as f64 / samples as f64,
+        chrono::DateTime::from_timestamp_millis(end).map(|t| t.to_rfc3339()).unwrap_or_default()
     );
     Ok(())
 }

@@ -96,6 +96,9 @@ pub struct HostArgs {
     /// The host, as the collector names it (required when the store holds several).
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
+    /// Answer as of this time (RFC 3339, e.g. 2026-11-28T10:00:00Z) instead of now: for reading history.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Lines)]
     pub format: Format,

@@ -26,7 +26,7 @@ pub enum QueryError {
     #[error("the store holds several hosts ({0}): choose one with --host")]
     WhichHost(String),
     /// The host has no sweep.
-    #[error("host {0} has no sweep yet")]
+    #[error("host {0} has no sweep yet (or none before --at)")]
     NoSweep(String),
     /// The newest sweep is too old: the collector is not running.
     #[error("the newest sweep of host {host} is from {since} ({age_s} s ago, more than 3 intervals of {interval_s} s): is kura-collector running?")]

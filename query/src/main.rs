@@ -28,6 +28,12 @@ fn main() -> ExitCode {
 
 fn run(command: &Command, now: i64) -> Result<(), QueryError> {
     let host_args = host_args(command);
+    let now = match &host_args.at {
+        Some(at) => chrono::DateTime::parse_from_rfc3339(at)
+            .map_err(|e| QueryError::Usage(format!("--at {at:?}: {e} (write e.g. 2026-11-28T10:00:00Z)")))?
+            .timestamp_millis(),
+        None => now,
+    };
     let scope = Scope::open(host_args, now)?;
     let answer = match command {
         Command::Status(_) => checks::status(&scope),

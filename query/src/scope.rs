@@ -12,6 +12,8 @@ use crate::error::QueryError;
 
 /// The interval assumed when the store holds a single sweep.
 const DEFAULT_INTERVAL_MS: i64 = 10_000;
+/// How far back sweeps are read to find the newest and the interval, ms.
+const RECENT_MS: i64 = 3_600_000;
 /// A sweep older than this many intervals means the collector stopped.
 const STALE_INTERVALS: i64 = 3;
 
@@ -66,8 +68,15 @@ impl Scope {
             (None, [only]) => only.clone(),
             (None, _) => return Err(QueryError::WhichHost(hosts.join(", "))),
         };
-        let sweep = reader.latest_sweep(&host)?.ok_or_else(|| QueryError::NoSweep(host.clone()))?;
-        let recent = reader.sweeps(&host, sweep.time.saturating_sub(3_600_000), sweep.time)?;
+        // The newest sweep at or before `now` (which `--at` may set in the past).
+        let recent = reader.sweeps(&host, now.saturating_sub(RECENT_MS), now)?;
+        let sweep = match recent.last() {
+            Some(sweep) => sweep.clone(),
+            None => reader
+                .latest_sweep(&host)?
+                .filter(|sweep| sweep.time <= now)
+                .ok_or_else(|| QueryError::NoSweep(host.clone()))?,
+        };
         let interval_ms = estimate_interval(&recent.iter().map(|s| s.time).collect::<Vec<_>>());
         let age = now.saturating_sub(sweep.time);
         if age > STALE_INTERVALS.saturating_mul(interval_ms) {
