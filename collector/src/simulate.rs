@@ -255,19 +255,39 @@ impl Simulator {
                 });
             }
             sweep.sample = Some(container.sample(time, jitter));
-            sweep.details = (first || restarted).then(
-                || json!({"Id": sweep.info.id, "RestartCount": container.restarts, "State": {"Status": "running"}}),
-            );
+            // The shape of `api::ContainerDetails`, as the collector stores it.
+            sweep.details = (first || restarted).then(|| {
+                let started = chrono::DateTime::from_timestamp_millis(time).map(|t| t.to_rfc3339());
+                json!({"state": "running", "exit_code": 0, "oom_killed": false,
+                       "restart_count": container.restarts, "started_at": started})
+            });
             sweep.latest = (container.kind != Kind::Stopped).then(|| container.latest());
         }
+        // The shapes the collector stores: `snmp::HostReading` (KiB, ticks
+        // summed over 2 CPUs at 100 Hz: 2 000 a sweep, a quarter busy) and
+        // `sweep::Sizes`.
+        let ticks = |per_sweep: i64| index.saturating_mul(per_sweep).rem_euclid(1 << 32);
         batch.snmp = Some(json!({
-            "memTotalReal": 24_000_000,
-            "memAvailReal": 20_000_000 - rng.range(0, 1_000_000),
-            "ssCpuRawUser": index * 40,
-            "ssCpuRawSystem": index * 10,
-            "ssCpuRawIdle": index * 150,
+            "sys_uptime": index * 1000,
+            "memory": {
+                "total_real": 24_000_000,
+                "avail_real": 20_000_000 - rng.range(0, 1_000_000),
+                "buffer": 200_000,
+                "cached": 2_000_000,
+                "sys_avail": null,
+            },
+            "cpu": {
+                "user": ticks(400), "nice": ticks(0), "system": ticks(100), "idle": ticks(1500),
+                "wait": ticks(0), "kernel": ticks(0), "interrupt": ticks(0), "soft_irq": ticks(0),
+            },
+            "unsupported": [],
         }));
-        batch.sizes = (self.sweep % 360 == 0).then(|| json!({"image": 474_361_657, "running": 6}));
+        batch.sizes = (self.sweep % 360 == 0).then(|| {
+            json!({
+                "images": 474_361_657,
+                "containers": {"running": 6 * 1024, "restarting": 0, "paused": 0, "exited": 4096, "created": 0, "dead": 0},
+            })
+        });
         batch.host_info = first.then(|| json!({"Name": "sim-host", "NCPU": 2, "MemTotal": 25_769_803_776_u64}));
         self.sweep += 1;
         Some(&self.batch)

@@ -1,0 +1,100 @@
+//! Golden files for every command's output, against a store filled by the
+//! deterministic simulator (two hours of 12 containers at 10 s, SNMP,
+//! processes and sizes included), read as of the end of that history.
+//!
+//! Each output is compared byte for byte with `tests/golden/<case>.txt`, and
+//! every `key,value` output is parsed back with the `csv` crate and checked
+//! against Hinemos' line rules. `KURA_UPDATE_GOLDEN=1 cargo test -p
+//! kura-query --test golden` rewrites the files after a deliberate change.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kura_collector::simulate::{Simulation, Simulator};
+use kura_collector::store::{Store, StoreOptions};
+
+/// When the simulated history ends (its last sweep is 10 s before).
+const END: &str = "2026-01-01T02:00:00Z";
+
+fn simulated_store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let spec = Simulation { sweeps: 720, ..Simulation::days(12, 1, 10_000) };
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap_or_else(|e| panic!("open: {e}"));
+    Simulator::new(spec).run(&store).unwrap_or_else(|e| panic!("simulate: {e}"));
+    drop(store);
+    dir
+}
+
+fn golden(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{case}.txt"))
+}
+
+/// Hinemos 6.0's stricter rule, `^([^,]+),([0-9.]+)$`, implies 6.1's.
+fn hinemos_line(line: &str) -> bool {
+    match line.split_once(',') {
+        Some((key, value)) => {
+            !key.is_empty() && !value.is_empty() && value.chars().all(|c| c.is_ascii_digit() || c == '.')
+        }
+        None => false,
+    }
+}
+
+#[test]
+fn every_command_matches_its_golden_file() {
+    let store = simulated_store();
+    let cases: &[(&str, &[&str])] = &[
+        ("status", &["status"]),
+        ("count", &["count"]),
+        ("size", &["size"]),
+        ("cpu", &["cpu"]),
+        ("cpu-core-scale-per-core", &["cpu", "--scale", "core", "--core"]),
+        ("cpu-with-host", &["cpu", "--with-host", "--key", "short"]),
+        ("mem", &["mem"]),
+        ("mem-limit-rss", &["mem", "--limit", "--rss"]),
+        ("mem-with-host", &["mem", "--with-host", "-n", "sim-01*"]),
+        ("mem-detail", &["mem", "--detail", "-n", "sim-001"]),
+        ("disk", &["disk", "--window", "1m"]),
+        ("disk-per-window", &["disk", "--per-window", "--write"]),
+        ("net", &["net", "--key", "id"]),
+        ("net-packets-per-window", &["net", "--packets", "--per-window", "--rx"]),
+        ("proc", &["proc", "--prog", "httpd", "--args=-f"]),
+        ("ps", &["ps", "--all"]),
+        ("cpu-table", &["cpu", "--format", "table", "-n", "sim-01*"]),
+        ("cpu-json", &["cpu", "--format", "json", "-n", "sim-01*"]),
+    ];
+    let update = std::env::var_os("KURA_UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for (case, args) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_kura"))
+            .args(*args)
+            .args(["--data", &store.path().display().to_string(), "--at", END, "--max-bytes", "0"])
+            .output()
+            .unwrap_or_else(|e| panic!("running kura: {e}"));
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "{case}: kura failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(!stdout.is_empty(), "{case}: no output");
+        let path = golden(case);
+        if update {
+            std::fs::write(&path, &stdout).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        if stdout != expected {
+            failures.push(format!("{case}: output differs from {}:\n{stdout}", path.display()));
+        }
+        if ["ps", "cpu-table", "cpu-json"].contains(case) {
+            continue;
+        }
+        let mut keys = std::collections::HashSet::new();
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(stdout.as_bytes());
+        for record in reader.records() {
+            let record = record.unwrap_or_else(|e| panic!("{case}: not CSV: {e}"));
+            assert_eq!(record.len(), 2, "{case}: {record:?}");
+            assert!(record[1].parse::<f64>().is_ok_and(f64::is_finite), "{case}: value {:?}", &record[1]);
+            assert!(keys.insert(record[0].to_owned()), "{case}: duplicate key {}", &record[0]);
+        }
+        for line in stdout.lines() {
+            assert!(hinemos_line(line), "{case}: {line:?} breaks Hinemos' line rule");
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
