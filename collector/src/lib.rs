@@ -4,6 +4,7 @@
 //! # Layout
 //!
 //! - [`duration`]: `10s`, `5m`, `35d` as operators write them.
+//! - [`host`]: a host's SNMP readings and size sweeps.
 //! - [`paths`]: the default data folder.
 //! - [`sample`]: the model: a container's state and raw counters at one instant.
 //! - [`simulate`]: realistic simulated history, written through the real store.
@@ -24,6 +25,7 @@
 
 pub mod api;
 pub mod duration;
+pub mod host;
 pub mod paths;
 pub mod sample;
 pub mod simulate;

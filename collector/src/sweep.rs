@@ -19,8 +19,9 @@ use tokio::task::JoinSet;
 use crate::api::{self, ContainerDetails, ContainerInspect, ContainerSummary, ImageSummary, Info, Top};
 use crate::config::HostConfig;
 use crate::docker::{DockerClient, DockerError};
+use crate::host::{HostReading, Sizes};
 use crate::sample::{Sample, State, UnixMillis};
-use crate::snmp::{self, HostReading};
+use crate::snmp;
 use crate::stats;
 
 /// Whether the sweep reached the daemon.
@@ -51,15 +52,6 @@ pub struct ContainerSweep {
     pub top: Option<Top>,
     /// The raw `memory_stats.stats` map, when `top` was due (for `kura mem --detail`).
     pub memory_stats: Option<BTreeMap<String, u64>>,
-}
-
-/// The sizes part of a sweep (`size=1` list and images), when due.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Sizes {
-    /// Sum of image sizes, bytes.
-    pub images: u64,
-    /// Sum of containers' `SizeRw` per state name, bytes.
-    pub containers: BTreeMap<String, u64>,
 }
 
 /// Everything one sweep of one host learnt.
@@ -272,7 +264,7 @@ impl HostSampler {
             images: images.iter().filter_map(|i| u64::try_from(i.size).ok()).sum(),
             containers: BTreeMap::new(),
         };
-        for state in [State::Running, State::Restarting, State::Paused, State::Exited] {
+        for state in [State::Running, State::Restarting, State::Paused, State::Exited, State::Created, State::Dead] {
             sizes.containers.insert(state.as_str().to_owned(), 0);
         }
         for container in list {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kura_collector::duration::parse_duration;
+use kura_collector::host::{HostReading, Sizes};
 use kura_collector::sample::{Field, SampleColumns, State};
 use kura_collector::store::Timed;
 use serde_json::Value as Json;
@@ -72,10 +73,14 @@ pub fn size(scope: &Scope) -> Result<Answer, QueryError> {
             scope.host
         ))
     })?;
-    let number = |value: &Json| value.as_u64().unwrap_or(0);
-    let mut items = vec![Item::new("image", Value::Integer(number(&sizes.value["images"])))];
+    let sizes: Sizes = serde_json::from_value(sizes.value).map_err(|e| QueryError::BadRecord {
+        what: format!("size sweep of host {}", scope.host),
+        reason: e.to_string(),
+    })?;
+    let mut items = vec![Item::new("image", Value::Integer(sizes.images))];
     for state in COUNTED {
-        items.push(Item::new(state.as_str(), Value::Integer(number(&sizes.value["containers"][state.as_str()]))));
+        let bytes = sizes.containers.get(state.as_str()).copied().unwrap_or(0);
+        items.push(Item::new(state.as_str(), Value::Integer(bytes)));
     }
     Ok(Answer { items, ..Answer::default() })
 }
@@ -173,27 +178,33 @@ pub fn cpu(scope: &Scope, selection: &Selection, args: &CpuArgs) -> Result<Answe
 }
 
 /// The SNMP readings of the window, oldest first.
-fn snmp_readings(scope: &Scope, width: u64) -> Result<Vec<Timed<Json>>, QueryError> {
+fn snmp_readings(scope: &Scope, width: u64) -> Result<Vec<Timed<HostReading>>, QueryError> {
     let from = scope.now.saturating_sub(i64::try_from(width).unwrap_or(i64::MAX).saturating_add(scope.interval_ms));
-    let readings = scope.reader.snmp(&scope.host, from, scope.now)?;
+    let readings: Vec<Timed<HostReading>> = scope
+        .reader
+        .snmp(&scope.host, from, scope.now)?
+        .into_iter()
+        .filter_map(|r| Some(Timed { time: r.time, value: serde_json::from_value(r.value).ok()? }))
+        .collect();
     if readings.is_empty() {
         return Err(QueryError::NoSnmp(scope.host.clone()));
     }
     Ok(readings)
 }
 
-fn ticks(reading: &Json) -> Option<SnmpCpuTicks> {
-    let counter = |value: &Json| value.as_u64().and_then(|v| u32::try_from(v & u64::from(u32::MAX)).ok());
-    let cpu = &reading["cpu"];
+/// The CPU counters of a reading as Counter32 ticks (the agent's wrap).
+fn ticks(reading: &HostReading) -> Option<SnmpCpuTicks> {
+    let counter = |value: Option<u64>| value.and_then(|v| u32::try_from(v & u64::from(u32::MAX)).ok());
+    let cpu = &reading.cpu;
     Some(SnmpCpuTicks {
-        uptime: counter(&reading["sys_uptime"])?,
-        user: counter(&cpu["user"])?,
-        nice: counter(&cpu["nice"])?,
-        system: counter(&cpu["system"])?,
-        idle: counter(&cpu["idle"])?,
-        wait: counter(&cpu["wait"]).unwrap_or(0),
-        interrupt: counter(&cpu["interrupt"]).unwrap_or(0),
-        softirq: counter(&cpu["soft_irq"]).unwrap_or(0),
+        uptime: counter(reading.sys_uptime)?,
+        user: counter(cpu.user)?,
+        nice: counter(cpu.nice)?,
+        system: counter(cpu.system)?,
+        idle: counter(cpu.idle)?,
+        wait: counter(cpu.wait).unwrap_or(0),
+        interrupt: counter(cpu.interrupt).unwrap_or(0),
+        softirq: counter(cpu.soft_irq).unwrap_or(0),
     })
 }
 
@@ -218,7 +229,8 @@ fn host_memory(scope: &Scope) -> Result<Option<u64>, QueryError> {
         }
     }
     let newest = scope.reader.snmp(&scope.host, scope.now.saturating_sub(3_600_000), scope.now)?;
-    Ok(newest.last().and_then(|r| r.value["memory"]["total_real"].as_u64()).and_then(|kib| kib.checked_mul(1024)))
+    let reading = newest.last().and_then(|r| serde_json::from_value::<HostReading>(r.value.clone()).ok());
+    Ok(reading.and_then(|r| r.memory.total_real).and_then(|kib| kib.checked_mul(1024)))
 }
 
 /// `kura mem`.
@@ -247,8 +259,8 @@ pub fn mem(scope: &Scope, selection: &Selection, args: &MemArgs) -> Result<Answe
         let readings = snmp_readings(scope, width)?;
         let newest = readings.last().map(|r| &r.value);
         let kib = |v: Option<u64>| v.and_then(|k| k.checked_mul(1024));
-        let total = kib(newest.and_then(|r| r["memory"]["total_real"].as_u64()));
-        let available = kib(newest.and_then(snmp_available_kib));
+        let total = kib(newest.and_then(|r| r.memory.total_real));
+        let available = kib(newest.and_then(HostReading::mem_available_kib));
         let value = total
             .zip(available)
             .and_then(|(total, available)| rate::host_mem_residual_percent(total, available, used_sum))
@@ -256,18 +268,6 @@ pub fn mem(scope: &Scope, selection: &Selection, args: &MemArgs) -> Result<Answe
         push(&mut answer, "host_mem_usage:host".to_owned(), value, "no usable SNMP memory figure");
     }
     Ok(answer)
-}
-
-/// MemAvailable from a stored SNMP reading: memSysAvail when the agent has
-/// it, else memAvailReal + memBuffer + memCached (memAvailReal alone is
-/// MemFree, which leaves out reclaimable cache).
-fn snmp_available_kib(reading: &Json) -> Option<u64> {
-    let memory = &reading["memory"];
-    if let Some(available) = memory["sys_avail"].as_u64() {
-        return Some(available);
-    }
-    let part = |name: &str| memory[name].as_u64();
-    part("avail_real")?.checked_add(part("buffer")?)?.checked_add(part("cached")?)
 }
 
 fn mem_detail(scope: &Scope, selection: &Selection) -> Result<Answer, QueryError> {
@@ -411,15 +411,5 @@ mod tests {
             count_matching(&serde_json::json!({}), &regex::Regex::new(".*").unwrap_or_else(|e| panic!("{e}"))),
             None
         );
-    }
-
-    #[test]
-    fn snmp_available_prefers_memsysavail() {
-        let with = serde_json::json!({"memory": {"sys_avail": 500, "avail_real": 100, "buffer": 10, "cached": 20}});
-        let without = serde_json::json!({"memory": {"avail_real": 100, "buffer": 10, "cached": 20}});
-        let partial = serde_json::json!({"memory": {"avail_real": 100}});
-        assert_eq!(snmp_available_kib(&with), Some(500));
-        assert_eq!(snmp_available_kib(&without), Some(130));
-        assert_eq!(snmp_available_kib(&partial), None);
     }
 }

@@ -56,6 +56,14 @@ pub enum QueryError {
         /// What was asked.
         selector: String,
     },
+    /// A stored record does not have the shape this build reads.
+    #[error("the stored {what} does not decode: {reason}")]
+    BadRecord {
+        /// Which record.
+        what: String,
+        /// serde's reason.
+        reason: String,
+    },
     /// A flag's value is unusable.
     #[error("{0}")]
     Usage(String),
