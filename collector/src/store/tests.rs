@@ -172,6 +172,13 @@ fn everything_written_reads_back() {
             }
         );
     }
+    // Several series at once: the same answers.
+    let ids: Vec<SeriesId> = series.iter().map(|s| s.series).rev().collect();
+    let many = reader.samples_many(&ids, 1_020_000, 1_090_000).unwrap();
+    for (id, columns) in ids.iter().zip(&many) {
+        assert_eq!(columns, &reader.samples(*id, 1_020_000, 1_090_000).unwrap());
+        assert!(!columns.is_empty());
+    }
     let sweeps = reader.sweeps(HOST, 1_010_000, 1_030_000).unwrap();
     assert_eq!(
         sweeps.iter().map(|s| s.time).collect::<Vec<_>>(),
@@ -559,6 +566,11 @@ fn assert_same_answers(direct: &Reader, socket: &Reader) {
         assert_eq!(direct.details(id).unwrap(), socket.details(id).unwrap());
         assert_eq!(direct.latest(id).unwrap(), socket.latest(id).unwrap());
     }
+    let ids: Vec<SeriesId> = series.iter().map(|s| s.series).collect();
+    assert_eq!(
+        direct.samples_many(&ids, 0, i64::MAX).unwrap(),
+        socket.samples_many(&ids, 0, i64::MAX).unwrap()
+    );
     assert_eq!(
         direct.sweeps(HOST, 0, i64::MAX).unwrap(),
         socket.sweeps(HOST, 0, i64::MAX).unwrap()
