@@ -37,7 +37,8 @@
 
 use thiserror::Error;
 
-use super::varint::{self, VarintError};
+use super::varint;
+pub use super::varint::VarintError;
 use crate::sample::{Field, Sample, SampleColumns, State, UnixMillis, FIELD_COUNT};
 
 /// The block format this module writes and reads.
