@@ -20,6 +20,8 @@ use kura_collector::store::{Reader, Scan, SeriesId, Store, StoreOptions, SweepBa
 const CONTAINERS: usize = 100;
 const INTERVAL_MS: i64 = 10_000;
 const WEEK_DAYS: u32 = 7;
+/// Sweeps simulated past the week: half a block, in the head.
+const HEAD_SWEEPS: usize = 180;
 
 /// A directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -75,7 +77,9 @@ fn ratio(numerator: u64, denominator: u64) -> f64 {
 
 /// Simulates a week into `dir` and prints the bytes on disk per sample.
 fn simulate_week(dir: &Path) {
-    let spec = Simulation::days(CONTAINERS, WEEK_DAYS, INTERVAL_MS);
+    // A week and half an hour: the head is half full, as on average.
+    let mut spec = Simulation::days(CONTAINERS, WEEK_DAYS, INTERVAL_MS);
+    spec.sweeps += HEAD_SWEEPS;
     let store = Store::open(dir, bulk_options()).expect("open the week store");
     let started = Instant::now();
     let report = Simulator::new(spec).run(&store).expect("simulate a week");
@@ -132,6 +136,17 @@ fn scan(c: &mut Criterion, dir: &Path) {
             columns
         })
     });
+    // What a monitoring command does every minute: the last five minutes
+    // of every container of the host, in one call (one read of the head).
+    let ids: Vec<SeriesId> = series.iter().map(|s| s.series).collect();
+    let newest = series.iter().filter_map(|s| s.last_seen).max().unwrap_or(0);
+    let recent = || {
+        let columns = reader.samples_many(&ids, newest - 300_000, newest).expect("samples");
+        columns.iter().map(|c| c.len()).sum::<usize>()
+    };
+    let recent_rows = recent();
+    group.throughput(Throughput::Elements(count(recent_rows)));
+    group.bench_function("host_last_5_minutes", |b| b.iter(|| assert_eq!(recent(), recent_rows)));
     group.finish();
 }
 

@@ -9,7 +9,7 @@
 //! | first, last time | zigzag varints (read without decoding: [`time_range`]) |
 //! | time column | an integer column (below), every row present |
 //! | states | runs of (state code byte, varint length) covering every row |
-//! | fields | varint count (at most [`FIELD_COUNT`]), then one integer column per [`Field`] in index order; fields past the count decode as absent |
+//! | fields | varint count (at most [`FIELD_COUNT`]), then one integer column per [`Field`] in index order; fields past the count decode as absent. The CPU total of a row with per-CPU values is stored as its difference from their sum (the kernel's total is that sum read a moment apart, so this costs nothing where the total costs 4 bytes) |
 //! | per-CPU | varint count (at most [`MAX_CPUS`]), then one integer column per CPU |
 //!
 //! An integer column starts with a header byte: bits 0-1 presence (0 no row
@@ -29,12 +29,16 @@
 //!   zeros. An idle container's counters then cost two bytes per block.
 //!
 //! The encoder tries every mode with and without zero runs and keeps the
-//! smallest. The decoder bounds every length by [`MAX_BLOCK_ROWS`],
+//! smallest.
+//!
+//! Head pages hold single samples as rows instead ([`encode_row`]): whole,
+//! or as the difference from the series' previous sample. The decoder bounds every length by [`MAX_BLOCK_ROWS`],
 //! [`MAX_CPUS`] and [`MAX_CELLS`], rejects trailing bytes, and never panics.
 
 use thiserror::Error;
 
-use super::varint::{self, VarintError};
+use super::varint;
+pub use super::varint::VarintError;
 use crate::sample::{Field, Sample, SampleColumns, State, UnixMillis, FIELD_COUNT};
 
 /// The block format this module writes and reads.
@@ -188,8 +192,8 @@ const ROW_DELTA: u8 = 0x11;
 /// time (zigzag, or zigzag difference), the state code, a varint bit set
 /// of the present fields, each present field's value (varint; zigzag
 /// difference where the previous sample has the field), the per-CPU count
-/// and values likewise. The CPU total is stored as in blocks (see
-/// [`stored_field`]).
+/// and values likewise. The CPU total is stored as in blocks (see the
+/// module docs).
 pub fn encode_row(sample: &Sample, previous: Option<&Sample>) -> Result<Vec<u8>, CodecError> {
     check_size(1, sample.percpu_ns.len())?;
     let mut out = Vec::with_capacity(48);

@@ -7,6 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use super::key::{self, Tree};
 use super::reader::{Entry, Kv, Scan};
@@ -23,7 +25,9 @@ pub const RECOVERED_DIR: &str = "recovered";
 pub struct StoreOptions {
     /// sled's page cache, bytes. The collector's memory target is 30 MB.
     pub cache_capacity: u64,
-    /// Samples per block (360 = one hour at 10 s). Between 1 and
+    /// Sweeps per block: a host's head is compacted every `block_rows`
+    /// sweeps (360 = one hour at 10 s), so a block holds at most that many
+    /// samples. Between 1 and
     /// [`codec::MAX_BLOCK_ROWS`](super::codec::MAX_BLOCK_ROWS).
     pub block_rows: usize,
     /// Flush (fsync) at the end of every [`Store::write_sweep`], so that a
@@ -34,7 +38,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
-        StoreOptions { cache_capacity: 12 << 20, block_rows: 360, flush_every_sweep: true }
+        StoreOptions { cache_capacity: 8 << 20, block_rows: 360, flush_every_sweep: true }
     }
 }
 
@@ -66,11 +70,12 @@ impl Store {
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         let path = dir.join(STORE_DIR);
         if options.block_rows == 0 || options.block_rows > super::codec::MAX_BLOCK_ROWS {
-            return Err(StoreError::Io {
+            return Err(StoreError::Options {
                 path,
-                source: io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("block_rows {} out of range", options.block_rows),
+                detail: format!(
+                    "block_rows {} is not between 1 and {}",
+                    options.block_rows,
+                    super::codec::MAX_BLOCK_ROWS
                 ),
             });
         }
@@ -81,14 +86,7 @@ impl Store {
             .cache_capacity(options.cache_capacity)
             .mode(sled::Mode::LowSpace)
             .flush_every_ms(Some(1000));
-        // sled 0.34 can panic on some damaged files; that is a corrupt
-        // store, not a crash of the caller.
-        let db = panic::catch_unwind(AssertUnwindSafe(|| config.open()))
-            .map_err(|_| StoreError::Corrupt {
-                path: path.clone(),
-                detail: "sled panicked while opening the database".to_owned(),
-            })?
-            .map_err(|e| sled_error(&path, e))?;
+        let db = open_sled(&config, &path)?;
         let mut trees = Vec::with_capacity(Tree::ALL.len());
         for tree in Tree::ALL {
             trees.push(db.open_tree(tree.name()).map_err(|e| sled_error(&path, e))?);
@@ -224,6 +222,33 @@ impl Kv for Store {
 
     fn scan(&self, tree: Tree, scan: &Scan) -> Result<Vec<Entry>, StoreError> {
         self.handle.scan(tree, scan)
+    }
+}
+
+/// How long [`Store::open`] waits for sled's lock before it reports
+/// [`StoreError::Locked`].
+const LOCK_WAIT: Duration = Duration::from_secs(1);
+
+/// Opens the database. sled releases its lock a moment after the last
+/// handle of this process is dropped (its file may be closed by a deferred
+/// drop on another thread), so a locked database is tried again for up to
+/// [`LOCK_WAIT`]. sled 0.34 can panic on some damaged files: that is a
+/// corrupt store, not a crash of the caller.
+fn open_sled(config: &sled::Config, path: &Path) -> Result<sled::Db, StoreError> {
+    let started = Instant::now();
+    loop {
+        let opened = panic::catch_unwind(AssertUnwindSafe(|| config.open()))
+            .map_err(|_| StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail: "sled panicked while opening the database".to_owned(),
+            })?
+            .map_err(|e| sled_error(path, e));
+        match opened {
+            Err(StoreError::Locked { .. }) if started.elapsed() < LOCK_WAIT => {
+                thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 

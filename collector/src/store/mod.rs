@@ -32,13 +32,11 @@
 //! block in memory, so a sweep never reads the head. When a host has
 //! [`StoreOptions::block_rows`] head pages (360 = one hour at 10 s), each
 //! of its series' open blocks becomes one block, the sweep records and
-//! SNMP readings become record blocks, and the pages are removed; a series
-//! whose container is gone from a sweep that reached the daemon gets its
-//! block at once. Blocks are written before the pages are removed, and
-//! sled recovers a prefix of its log, so a crash in between leaves head
-//! rows and records that a block already covers: readers ignore those at
-//! or before the newest block's last time, and the writer drops them when
-//! it reloads the host. Times only go forward: the writer drops (and
+//! SNMP readings become record blocks, and the pages are removed. Blocks
+//! are written before the pages are removed, and sled recovers a prefix of
+//! its log, so a crash in between leaves head rows and records that a
+//! block already covers: readers ignore those at or before the newest
+//! block's last time, and the writer drops them when it reloads the host. Times only go forward: the writer drops (and
 //! counts) a sample not newer than its series' newest, and a sweep not
 //! after its host's previous one.
 //!
@@ -166,6 +164,14 @@ pub enum StoreError {
         path: PathBuf,
         /// `host` or `series`.
         what: &'static str,
+    },
+    /// The options are out of range.
+    #[error("store at {path}: {detail}")]
+    Options {
+        /// The sled directory.
+        path: PathBuf,
+        /// Which option, and its range.
+        detail: String,
     },
     /// The store knows no host of this name.
     #[error("unknown host {host} in store at {path}")]

@@ -5,7 +5,7 @@
 //! once: the direct and the socket reader give the same answers by
 //! construction.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use serde_json::Value;
@@ -194,10 +194,56 @@ impl Reader {
     /// The samples of a series with `from <= time <= to`, in time order:
     /// blocks and head merged.
     pub fn samples(&self, series: SeriesId, from: UnixMillis, to: UnixMillis) -> Result<SampleColumns, StoreError> {
-        let mut out = SampleColumns::default();
+        Ok(self.samples_many(&[series], from, to)?.pop().unwrap_or_default())
+    }
+
+    /// The samples of several series with `from <= time <= to`, in the
+    /// order asked: as [`samples`](Reader::samples), but each host's head
+    /// is read once (reading every container of a host, ask for all).
+    pub fn samples_many(
+        &self,
+        series: &[SeriesId],
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<SampleColumns>, StoreError> {
+        let mut out = vec![SampleColumns::default(); series.len()];
         if from > to {
             return Ok(out);
         }
+        let mut by_host: BTreeMap<HostId, Vec<usize>> = BTreeMap::new();
+        for (i, (&id, columns)) in series.iter().zip(&mut out).enumerate() {
+            self.block_samples(id, from, to, columns)?;
+            if let Some(host) = self.series_host(id)? {
+                by_host.entry(host).or_default().push(i);
+            }
+        }
+        for (host, indexes) in by_host {
+            let wanted: BTreeSet<SeriesId> = indexes.iter().map(|&i| series[i]).collect();
+            let mut head = self.head_samples(host, Some(&wanted))?;
+            for i in indexes {
+                let id = series[i];
+                // Head samples a block already covers are left from a crash.
+                let covered = self.newest_block_end(id)?;
+                let head = head.remove(&id).unwrap_or_default();
+                for sample in &head {
+                    let fresh = covered.is_none_or(|c| sample.time > c);
+                    if fresh && (from..=to).contains(&sample.time) {
+                        out[i].push(sample);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends a series' block samples with `from <= time <= to`.
+    fn block_samples(
+        &self,
+        series: SeriesId,
+        from: UnixMillis,
+        to: UnixMillis,
+        out: &mut SampleColumns,
+    ) -> Result<(), StoreError> {
         let prefix = key::series_prefix(series);
         let from_key = key::series_time(series, from);
         let to_key = key::series_time(series, to);
@@ -207,26 +253,9 @@ impl Reader {
             blocks.extend(self.kv().scan(Tree::Blocks, &Scan::between(after_from, &to_key))?);
         }
         for (block_key, block) in &blocks {
-            Self::append_rows(block, from, to, &mut out).map_err(|e| self.bad_block(series, block_key, &e))?;
+            Self::append_rows(block, from, to, out).map_err(|e| self.bad_block(series, block_key, &e))?;
         }
-        let Some(host) = self.series_host(series)? else {
-            return Ok(out);
-        };
-        // Head samples a block already covers are left from a crash.
-        let from = match self.newest_block_end(series)? {
-            Some(covered) => match covered.checked_add(1) {
-                Some(next) => next.max(from),
-                None => return Ok(out),
-            },
-            None => from,
-        };
-        let head = self.head_samples(host, Some(series))?.remove(&series);
-        for sample in head.iter().flatten() {
-            if (from..=to).contains(&sample.time) {
-                out.push(sample);
-            }
-        }
-        Ok(out)
+        Ok(())
     }
 
     /// The newest sample of a series.
@@ -237,7 +266,7 @@ impl Reader {
             None => None,
         };
         if let Some(host) = self.series_host(series)? {
-            let head = self.head_samples(host, Some(series))?.remove(&series);
+            let head = self.head_samples(host, Some(&BTreeSet::from([series])))?.remove(&series);
             if let Some(newest) = head.and_then(|mut samples| samples.pop()) {
                 if block_end.is_none_or(|end| newest.time > end) {
                     return Ok(Some(newest));
@@ -363,20 +392,20 @@ impl Reader {
         }
     }
 
-    /// The head samples of a host's series (or of one), in time order:
+    /// The head samples of a host's series (or of some), in time order:
     /// each series' rows decoded along its chain of differences. Includes
     /// samples a block covers (after a crash); callers skip those.
     fn head_samples(
         &self,
         host: HostId,
-        only: Option<SeriesId>,
+        only: Option<&BTreeSet<SeriesId>>,
     ) -> Result<BTreeMap<SeriesId, Vec<Sample>>, StoreError> {
         let mut all: BTreeMap<SeriesId, Vec<Sample>> = BTreeMap::new();
         let pages = self.kv().scan(Tree::Head, &Scan::prefix(&key::host_prefix(host)))?;
         for (page_key, bytes) in &pages {
             let head_page = self.head_page(page_key, bytes)?;
             for (id, row) in head_page.rows {
-                if only.is_some_and(|only| only != id) {
+                if only.is_some_and(|only| !only.contains(&id)) {
                     continue;
                 }
                 let chain = all.entry(id).or_default();

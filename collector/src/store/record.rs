@@ -132,16 +132,14 @@ pub struct EventRecord {
 }
 
 /// Everything one sweep of one host learnt, written by
-/// [`Store::write_sweep`](super::Store::write_sweep) in one batch.
+/// [`Store::write_sweep`](super::Store::write_sweep) in one call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SweepBatch {
     /// The host's name as configured.
     pub host: String,
     /// The sweep itself.
     pub sweep: SweepRecord,
-    /// Every container the sweep listed. When the sweep reached the daemon,
-    /// a series of this host that is missing here is taken as removed: its
-    /// newest samples are compacted into a block.
+    /// Every container the sweep listed.
     pub containers: Vec<ContainerSweep>,
     /// Events since the previous sweep (storing one twice stores it once).
     pub events: Vec<EventRecord>,

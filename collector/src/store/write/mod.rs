@@ -11,7 +11,8 @@
 //! of its stored details. When a host has [`StoreOptions::block_rows`]
 //! head pages, each of its series' open blocks becomes a block, its sweep
 //! records and SNMP readings become record blocks, and the pages are
-//! removed. A host is loaded (head pages included) the first time a sweep
+//! removed; a series with an empty open block then (its container is gone)
+//! is forgotten, and loaded again if it comes back. A host is loaded (head pages included) the first time a sweep
 //! names it; its state is dropped when a write fails or pruning removes
 //! its pages, and then reloaded.
 
@@ -36,7 +37,7 @@ pub struct WriteReport {
     /// Samples dropped because the codec cannot hold them (more than
     /// [`codec::MAX_CPUS`](super::codec::MAX_CPUS) CPUs).
     pub unencodable: usize,
-    /// Blocks written (open blocks that filled up or whose container went).
+    /// Blocks written (at the compaction of the host's head).
     pub blocks: usize,
     /// The sweep's time was not after the host's previous sweep (the
     /// collector's clock went back): nothing of it was stored.

@@ -1,7 +1,7 @@
 //! The writer's memory and what one sweep does to it: open blocks, head
 //! pages, compaction.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::Value;
 
@@ -12,7 +12,7 @@ use crate::store::db::{ReadHandle, StoreOptions};
 use crate::store::key::{self, HostId, SeriesId, Tree};
 use crate::store::page::{self, HeadPage};
 use crate::store::prune::PruneCursor;
-use crate::store::record::{self, SeriesInfo, SweepBatch, SweepOutcome};
+use crate::store::record::{self, SeriesInfo, SweepBatch};
 use crate::store::StoreError;
 
 /// The writer's memory (see the module docs of `write`).
@@ -102,10 +102,8 @@ impl Writer {
             return Ok(report);
         }
         let mut rows: Vec<SeriesId> = Vec::with_capacity(batch.containers.len());
-        let mut seen = HashSet::with_capacity(batch.containers.len());
         for container in &batch.containers {
             let id = self.series_for(h, host, &batch.host, &container.info, time, w)?;
-            seen.insert(id);
             let Some(state) = self.series.get_mut(&id) else {
                 continue;
             };
@@ -126,9 +124,6 @@ impl Writer {
                 w.insert(Tree::Latest, key::series_prefix(id), record::encode_timed_json(time, latest));
             }
         }
-        if batch.sweep.outcome == SweepOutcome::Reached {
-            self.compact_gone(h, host, &seen, w, &mut report)?;
-        }
         let snmp = batch.snmp.as_ref().map(json_bytes);
         self.write_head(h, batch, host, &rows, snmp, options.block_rows, w, &mut report)?;
         for event in &batch.events {
@@ -148,32 +143,6 @@ impl Writer {
             }
         }
         Ok(report)
-    }
-
-    /// Series of this host that a sweep which reached the daemon did not
-    /// list: their containers are gone. Their open blocks become blocks
-    /// now (their head rows stay, covered, until the head is compacted).
-    fn compact_gone(
-        &mut self,
-        h: &ReadHandle,
-        host: HostId,
-        seen: &HashSet<SeriesId>,
-        w: &mut Writes,
-        report: &mut WriteReport,
-    ) -> Result<(), StoreError> {
-        let gone: Vec<SeriesId> = self
-            .series
-            .iter()
-            .filter(|(id, state)| state.host == host && !seen.contains(*id))
-            .map(|(&id, _)| id)
-            .collect();
-        for id in gone {
-            if let Some(mut state) = self.series.remove(&id) {
-                state.compact(h, id, w, report)?;
-                self.containers.remove(&(host, std::mem::take(&mut state.info.container.id)));
-            }
-        }
-        Ok(())
     }
 
     /// Writes the sweep's head page or, when the host's head is full,
@@ -219,10 +188,30 @@ impl Writer {
         for page_time in host_state.head.drain(..) {
             w.remove(Tree::Head, key::host_time(host, page_time));
         }
+        // A series with nothing to compact had no sample for a whole block
+        // (its container is gone, or its stats failed): forget it; it is
+        // loaded again if it comes back.
+        let idle: Vec<SeriesId> = self
+            .series
+            .iter()
+            .filter(|(_, state)| state.host == host && state.open.is_empty())
+            .map(|(&id, _)| id)
+            .collect();
+        for id in idle {
+            if let Some(state) = self.series.remove(&id) {
+                self.containers.remove(&(host, state.info.container.id));
+            }
+        }
         for (&id, state) in self.series.iter_mut().filter(|(_, s)| s.host == host) {
             state.compact(h, id, w, report)?;
         }
         Ok(())
+    }
+
+    /// How many series the writer holds in memory.
+    #[cfg(test)]
+    pub(in crate::store) fn series_count(&self) -> usize {
+        self.series.len()
     }
 
     /// Forgets a host and its series (its head pages changed under it).
