@@ -214,3 +214,10 @@ impl Drop for Container {
         self.remove();
     }
 }
+
+/// The test bed's TLS material (see `scripts/testbed`): `client/` holds a
+/// right `ca.pem`, `cert.pem` and `key.pem`; `other/` the same client
+/// certificate with a CA that signed nothing of the daemon's.
+pub const TLS_DIR: &str = "/var/tmp/kura-testbed/tls";
+/// The daemon's TLS listener; its certificate is valid for IP 127.0.0.1 only.
+pub const TLS_ENDPOINT: &str = "https://127.0.0.1:2376";

@@ -5,3 +5,4 @@ mod foundation;
 mod query;
 mod snmp;
 mod syslog;
+mod tls;
