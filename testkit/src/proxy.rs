@@ -28,6 +28,9 @@ pub enum Fault {
     Status500,
     /// `200 OK` with a body that is not JSON.
     Garbage,
+    /// `404 Not Found`, as the daemon answers for a container removed since
+    /// the list.
+    Gone,
 }
 
 type Rules = Arc<Mutex<Vec<(String, Fault)>>>;
@@ -188,6 +191,14 @@ fn inject(client: &mut UnixStream, fault: Fault, running: &AtomicBool) -> io::Re
             write!(
                 client,
                 "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        }
+        Fault::Gone => {
+            let body = r#"{"message":"No such container: injected"}"#;
+            write!(
+                client,
+                "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             )
         }

@@ -205,7 +205,10 @@ async fn injected_faults_cost_only_the_container_concerned() {
     let error = ContainerSpec::new("f-500").start();
     let garbage = ContainerSpec::new("f-garbage").start();
     let healthy = ContainerSpec::new("f-ok").start();
+    let vanished = ContainerSpec::new("f-gone").start();
     let proxy = Proxy::start(Path::new(SOCKET)).unwrap_or_else(|e| panic!("proxy: {e}"));
+    // Listed, then gone by the time of its own requests: normal, not stored.
+    proxy.inject(&format!("/containers/{}/", vanished.id()), Fault::Gone);
     proxy.inject(&format!("/containers/{}/stats", stall.id()), Fault::Stall);
     proxy.inject(&format!("/containers/{}/stats", cut.id()), Fault::Cut);
     proxy.inject(&format!("/containers/{}/json", error.id()), Fault::Status500);
@@ -226,6 +229,8 @@ async fn injected_faults_cost_only_the_container_concerned() {
     for faulty in [&stall, &cut, &garbage] {
         assert_eq!(counters(faulty.id()), Some((State::Running, false)), "{}", faulty.name());
     }
+    let stored = reader.series("proxied").unwrap_or_else(|e| panic!("{e}"));
+    assert!(!stored.iter().any(|s| s.container.id == vanished.id()), "a vanished container is not stored");
     let failed_inspect = series_of(&reader, "proxied", error.id());
     assert!(reader.details(failed_inspect.series).ok().flatten().is_none());
     assert!(reader.details(series_of(&reader, "proxied", healthy.id()).series).ok().flatten().is_some());
