@@ -13,6 +13,14 @@ pub struct DurationError {
 
 /// Parses `10s`, `5m`, `1h30m`, `35d`, `250ms`. A bare number is refused:
 /// its unit would be a guess.
+///
+/// ```
+/// use std::time::Duration;
+/// use kura_collector::duration::parse_duration;
+///
+/// assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+/// assert!(parse_duration("10").is_err());
+/// ```
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let error = |reason| DurationError { text: text.to_owned(), reason };
     let mut rest = text.trim();
