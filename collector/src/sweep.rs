@@ -81,6 +81,7 @@ pub struct HostSampler {
     client: DockerClient,
     negotiated: bool,
     last_top: Option<Instant>,
+    sweeps: u64,
     last_sizes: Option<Instant>,
     last_info: Option<Info>,
     last_details: HashMap<String, ContainerDetails>,
@@ -99,6 +100,7 @@ impl HostSampler {
             client,
             negotiated: false,
             last_top: None,
+            sweeps: 0,
             last_sizes: None,
             last_info: None,
             last_details: HashMap::new(),
@@ -213,8 +215,10 @@ impl HostSampler {
             Err(e) => return down(e),
         };
         let info = if top_due { self.changed_info().await } else { None };
+        let top_slots = TopSlots::new(self.sweeps, &self.config);
+        self.sweeps += 1;
         let sizes = if sizes_due { self.sizes(&list).await } else { None };
-        let containers = self.containers(list, now, top_due).await;
+        let containers = self.containers(list, now, top_slots).await;
         if top_due {
             self.last_top = Some(Instant::now());
         }
@@ -275,7 +279,7 @@ impl HostSampler {
         Some(sizes)
     }
 
-    async fn containers(&mut self, list: Vec<ContainerSummary>, now: UnixMillis, top_due: bool) -> Vec<ContainerSweep> {
+    async fn containers(&mut self, list: Vec<ContainerSummary>, now: UnixMillis, top: TopSlots) -> Vec<ContainerSweep> {
         let permits = Arc::new(Semaphore::new(self.config.concurrency));
         let mut tasks = JoinSet::new();
         for (index, summary) in list.iter().enumerate() {
@@ -286,6 +290,7 @@ impl HostSampler {
             let client = self.client.clone();
             let permits = Arc::clone(&permits);
             let id = summary.id.clone();
+            let top_due = top.includes(&id);
             tasks.spawn(async move { (index, sample_container(client, permits, id, state, top_due, now).await) });
         }
         let mut results: Vec<Option<Sampled>> = vec![None; list.len()];
@@ -337,6 +342,37 @@ impl HostSampler {
             tracing::warn!(host = %self.config.name, container = %subject, "{reason}");
             self.faults.insert(subject.to_owned(), reason.to_owned());
         }
+    }
+}
+
+/// Which containers get `top` (and their raw memory statistics) in a sweep.
+///
+/// `top` makes the daemon run `ps` for the container, the most expensive
+/// request: rather than all containers every `top_interval`, each sweep
+/// takes its share, the containers whose slot (a hash of the id, modulo
+/// the sweeps per `top_interval`) is this sweep's. Each container still
+/// gets one `top` per `top_interval`; the first sweep (and `--once`) takes
+/// every container.
+#[derive(Clone, Copy, Debug)]
+struct TopSlots {
+    slot: u64,
+    slots: u64,
+}
+
+impl TopSlots {
+    fn new(sweep: u64, config: &HostConfig) -> TopSlots {
+        let per_interval = config.top_interval.as_millis() / config.interval.as_millis().max(1);
+        let slots = u64::try_from(per_interval).unwrap_or(u64::MAX).max(1);
+        if sweep == 0 {
+            return TopSlots { slot: 0, slots: 1 };
+        }
+        TopSlots { slot: sweep % slots, slots }
+    }
+
+    fn includes(&self, id: &str) -> bool {
+        // FNV-1a: stable across runs and builds, unlike the std hasher.
+        let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        hash % self.slots == self.slot
     }
 }
 
@@ -462,5 +498,26 @@ impl Reach {
     /// Whether the daemon was reached.
     pub fn is_up(&self) -> bool {
         matches!(self, Reach::Up { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_container_gets_one_top_per_top_interval_and_all_on_the_first_sweep() {
+        let config = crate::config::Config::resolve(crate::config::FlagConfig::default());
+        let Ok(config) = config else { panic!("default config") };
+        let host = &config.hosts[0];
+        assert_eq!(host.top_interval.as_secs() / host.interval.as_secs(), 6);
+        let ids: Vec<String> = (0..100).map(|i| format!("{i:064x}")).collect();
+        assert!(ids.iter().all(|id| TopSlots::new(0, host).includes(id)));
+        for id in &ids {
+            let sweeps = (1..=6).filter(|sweep| TopSlots::new(*sweep, host).includes(id)).count();
+            assert_eq!(sweeps, 1, "{id}");
+        }
+        let first_share = ids.iter().filter(|id| TopSlots::new(1, host).includes(id)).count();
+        assert!((5..=30).contains(&first_share), "a sweep's share of 100 containers: {first_share}");
     }
 }
