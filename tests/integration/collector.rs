@@ -132,6 +132,10 @@ async fn containers_in_every_state_appear_with_their_details() {
     let created = ContainerSpec::new("st-created").create();
     exited.wait_state("exited", Duration::from_secs(20));
     oom.wait_state("exited", Duration::from_secs(30));
+    // The daemon handles the OOM event and the exit event separately: the
+    // flag may follow the state by a moment. Sweep once the daemon says so.
+    let oom_flag = || testkit::docker::docker_ok(&["inspect", "--format", "{{.State.OOMKilled}}", oom.name()]);
+    assert!(wait_until(Duration::from_secs(10), || oom_flag() == "true"), "dockerd never reported OOMKilled");
     restarting.wait_state("restarting", Duration::from_secs(20));
 
     let data = DataDir::new();
