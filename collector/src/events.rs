@@ -8,6 +8,7 @@
 //! With no stored event, the stream starts at `since=0`: the daemon answers
 //! with what it still holds (its last 256 events), then follows live.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ pub struct EventBuffer(Arc<Mutex<Pending>>);
 
 #[derive(Debug, Default)]
 struct Pending {
-    events: Vec<EventRecord>,
+    events: VecDeque<EventRecord>,
     newest_ns: Option<i64>,
 }
 
@@ -34,7 +35,7 @@ pub const MAX_PENDING: usize = 10_000;
 impl EventBuffer {
     /// A buffer that resumes after `newest_ns` (the newest stored event).
     pub fn new(newest_ns: Option<i64>) -> EventBuffer {
-        EventBuffer(Arc::new(Mutex::new(Pending { events: Vec::new(), newest_ns })))
+        EventBuffer(Arc::new(Mutex::new(Pending { events: VecDeque::new(), newest_ns })))
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Pending) -> R) -> R {
@@ -46,16 +47,16 @@ impl EventBuffer {
         self.with(|pending| {
             pending.newest_ns = Some(pending.newest_ns.map_or(event.time_ns, |n| n.max(event.time_ns)));
             if pending.events.len() >= MAX_PENDING {
-                pending.events.remove(0);
+                pending.events.pop_front();
                 tracing::warn!("more than {MAX_PENDING} events between two sweeps: dropping the oldest");
             }
-            pending.events.push(event);
+            pending.events.push_back(event);
         });
     }
 
     /// Takes the events gathered since the last call.
     pub fn take(&self) -> Vec<EventRecord> {
-        self.with(|pending| std::mem::take(&mut pending.events))
+        self.with(|pending| std::mem::take(&mut pending.events).into())
     }
 
     /// The `since` parameter to resume from: `SECONDS.NANOS` of the newest

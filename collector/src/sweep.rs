@@ -75,6 +75,11 @@ pub struct SweepOutcome {
     pub elapsed: Duration,
 }
 
+/// The fault subjects that are not containers (ids are 64 hex digits, so
+/// these never collide with one).
+const HOST_SUBJECT: &str = "(host info)";
+const IMAGES_SUBJECT: &str = "(image list)";
+
 /// A host's sampler: its client and what it remembers between sweeps.
 pub struct HostSampler {
     config: HostConfig,
@@ -250,7 +255,7 @@ impl HostSampler {
             }
             Ok(_) => None,
             Err(e) => {
-                self.fault("host", &e.to_string());
+                self.fault(HOST_SUBJECT, &e.to_string());
                 None
             }
         }
@@ -260,7 +265,7 @@ impl HostSampler {
         let images: Vec<ImageSummary> = match self.get_parsed("image list", "/images/json").await {
             Ok(images) => images,
             Err(e) => {
-                self.fault("images", &e.to_string());
+                self.fault(IMAGES_SUBJECT, &e.to_string());
                 return None;
             }
         };
@@ -332,7 +337,7 @@ impl HostSampler {
             });
         }
         self.last_details.retain(|id, _| seen.contains(id));
-        self.faults.retain(|id, _| seen.contains(id) || id == "host" || id == "images");
+        self.faults.retain(|id, _| seen.contains(id) || id == HOST_SUBJECT || id == IMAGES_SUBJECT);
         containers
     }
 
