@@ -85,8 +85,8 @@ pub fn size(scope: &Scope) -> Result<Answer, QueryError> {
     Ok(Answer { items, ..Answer::default() })
 }
 
-/// The window a rate command covers.
-fn width_ms(select: &SelectArgs) -> Result<u64, QueryError> {
+/// The window a rate command covers, ms (`--window`, at least 1 s).
+pub fn width_ms(select: &SelectArgs) -> Result<u64, QueryError> {
     let width = parse_duration(&select.window).map_err(|e| QueryError::Usage(format!("--window: {e}")))?;
     if width < Duration::from_secs(1) {
         return Err(QueryError::Usage("--window: at least 1s".to_owned()));
@@ -117,8 +117,8 @@ fn windows<'a>(
 ) -> Result<Vec<Windowed<'a>>, QueryError> {
     let mut out = Vec::with_capacity(selection.targets.len());
     let window = Window { end: scope.now, width_ms: width };
-    for target in &selection.targets {
-        let columns = scope.window_samples(target, width)?;
+    let samples = scope.window_samples(&selection.targets, width)?;
+    for (target, columns) in selection.targets.iter().zip(samples) {
         match window::select(&columns.time, &columns.state, window) {
             Some(rows) => out.push(Windowed { target, columns, rows }),
             None if selection.explicit => {

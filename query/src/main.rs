@@ -46,10 +46,7 @@ fn run(command: &Command, now: i64) -> Result<(), QueryError> {
         Command::Proc(args) => checks::proc(&scope, &scope.select(&args.select)?, args)?,
         Command::Ps(args) => {
             let selection = scope.select(&args.select)?;
-            let width = kura_collector::duration::parse_duration(&args.select.window)
-                .map_err(|e| QueryError::Usage(format!("--window: {e}")))?;
-            let width_ms = u64::try_from(width.as_millis()).unwrap_or(u64::MAX);
-            let rows = ps::rows(&scope, &selection, width_ms, args.all)?;
+            let rows = ps::rows(&scope, &selection, checks::width_ms(&args.select)?, args.all)?;
             let mut out = io::stdout().lock();
             ps::write_table(&rows, &mut out)?;
             out.flush()?;

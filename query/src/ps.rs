@@ -36,14 +36,14 @@ pub struct Row {
 pub fn rows(scope: &Scope, selection: &Selection, width_ms: u64, all: bool) -> Result<Vec<Row>, QueryError> {
     let mut rows = Vec::new();
     let window = Window { end: scope.now, width_ms };
-    for target in &selection.targets {
+    let samples = scope.window_samples(&selection.targets, width_ms)?;
+    for (target, columns) in selection.targets.iter().zip(samples) {
         let Some(last) = scope.reader.last_sample(target.series.series)? else { continue };
         let up = matches!(last.state, State::Running | State::Paused | State::Restarting);
         if !up && !all {
             continue;
         }
         let details = scope.reader.details(target.series.series)?.map(|d| d.value).unwrap_or(Json::Null);
-        let columns = scope.window_samples(target, width_ms)?;
         let selected = window::select(&columns.time, &columns.state, window);
         let cpu = selected.and_then(|rows| {
             rate::counter_increase(&columns.time, columns.column(kura_collector::sample::Field::CpuTotalNs), rows)

@@ -110,12 +110,15 @@ impl Scope {
         Ok(Selection { targets, explicit: matcher.explicit() })
     }
 
-    /// The samples of `target` a window of `width_ms` needs: from a little
-    /// before its start (the row nearest to it may be older) up to now.
-    pub fn window_samples(&self, target: &Target, width_ms: u64) -> Result<SampleColumns, QueryError> {
+    /// The samples of every target that a window of `width_ms` needs, in
+    /// target order: from a little before the window's start (the row
+    /// nearest to it may be older) up to now, read in one pass over the
+    /// host's newest sweeps.
+    pub fn window_samples(&self, targets: &[Target], width_ms: u64) -> Result<Vec<SampleColumns>, QueryError> {
         let width = i64::try_from(width_ms).unwrap_or(i64::MAX);
         let from = self.now.saturating_sub(width.saturating_add(STALE_INTERVALS.saturating_mul(self.interval_ms)));
-        Ok(self.reader.samples(target.series.series, from, self.now)?)
+        let ids: Vec<_> = targets.iter().map(|t| t.series.series).collect();
+        Ok(self.reader.samples_many(&ids, from, self.now)?)
     }
 }
 
