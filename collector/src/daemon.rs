@@ -3,16 +3,11 @@
 //! stop cleanly on SIGTERM/SIGINT (the sweep in progress is abandoned, what
 //! was written is flushed, the exit status is 0).
 //!
-//! Writes go through one writer thread. When the store refuses a write (a
-//! full disk, a read-only file system) the writer says so once, loudly,
-//! keeps the refused sweeps in memory (at most [`MAX_BACKLOG`], the oldest
-//! dropped first and counted) and writes them when the store accepts writes
-//! again; sweeping goes on meanwhile.
+//! Writes go through one writer thread ([`crate::writer`]), which owns the
+//! store and keeps sweeps in memory while the store refuses writes.
 
-use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::{mpsc, Arc};
-use std::thread::JoinHandle;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -23,19 +18,14 @@ use crate::config::{Config, ConfigError, HostConfig};
 use crate::docker::DockerClient;
 use crate::events::{self, EventBuffer};
 use crate::sample::UnixMillis;
-use crate::store::socket::{self, ServerLimits, Shutdown};
-use crate::store::{Reader, Store, StoreError, StoreOptions, SweepBatch};
+use crate::store::socket::{self, HandleSlot, ServerLimits, Shutdown};
+use crate::store::{Reader, Store, StoreError, StoreOptions};
 use crate::sweep::HostSampler;
-
-/// Sweeps kept in memory while the store refuses writes (about an hour at
-/// 10 s with one host; each holds one sweep of one host).
-pub const MAX_BACKLOG: usize = 360;
+use crate::writer::{Job, Writer, WriterError};
 /// How long a store locked by a reader (not a collector) is waited for.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// How often old history is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
-/// Entries deleted per prune step, between which sweeps are written.
-const PRUNE_BUDGET: usize = 2_000;
 
 /// Why the collector stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +39,17 @@ pub enum DaemonError {
     /// The store could not be opened or served.
     #[error(transparent)]
     Store(StoreError),
+    /// The writer failed to flush at the end, or panicked.
+    #[error(transparent)]
+    Writer(#[from] WriterError),
+    /// The store refused writes until the collector stopped.
+    #[error("stopped with {count} sweeps the store at {path} refused; they are lost", path = .dir.display())]
+    Unwritten {
+        /// The data directory.
+        dir: std::path::PathBuf,
+        /// Sweeps lost.
+        count: u64,
+    },
     /// The runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -104,13 +105,12 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
     let listener = socket::bind(&config.data_dir)?;
     let server_shutdown = Shutdown::for_listener(&listener)
         .map_err(|source| StoreError::Io { path: config.data_dir.join(socket::SOCKET_FILE), source })?;
+    let slot = HandleSlot::new(store.read_handle());
     let server = {
-        let handle = store.read_handle();
-        let stop = server_shutdown.clone();
-        std::thread::spawn(move || socket::serve(listener, handle, stop, ServerLimits::default()))
+        let (slot, stop) = (slot.clone(), server_shutdown.clone());
+        std::thread::spawn(move || socket::serve(listener, slot, stop, ServerLimits::default()))
     };
-    let store = Arc::new(store);
-    let writer = Writer::spawn(Arc::clone(&store));
+    let writer = Writer::spawn(store, slot);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -147,9 +147,17 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
     let report = writer.finish();
     server_shutdown.trigger();
     let _ = server.join();
-    store.flush()?;
-    tracing::info!(written = report.written, dropped = report.dropped, "stopped; the store is flushed");
-    Ok(())
+    let report = report?;
+    tracing::info!(
+        written = report.written,
+        dropped = report.dropped,
+        reopened = report.reopened,
+        "stopped; the store is flushed"
+    );
+    match report.unwritten {
+        0 => Ok(()),
+        count => Err(DaemonError::Unwritten { dir: config.data_dir.clone(), count }),
+    }
 }
 
 /// Opens the store for writing. A store locked by a process whose socket
@@ -248,129 +256,6 @@ async fn prune_loop(retention: Duration, writer: mpsc::SyncSender<Job>, mut stop
         let before = now_millis().saturating_sub(retention_ms);
         if writer.send(Job::Prune(before)).is_err() {
             return;
-        }
-    }
-}
-
-/// Work for the writer thread.
-pub enum Job {
-    /// Write one host's sweep.
-    Sweep(Box<SweepBatch>),
-    /// Delete history older than this, in budgeted steps between sweeps.
-    Prune(UnixMillis),
-}
-
-/// What the writer did over its life.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WriterReport {
-    /// Sweeps written.
-    pub written: u64,
-    /// Sweeps dropped because the backlog was full.
-    pub dropped: u64,
-}
-
-/// The writer thread: the only place that writes the store.
-struct Writer {
-    sender: mpsc::SyncSender<Job>,
-    thread: JoinHandle<WriterReport>,
-}
-
-impl Writer {
-    fn spawn(store: Arc<Store>) -> Writer {
-        // Room for a few sweeps of many hosts; senders wait when it is full.
-        let (sender, jobs) = mpsc::sync_channel(64);
-        let thread = std::thread::spawn(move || write_jobs(&store, &jobs));
-        Writer { sender, thread }
-    }
-
-    fn sender(&self) -> mpsc::SyncSender<Job> {
-        self.sender.clone()
-    }
-
-    /// Writes what is queued, then returns what was done.
-    fn finish(self) -> WriterReport {
-        drop(self.sender);
-        self.thread.join().unwrap_or_default()
-    }
-}
-
-fn write_jobs(store: &Store, jobs: &mpsc::Receiver<Job>) -> WriterReport {
-    let mut report = WriterReport::default();
-    let mut backlog: VecDeque<Box<SweepBatch>> = VecDeque::new();
-    let mut failing: Option<String> = None;
-    let mut pruning: Option<UnixMillis> = None;
-    loop {
-        // Prune in steps only while no sweep is waiting.
-        let job = match pruning {
-            Some(_) => match jobs.try_recv() {
-                Ok(job) => Some(job),
-                Err(mpsc::TryRecvError::Empty) => None,
-                Err(mpsc::TryRecvError::Disconnected) => break,
-            },
-            None => match jobs.recv() {
-                Ok(job) => Some(job),
-                Err(_) => break,
-            },
-        };
-        match job {
-            Some(Job::Sweep(batch)) => {
-                backlog.push_back(batch);
-                write_backlog(store, &mut backlog, &mut failing, &mut report);
-            }
-            Some(Job::Prune(before)) => pruning = Some(before),
-            None => {
-                if let Some(before) = pruning {
-                    match store.prune(before, PRUNE_BUDGET) {
-                        Ok(progress) if progress.done => pruning = None,
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::warn!("pruning history older than {before} ms failed: {e}");
-                            pruning = None;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    write_backlog(store, &mut backlog, &mut failing, &mut report);
-    if !backlog.is_empty() {
-        tracing::error!(sweeps = backlog.len(), "stopping with sweeps the store refused; they are lost");
-    }
-    report
-}
-
-fn write_backlog(
-    store: &Store,
-    backlog: &mut VecDeque<Box<SweepBatch>>,
-    failing: &mut Option<String>,
-    report: &mut WriterReport,
-) {
-    while let Some(batch) = backlog.front() {
-        match store.write_sweep(batch) {
-            Ok(_) => {
-                backlog.pop_front();
-                report.written += 1;
-                if let Some(reason) = failing.take() {
-                    tracing::warn!(backlog = backlog.len(), "the store accepts writes again (it refused: {reason})");
-                }
-            }
-            Err(e) => {
-                let reason = e.to_string();
-                if failing.as_deref() != Some(reason.as_str()) {
-                    tracing::error!(
-                        "the store refused a write: {reason}; keeping up to {MAX_BACKLOG} sweeps in memory until it accepts writes again"
-                    );
-                    *failing = Some(reason);
-                }
-                break;
-            }
-        }
-    }
-    while backlog.len() > MAX_BACKLOG {
-        backlog.pop_front();
-        report.dropped += 1;
-        if report.dropped == 1 || report.dropped.is_power_of_two() {
-            tracing::error!(dropped = report.dropped, "backlog full: the oldest unwritten sweeps are lost");
         }
     }
 }

@@ -18,7 +18,8 @@
 //! - `sweep` (feature `daemon`): one round over one host.
 //! - `events` (feature `daemon`): each host's `/events` stream, resumed without loss.
 //! - `record` (feature `daemon`): a sweep's outcome -> the store's batch.
-//! - `daemon` (feature `daemon`): intervals, the writer thread, the socket server, shutdown.
+//! - `daemon` (feature `daemon`): intervals, the socket server, shutdown.
+//! - `writer` (feature `daemon`): the thread that owns and writes the store, reopening it after refused writes.
 //!
 //! Without the default `daemon` feature the crate is the model, the parsers and
 //! the store: what the `kura` CLI links, without tokio or an HTTP client.
@@ -46,3 +47,5 @@ pub mod record;
 pub mod snmp;
 #[cfg(feature = "daemon")]
 pub mod sweep;
+#[cfg(feature = "daemon")]
+pub mod writer;

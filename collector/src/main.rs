@@ -110,10 +110,12 @@ fn exit_code(error: &DaemonError) -> u8 {
 fn init_logs(filter: Option<&str>) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
+    // sled's own messages are off unless asked for by a full filter: kura
+    // reports every store error itself, once, where sled repeats them.
     let directives = match filter.map(str::to_owned).or_else(|| std::env::var("RUST_LOG").ok()) {
         Some(f) if f.contains(['=', ',']) => f,
-        Some(level) => format!("warn,kura_collector={level}"),
-        None => "warn,kura_collector=info".to_owned(),
+        Some(level) => format!("warn,sled=off,kura_collector={level}"),
+        None => "warn,sled=off,kura_collector=info".to_owned(),
     };
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(directives))

@@ -8,6 +8,7 @@
 //! - [`snmpd`]: a private snmpd on a free loopback port, stopped by pid on drop.
 //! - [`rsyslog`]: a private rsyslogd on free loopback ports writing to its own
 //!   file, stopped by pid on drop.
+//! - [`tmpfs`]: a small private tmpfs that really fills up.
 //!
 //! Every peer is found through [`peer_unavailable`]: when the peer is missing, a test
 //! fails under `CI` (set by `.ci/run`) and is reported as skipped, loudly,
@@ -19,6 +20,7 @@ pub mod process;
 pub mod proxy;
 pub mod rsyslog;
 pub mod snmpd;
+pub mod tmpfs;
 
 use std::env;
 

@@ -98,9 +98,9 @@ pub fn series_of(reader: &Reader, host: &str, id: &str) -> SeriesInfo {
 }
 
 /// Waits (polling the store) until `host` has at least `n` sweeps.
-pub async fn wait_sweeps(data: &DataDir, host: &str, n: usize) {
+pub async fn wait_sweeps(data: &Path, host: &str, n: usize) {
     for _ in 0..300 {
-        if let Ok(reader) = Reader::open(data.path()) {
+        if let Ok(reader) = Reader::open(data) {
             if reader.sweeps(host, 0, i64::MAX).map(|s| s.len()).unwrap_or(0) >= n {
                 return;
             }
@@ -264,12 +264,12 @@ async fn a_daemon_that_goes_away_and_comes_back_leaves_down_sweeps_between() {
         f.interval = Some("500ms".into());
         f.timeout = Some("2s".into());
     }));
-    wait_sweeps(&data, "flaky", 2).await;
+    wait_sweeps(data.path(), "flaky", 2).await;
     proxy.pause();
     tokio::time::sleep(Duration::from_millis(1600)).await;
     proxy.resume().unwrap_or_else(|e| panic!("proxy: {e}"));
     let before = Reader::open(data.path()).and_then(|r| r.sweeps("flaky", 0, i64::MAX)).map(|s| s.len());
-    wait_sweeps(&data, "flaky", before.unwrap_or(0) + 2).await;
+    wait_sweeps(data.path(), "flaky", before.unwrap_or(0) + 2).await;
     collector.stop().await;
 
     let reader = reader(&data);
@@ -297,7 +297,7 @@ async fn events_are_stored_once_each_across_a_collector_restart() {
     let data = DataDir::new();
     let settings = |f: &mut FlagConfig| f.interval = Some("500ms".into());
     let collector = Running::start(config(&data, &[&local()], settings));
-    wait_sweeps(&data, "local", 1).await;
+    wait_sweeps(data.path(), "local", 1).await;
     let container = ContainerSpec::new("events").shell("sleep 1").start();
     container.wait_state("exited", Duration::from_secs(20));
     let id = container.id().to_owned();
@@ -307,7 +307,7 @@ async fn events_are_stored_once_each_across_a_collector_restart() {
     drop(container);
     let collector = Running::start(config(&data, &[&local()], settings));
     let before = Reader::open(data.path()).and_then(|r| r.sweeps("local", 0, i64::MAX)).map(|s| s.len());
-    wait_sweeps(&data, "local", before.unwrap_or(0) + 3).await;
+    wait_sweeps(data.path(), "local", before.unwrap_or(0) + 3).await;
     collector.stop().await;
 
     let reader = reader(&data);
@@ -331,7 +331,7 @@ async fn a_query_through_the_socket_matches_a_direct_read_after_stopping() {
     let container = ContainerSpec::new("socket").start();
     let data = DataDir::new();
     let collector = Running::start(config(&data, &[&local()], |f| f.interval = Some("500ms".into())));
-    wait_sweeps(&data, "local", 3).await;
+    wait_sweeps(data.path(), "local", 3).await;
     let live = reader(&data);
     assert!(matches!(live, Reader::Socket(_)), "the running collector's socket should answer");
     let series = series_of(&live, "local", container.id());
@@ -347,19 +347,20 @@ async fn a_query_through_the_socket_matches_a_direct_read_after_stopping() {
 }
 
 /// The collector binary on a data folder, with its stderr in a file.
-struct Process {
-    child: Child,
+pub struct Process {
+    pub child: Child,
     stderr: PathBuf,
 }
 
 impl Process {
-    fn spawn(data: &DataDir, extra: &[&str]) -> Process {
-        let stderr = data.path().with_extension(format!("{}.stderr", extra.len()));
+    /// Starts `kura-collector` on the local dockerd every 500 ms, with `extra` flags.
+    pub fn spawn(data: &Path, extra: &[&str]) -> Process {
+        let stderr = data.with_extension(format!("{}.stderr", extra.len()));
         let file = std::fs::File::create(&stderr).unwrap_or_else(|e| panic!("{e}"));
         let mut command = Command::new(workspace_bin("kura-collector"));
         command
             .arg("--data")
-            .arg(data.path())
+            .arg(data)
             .arg("--docker")
             .arg(local())
             .args(["--interval", "500ms"])
@@ -370,7 +371,8 @@ impl Process {
         Process { child, stderr }
     }
 
-    fn stderr(&self) -> String {
+    /// What it wrote on stderr so far.
+    pub fn stderr(&self) -> String {
         testkit::process::read_lossy(&self.stderr)
     }
 }
@@ -388,9 +390,9 @@ async fn a_second_collector_on_the_same_folder_exits_at_once_and_sigterm_flushes
         return;
     }
     let data = DataDir::new();
-    let mut first = Process::spawn(&data, &[]);
-    wait_sweeps(&data, "local", 2).await;
-    let mut second = Process::spawn(&data, &["--log", "error"]);
+    let mut first = Process::spawn(data.path(), &[]);
+    wait_sweeps(data.path(), "local", 2).await;
+    let mut second = Process::spawn(data.path(), &["--log", "error"]);
     let exited = wait_until(Duration::from_secs(10), || matches!(second.child.try_wait(), Ok(Some(_))));
     assert!(exited, "the second collector kept running");
     let status = second.child.wait().ok().and_then(|s| s.code());
@@ -418,9 +420,9 @@ async fn kill_9_during_sampling_keeps_everything_up_to_the_last_flush() {
     let _busy = ContainerSpec::new("kill9").start();
     let data = DataDir::new();
     for cycle in 0..3 {
-        let mut collector = Process::spawn(&data, &[]);
+        let mut collector = Process::spawn(data.path(), &[]);
         let before = Reader::open(data.path()).and_then(|r| r.sweeps("local", 0, i64::MAX)).map(|s| s.len());
-        wait_sweeps(&data, "local", before.unwrap_or(0) + 2).await;
+        wait_sweeps(data.path(), "local", before.unwrap_or(0) + 2).await;
         let flushed = reader(&data).sweeps("local", 0, i64::MAX).map(|s| s.len()).unwrap_or(0);
         let _ = collector.child.kill();
         let _ = collector.child.wait();

@@ -49,7 +49,7 @@ async fn collect_for(data: &DataDir, seconds: u64) {
         f.interval = Some("1s".into());
         f.top_interval = Some("1s".into());
     }));
-    wait_sweeps(data, "local", 1).await;
+    wait_sweeps(data.path(), "local", 1).await;
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     collector.stop().await;
 }
@@ -63,7 +63,7 @@ async fn a_container_limited_to_half_a_cpu_reads_about_50_on_the_core_scale() {
     let data = DataDir::new();
     // The collector must run while kura reads (the store would be stale after).
     let collector = Running::start(config(&data, &[&local()], |f| f.interval = Some("1s".into())));
-    wait_sweeps(&data, "local", 7).await;
+    wait_sweeps(data.path(), "local", 7).await;
     let core = lines(&data, &["cpu", "-n", burn.name(), "--scale", "core", "--window", "5s"]);
     let host = lines(&data, &["cpu", "-n", burn.name(), "--window", "5s"]);
     let per_core = lines(&data, &["cpu", "-n", burn.name(), "--core", "--window", "5s"]);
@@ -101,7 +101,7 @@ async fn processes_memory_and_counts_read_from_the_store() {
         f.interval = Some("1s".into());
         f.top_interval = Some("1s".into());
     }));
-    wait_sweeps(&data, "local", 4).await;
+    wait_sweeps(data.path(), "local", 4).await;
     let sleeps = lines(&data, &["proc", "-n", procs.name(), "--prog", "^sleep"]);
     let memory = lines(&data, &["mem", "--limit", "-n", filler.name()]);
     let counts = lines(&data, &["count", "-n", &format!("kura-test-{mark}*")]);
@@ -139,7 +139,7 @@ async fn network_bytes_moved_by_wget_show_up_within_ten_percent() {
     let client = ContainerSpec::new("q-wget")
         .shell(&format!("sleep 3; wget -q -O /dev/null http://{ip}/blob; sleep 3600"))
         .start();
-    wait_sweeps(&data, "local", 9).await;
+    wait_sweeps(data.path(), "local", 9).await;
     let live = lines(&data, &["net", "-n", client.name(), "--rx", "--bytes", "--window", "30s"]);
     collector.stop().await;
     assert!(value(&live, &format!("nw_rxkb:{}", client.name())) > 0.0);

@@ -22,7 +22,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -88,6 +88,32 @@ pub fn bind(dir: &Path) -> Result<UnixListener, StoreError> {
     Ok(listener)
 }
 
+/// The store the server answers from, swapped by its owner: the
+/// collector's writer empties it while it reopens the store after a write
+/// error (sled refuses every operation after one failed write until it is
+/// reopened), and requests meanwhile get an error saying so. Each request
+/// borrows the handle only while it is answered, so emptying the slot lets
+/// sled release the database once those requests end.
+#[derive(Clone, Default)]
+pub struct HandleSlot(Arc<RwLock<Option<ReadHandle>>>);
+
+impl HandleSlot {
+    /// A slot holding `handle`.
+    pub fn new(handle: ReadHandle) -> HandleSlot {
+        HandleSlot(Arc::new(RwLock::new(Some(handle))))
+    }
+
+    /// Puts `handle` in the slot (or empties it), dropping the previous one.
+    pub fn set(&self, handle: Option<ReadHandle>) {
+        *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = handle;
+    }
+
+    /// The current handle, if the store is open.
+    pub fn get(&self) -> Option<ReadHandle> {
+        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+}
+
 /// Stops [`serve`]: a flag plus a connection to the socket that wakes the
 /// blocked `accept`.
 #[derive(Clone, Debug)]
@@ -120,10 +146,11 @@ impl Shutdown {
     }
 }
 
-/// Serves the store's trees on `listener` until `shutdown` is triggered,
-/// one std thread per connection; then closes every connection, removes
-/// the socket file and returns.
-pub fn serve(listener: UnixListener, store: ReadHandle, shutdown: Shutdown, limits: ServerLimits) {
+/// Serves the store's trees (whatever `store` holds at each request) on
+/// `listener` until `shutdown` is triggered, one std thread per
+/// connection; then closes every connection, removes the socket file and
+/// returns.
+pub fn serve(listener: UnixListener, store: HandleSlot, shutdown: Shutdown, limits: ServerLimits) {
     let active = Arc::new(AtomicUsize::new(0));
     let mut connections: Vec<(JoinHandle<()>, UnixStream)> = Vec::new();
     for stream in listener.incoming() {
@@ -164,7 +191,7 @@ pub fn serve(listener: UnixListener, store: ReadHandle, shutdown: Shutdown, limi
     let _ = std::fs::remove_file(&shutdown.socket);
 }
 
-fn serve_connection(stream: &mut UnixStream, store: &ReadHandle, limits: &ServerLimits) {
+fn serve_connection(stream: &mut UnixStream, store: &HandleSlot, limits: &ServerLimits) {
     if stream.set_read_timeout(Some(limits.idle_timeout)).is_err()
         || stream.set_write_timeout(Some(limits.idle_timeout)).is_err()
     {
@@ -176,8 +203,11 @@ fn serve_connection(stream: &mut UnixStream, store: &ReadHandle, limits: &Server
             // Closed, idle too long, or a frame we cannot skip.
             Ok(None) | Err(_) => return,
         };
-        let response =
-            answer(store, &request, limits.max_response_bytes).unwrap_or_else(|message| error_response(&message));
+        let answered = match store.get() {
+            Some(handle) => answer(&handle, &request, limits.max_response_bytes),
+            None => Err("the collector is reopening its store after a write error; try again shortly".to_owned()),
+        };
+        let response = answered.unwrap_or_else(|message| error_response(&message));
         if write_frame(stream, &response).is_err() {
             return;
         }

@@ -12,7 +12,7 @@ use std::thread;
 use proptest::prelude::*;
 use serde_json::json;
 
-use super::socket::{self, ServerLimits, Shutdown, SocketClient, SOCKET_FILE};
+use super::socket::{self, HandleSlot, ServerLimits, Shutdown, SocketClient, SOCKET_FILE};
 use super::*;
 use crate::sample::{Field, Sample, SampleColumns, State, UnixMillis};
 
@@ -386,6 +386,7 @@ fn a_fresh_directory_is_private() {
 
 /// A server on `dir`'s socket for `store`; stops when dropped.
 struct Server {
+    slot: HandleSlot,
     shutdown: Shutdown,
     thread: Option<thread::JoinHandle<()>>,
 }
@@ -394,9 +395,10 @@ impl Server {
     fn start(dir: &Path, store: &Store, limits: ServerLimits) -> Server {
         let listener = socket::bind(dir).unwrap();
         let shutdown = Shutdown::for_listener(&listener).unwrap();
-        let (handle, stop) = (store.read_handle(), shutdown.clone());
-        let thread = thread::spawn(move || socket::serve(listener, handle, stop, limits));
-        Server { shutdown, thread: Some(thread) }
+        let slot = HandleSlot::new(store.read_handle());
+        let (served, stop) = (slot.clone(), shutdown.clone());
+        let thread = thread::spawn(move || socket::serve(listener, served, stop, limits));
+        Server { slot, shutdown, thread: Some(thread) }
     }
 }
 
@@ -687,4 +689,25 @@ proptest! {
     fn random_writes_prunes_and_reopens_match_a_model(ops in proptest::collection::vec(any_op(), 1..25)) {
         run_ops(ops);
     }
+}
+
+#[test]
+fn while_the_store_is_closed_for_a_reopen_the_socket_says_so_and_answers_again_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    fill(&store, 2, 1);
+    let server = Server::start(dir.path(), &store, ServerLimits::default());
+    let client = SocketClient::connect(&dir.path().join(SOCKET_FILE)).unwrap();
+    let version = Some(FORMAT_VERSION.to_be_bytes().to_vec());
+    assert_eq!(Kv::get(&client, Tree::Meta, key::META_FORMAT).unwrap(), version);
+
+    server.slot.set(None);
+    // With the slot empty the server holds no handle: the store can be
+    // closed and opened again in this process, as the writer does.
+    drop(store);
+    let error = Kv::get(&client, Tree::Meta, key::META_FORMAT).unwrap_err().to_string();
+    assert!(error.contains("reopening its store"), "{error}");
+    let reopened = Store::open(dir.path(), options(4)).unwrap();
+    server.slot.set(Some(reopened.read_handle()));
+    assert_eq!(Kv::get(&client, Tree::Meta, key::META_FORMAT).unwrap(), version);
 }

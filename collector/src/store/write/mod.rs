@@ -115,9 +115,14 @@ impl Store {
         let mut writes = Writes::new();
         let result = writer
             .stage(self.handle(), self.options(), batch, &mut writes)
-            .and_then(|report| writes.apply(self.handle()).map(|()| report));
+            .and_then(|report| writes.apply(self.handle()).map(|()| report))
+            .and_then(
+                |report| if self.options().flush_every_sweep { self.flush().map(|()| report) } else { Ok(report) },
+            );
         if result.is_err() {
-            // The memory state may be ahead of the disk: reload it lazily.
+            // The memory state may be ahead of the disk (a refused flush
+            // included): reload it lazily, so that the same sweep written
+            // again is not taken for one already stored.
             *writer = Writer::default();
         }
         drop(writer);
@@ -130,9 +135,6 @@ impl Store {
                 unencodable = report.unencodable,
                 "dropped what a sweep could not store"
             );
-        }
-        if self.options().flush_every_sweep {
-            self.flush()?;
         }
         Ok(report)
     }
