@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::docker::{client_config, Endpoint, EndpointError, TlsError, DEFAULT_SOCKET};
+use crate::docker::{
+    client_config, ApiVersion, DockerClient, DockerError, Endpoint, EndpointError, TlsError, DEFAULT_SOCKET,
+};
 use crate::duration::{parse_duration, DurationError};
 use crate::paths::default_data_dir;
 use crate::snmp::{SnmpConfig, SnmpVersion};
@@ -117,6 +119,9 @@ pub struct HostSettings {
     pub size_interval: Option<String>,
     /// Per-request timeout, default `5s`.
     pub timeout: Option<String>,
+    /// The Docker API version to speak, e.g. `1.41`, instead of negotiating
+    /// it (as `DOCKER_API_VERSION` does for the docker CLI).
+    pub api_version: Option<String>,
     /// Requests in flight at once per host, default 128 (stats answer on the daemon's 1 s tick, so a sweep of N containers needs N in flight to finish in one tick).
     pub concurrency: Option<usize>,
 }
@@ -171,8 +176,18 @@ pub struct HostConfig {
     pub timeout: Duration,
     /// Requests in flight at once.
     pub concurrency: usize,
+    /// The API version pinned by the configuration; `None`: negotiated.
+    pub api_version: Option<ApiVersion>,
     /// SNMP settings, if any.
     pub snmp: Option<SnmpConfig>,
+}
+
+impl HostConfig {
+    /// A Docker client for this host: its endpoint, TLS, timeout and pinned
+    /// API version.
+    pub fn client(&self) -> Result<DockerClient, DockerError> {
+        Ok(DockerClient::new(self.endpoint.clone(), self.tls.clone(), self.timeout)?.pin_api_version(self.api_version))
+    }
 }
 
 impl std::fmt::Debug for HostConfig {
@@ -186,6 +201,7 @@ impl std::fmt::Debug for HostConfig {
             .field("size_interval", &self.size_interval)
             .field("timeout", &self.timeout)
             .field("concurrency", &self.concurrency)
+            .field("api_version", &self.api_version)
             .field("snmp", &self.snmp)
             .finish()
     }
@@ -238,6 +254,8 @@ pub struct FlagConfig {
     pub size_interval: Option<String>,
     /// `--timeout`.
     pub timeout: Option<String>,
+    /// `--api-version`.
+    pub api_version: Option<String>,
     /// `--retention`.
     pub retention: Option<String>,
     /// `--snmp NAME=HOST:PORT`, repeatable: SNMP v2c for a `--docker` host.
@@ -260,6 +278,7 @@ impl Config {
         overlay(&mut defaults.top_interval, &flags.top_interval);
         overlay(&mut defaults.size_interval, &flags.size_interval);
         overlay(&mut defaults.timeout, &flags.timeout);
+        overlay(&mut defaults.api_version, &flags.api_version);
 
         let mut hosts = Vec::new();
         for host in &file.hosts {
@@ -381,6 +400,13 @@ fn resolve_host(host: &FileHost, defaults: &HostSettings) -> Result<HostConfig, 
     if concurrency == 0 || concurrency > 1024 {
         return Err(ConfigError::Range { key: format!("host {name}: concurrency"), reason: "must be from 1 to 1024" });
     }
+    let api_version = match own.api_version.as_ref().or(defaults.api_version.as_ref()) {
+        Some(text) => Some(ApiVersion::parse(text).ok_or_else(|| ConfigError::Range {
+            key: format!("host {name}: api_version {text:?}"),
+            reason: "must be MAJOR.MINOR, e.g. 1.41",
+        })?),
+        None => None,
+    };
     let snmp = host.snmp.as_ref().map(|snmp| resolve_snmp(&name, snmp)).transpose()?;
     Ok(HostConfig {
         interval: setting(&name, "interval", &own.interval, &defaults.interval, defaults::INTERVAL)?,
@@ -403,6 +429,7 @@ fn resolve_host(host: &FileHost, defaults: &HostSettings) -> Result<HostConfig, 
         endpoint,
         tls,
         concurrency,
+        api_version,
         snmp,
     })
 }
@@ -517,6 +544,8 @@ mod tests {
     fn bad_settings_name_the_host_and_key() {
         let error = with_file("[[host]]\nname = \"a\"\nendpoint = \"ftp://h\"\n").unwrap_err();
         assert!(error.to_string().starts_with("host a: endpoint \"ftp://h\""), "{error}");
+        let error = with_file("[[host]]\nname = \"a\"\nendpoint = \"tcp://h\"\napi_version = \"v1\"\n").unwrap_err();
+        assert!(error.to_string().contains("host a: api_version \"v1\": must be MAJOR.MINOR"), "{error}");
         let error = with_file("[[host]]\nname = \"a\"\nendpoint = \"tcp://h\"\ntimeout = \"0s\"\n").unwrap_err();
         assert!(error.to_string().contains("host a: timeout"), "{error}");
         let error = with_file("[[host]]\nname = \"a\"\nendpoint = \"https://h\"\ntls_cert_path = \"/nonexistent\"\n")

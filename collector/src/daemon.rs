@@ -185,7 +185,7 @@ async fn wait_all(tasks: &mut JoinSet<()>) {
 }
 
 fn host_client(host: &HostConfig) -> Option<DockerClient> {
-    DockerClient::new(host.endpoint.clone(), host.tls.clone(), host.timeout).ok()
+    host.client().ok()
 }
 
 /// The newest stored event time of each host, to resume its stream from.

@@ -53,6 +53,9 @@ struct Args {
     /// Per-request timeout [default: 5s].
     #[arg(long, value_name = "DURATION")]
     timeout: Option<String>,
+    /// Docker API version to speak with every host (e.g. 1.41) instead of negotiating it.
+    #[arg(long, value_name = "MAJOR.MINOR")]
+    api_version: Option<String>,
     /// How long history is kept [default: 35d].
     #[arg(long, value_name = "DURATION")]
     retention: Option<String>,
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         top_interval: args.top_interval,
         size_interval: args.size_interval,
         timeout: args.timeout,
+        api_version: args.api_version,
         retention: args.retention,
         snmp: args.snmp,
         snmp_community: args.snmp_community,

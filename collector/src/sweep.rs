@@ -99,7 +99,7 @@ pub struct HostSampler {
 impl HostSampler {
     /// A sampler for one configured host.
     pub fn new(config: HostConfig) -> Result<HostSampler, DockerError> {
-        let client = DockerClient::new(config.endpoint.clone(), config.tls.clone(), config.timeout)?;
+        let client = config.client()?;
         Ok(HostSampler {
             config,
             client,

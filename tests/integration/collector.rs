@@ -211,6 +211,29 @@ async fn an_unreachable_host_is_recorded_down_and_the_other_is_sampled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_api_version_is_spoken_and_one_the_daemon_lacks_is_down_naming_both() {
+    if !docker_available() {
+        return;
+    }
+    let container = ContainerSpec::new("pinned").start();
+    let data = DataDir::new();
+    sweep_once(config(&data, &[&local()], |f| f.api_version = Some("1.99".into()))).await;
+    match reader(&data).latest_sweep("local").ok().flatten().map(|s| s.outcome) {
+        Some(SweepOutcome::Down(reason)) => {
+            assert!(reason.contains("api_version 1.99") && reason.contains("speaks"), "{reason}");
+        }
+        other => panic!("a daemon without API 1.99 should be down, got {other:?}"),
+    }
+    let data = DataDir::new();
+    sweep_once(config(&data, &[&local()], |f| f.api_version = Some("1.40".into()))).await;
+    let reader = reader(&data);
+    assert_eq!(reader.latest_sweep("local").ok().flatten().map(|s| s.outcome), Some(SweepOutcome::Reached));
+    let series = series_of(&reader, "local", container.id());
+    let sample = reader.last_sample(series.series).ok().flatten().unwrap_or_else(|| panic!("no sample"));
+    assert!(sample.get(Field::CpuTotalNs).is_some(), "stats over API 1.40 (without one-shot) still parse");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_faults_cost_only_the_container_concerned() {
     if !docker_available() {
         return;

@@ -74,6 +74,7 @@ pub struct DockerClient {
     tls: Option<Arc<ClientConfig>>,
     timeout: Duration,
     api: Option<ApiVersion>,
+    pinned: Option<ApiVersion>,
 }
 
 /// Aborts a connection's driver task when the request is done or dropped
@@ -97,7 +98,14 @@ impl DockerClient {
         if matches!(endpoint, Endpoint::Tls { .. }) && tls.is_none() {
             return Err(DockerError::TlsMissing { endpoint });
         }
-        Ok(DockerClient { endpoint, tls, timeout, api: None })
+        Ok(DockerClient { endpoint, tls, timeout, api: None, pinned: None })
+    }
+
+    /// Speaks `version` (when `Some`) instead of negotiating: the daemon
+    /// must support it, or [`DockerClient::negotiate`] fails saying so.
+    pub fn pin_api_version(mut self, version: Option<ApiVersion>) -> DockerClient {
+        self.pinned = version;
+        self
     }
 
     /// The endpoint this client talks to.
@@ -116,7 +124,8 @@ impl DockerClient {
     }
 
     /// Asks the daemon's versions (`GET /version`, unversioned) and settles
-    /// the API version to speak; later requests are prefixed with it.
+    /// the API version to speak; later requests are prefixed with it. A
+    /// pinned version the daemon does not speak is an error naming both.
     pub async fn negotiate(&mut self) -> Result<Version, DockerError> {
         let body = self.get_unversioned("/version").await?;
         let version: Version = api::parse("version", &body).map_err(|e| self.garbage("/version", e))?;
@@ -126,7 +135,17 @@ impl DockerClient {
             reason: format!("ApiVersion {:?} is not MAJOR.MINOR", version.api_version),
         })?;
         let minimum = version.min_api_version.as_deref().and_then(ApiVersion::parse);
-        self.api = Some(negotiate(daemon, minimum));
+        self.api = Some(match self.pinned {
+            Some(pinned) if pinned > daemon || minimum.is_some_and(|oldest| pinned < oldest) => {
+                let speaks = match minimum {
+                    Some(oldest) => format!("{oldest} to {daemon}"),
+                    None => format!("up to {daemon}"),
+                };
+                return Err(DockerError::ApiVersion { endpoint: self.endpoint.clone(), pinned, speaks });
+            }
+            Some(pinned) => pinned,
+            None => negotiate(daemon, minimum),
+        });
         Ok(version)
     }
 

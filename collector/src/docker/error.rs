@@ -76,6 +76,18 @@ pub enum DockerError {
         /// rustls' reason (unknown CA, expired, name mismatch...).
         reason: String,
     },
+    /// The configured `api_version` is one the daemon does not speak.
+    #[error(
+        "Docker at {endpoint} speaks API {speaks}, not the configured api_version {pinned} (remove it to negotiate)"
+    )]
+    ApiVersion {
+        /// The endpoint.
+        endpoint: Endpoint,
+        /// The configured version.
+        pinned: super::ApiVersion,
+        /// The daemon's range, e.g. `1.12 to 1.41`.
+        speaks: String,
+    },
     /// An `https://` endpoint without a certificate folder.
     #[error("Docker at {endpoint}: https needs a certificate folder (tls_cert_path)")]
     TlsMissing {
@@ -104,6 +116,9 @@ impl DockerError {
             DockerError::Garbage { reason, .. } => format!("garbage: {reason}"),
             DockerError::Tls { reason, .. } => format!("tls: {reason}"),
             DockerError::TlsMissing { .. } => "tls: no certificate folder".to_owned(),
+            DockerError::ApiVersion { pinned, speaks, .. } => {
+                format!("api_version {pinned} unsupported (the daemon speaks {speaks})")
+            }
         }
     }
 }
