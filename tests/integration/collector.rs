@@ -442,17 +442,28 @@ async fn kill_9_during_sampling_keeps_everything_up_to_the_last_flush() {
     }
     let _busy = ContainerSpec::new("kill9").start();
     let data = DataDir::new();
-    for cycle in 0..3 {
+    // Kill at a different moment of the sweep cycle each time (the fault
+    // catalog's 20 cycles): sometimes mid-write, sometimes between sweeps.
+    let mut moment = 0x2545_f491_u64;
+    for cycle in 0..20 {
         let mut collector = Process::spawn(data.path(), &[]);
         let before = Reader::open(data.path()).and_then(|r| r.sweeps("local", 0, i64::MAX)).map(|s| s.len());
-        wait_sweeps(data.path(), "local", before.unwrap_or(0) + 2).await;
+        wait_sweeps(data.path(), "local", before.unwrap_or(0) + 1).await;
+        moment = moment.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        tokio::time::sleep(Duration::from_millis((moment >> 33) % 1_000)).await;
         let flushed = reader(&data).sweeps("local", 0, i64::MAX).map(|s| s.len()).unwrap_or(0);
         let _ = collector.child.kill();
         let _ = collector.child.wait();
         let reopened = Reader::open(data.path()).unwrap_or_else(|e| panic!("cycle {cycle}: reopen after kill -9: {e}"));
-        let kept = reopened.sweeps("local", 0, i64::MAX).map(|s| s.len()).unwrap_or(0);
+        let kept = reopened.sweeps("local", 0, i64::MAX).unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
         // The documented bound: at most the sweep being written when killed is lost.
-        assert!(kept + 1 >= flushed, "cycle {cycle}: {kept} sweeps after kill -9, {flushed} seen before");
+        assert!(kept.len() + 1 >= flushed, "cycle {cycle}: {} sweeps after kill -9, {flushed} seen before", kept.len());
+        // A consistent prefix: times strictly increase, and the container's samples read back.
+        assert!(kept.windows(2).all(|w| w[0].time < w[1].time), "cycle {cycle}: sweep times out of order");
+        let series = reopened.series("local").unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
+        for info in &series {
+            reopened.samples(info.series, 0, i64::MAX).unwrap_or_else(|e| panic!("cycle {cycle}: samples: {e}"));
+        }
     }
 }
 
