@@ -20,18 +20,33 @@ fn main() -> ExitCode {
         // A closed pipe (`kura ps | head`) is not an error.
         Err(QueryError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("kura: {e}");
+            eprintln!("kura: {}", one_line(&e.to_string()));
             ExitCode::from(1)
         }
     }
 }
 
+/// A message on one line: multi-line reasons (a regex error draws a caret
+/// under the pattern) are joined with single spaces.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn run(command: &Command, now: i64) -> Result<(), QueryError> {
     let host_args = host_args(command);
     let now = match &host_args.at {
-        Some(at) => chrono::DateTime::parse_from_rfc3339(at)
-            .map_err(|e| QueryError::Usage(format!("--at {at:?}: {e} (write e.g. 2026-11-28T10:00:00Z)")))?
-            .timestamp_millis(),
+        Some(at) => {
+            let at_ms = chrono::DateTime::parse_from_rfc3339(at)
+                .map_err(|e| QueryError::Usage(format!("--at {at:?}: {e} (write e.g. 2026-11-28T10:00:00Z)")))?
+                .timestamp_millis();
+            if at_ms > now {
+                return Err(QueryError::Usage(format!(
+                    "--at {at} is in the future (now is {}): there is no history there yet",
+                    chrono::DateTime::from_timestamp_millis(now).map(|t| t.to_rfc3339()).unwrap_or_default()
+                )));
+            }
+            at_ms
+        }
         None => now,
     };
     let scope = Scope::open(host_args, now)?;

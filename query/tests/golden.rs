@@ -98,3 +98,44 @@ fn every_command_matches_its_golden_file() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every bad input: nothing on stdout, one line on stderr, its own message,
+/// the documented status (2 for what clap refuses, 1 for the rest).
+#[test]
+fn bad_inputs_get_one_line_on_stderr_and_nothing_on_stdout() {
+    let store = simulated_store();
+    let data = store.path().display().to_string();
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["cpu", "--at", "2099-01-01T00:00:00Z"], 1, "is in the future"),
+        (&["cpu", "--at", "yesterday"], 1, "--at \"yesterday\""),
+        (&["cpu", "--at", "2025-01-01T00:00:00Z"], 1, "has no sweep yet"),
+        (&["cpu", "--at", "2026-01-02T00:00:00Z"], 1, "is kura-collector running?"),
+        (&["cpu", "--at", END, "--host", "nope"], 1, "unknown host \"nope\""),
+        (&["cpu", "--at", END, "-n", "nothing*"], 1, "matches -n nothing*"),
+        (&["cpu", "--at", END, "--window", "0s"], 1, "--window"),
+        (&["proc", "--at", END, "--prog", "("], 1, "regex parse error"),
+        (&["cpu", "--at", END, "-n", "a", "-c", "b"], 2, "cannot be used with"),
+        (&["cpu", "--at", END, "--key", "bogus"], 2, "invalid value 'bogus'"),
+    ];
+    for (args, status, message) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_kura"))
+            .args(*args)
+            .args(["--data", &data])
+            .output()
+            .unwrap_or_else(|e| panic!("running kura: {e}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(*status), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}: printed {:?}", String::from_utf8_lossy(&output.stdout));
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        if *status == 1 {
+            assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+            assert!(stderr.starts_with("kura: "), "{args:?}: {stderr}");
+        }
+    }
+    let missing = Command::new(env!("CARGO_BIN_EXE_kura"))
+        .args(["cpu", "--data", &store.path().join("nothing-here").display().to_string()])
+        .output()
+        .unwrap_or_else(|e| panic!("running kura: {e}"));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no store at"));
+}
