@@ -4,5 +4,6 @@ mod collector;
 mod foundation;
 mod query;
 mod snmp;
+mod store_damage;
 mod syslog;
 mod tls;
