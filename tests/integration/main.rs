@@ -5,5 +5,6 @@ mod disk_full;
 mod foundation;
 mod query;
 mod snmp;
+mod store_damage;
 mod syslog;
 mod tls;

@@ -259,10 +259,9 @@ impl DockerClient {
                 let name = ServerName::try_from(host.clone())
                     .map_err(|e| DockerError::Tls { endpoint: self.endpoint.clone(), reason: e.to_string() })?;
                 let stream = TcpStream::connect((host.as_str(), *port)).await.map_err(connect_error)?;
-                let stream = TlsConnector::from(Arc::clone(config))
-                    .connect(name, stream)
-                    .await
-                    .map_err(|e| DockerError::Tls { endpoint: self.endpoint.clone(), reason: e.to_string() })?;
+                let stream = TlsConnector::from(Arc::clone(config)).connect(name, stream).await.map_err(|e| {
+                    DockerError::Tls { endpoint: self.endpoint.clone(), reason: super::tls::handshake_reason(&e) }
+                })?;
                 self.request_over(stream, path).await
             }
         }

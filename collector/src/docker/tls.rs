@@ -5,9 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::{ClientConfig, RootCertStore};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{AlertDescription, CertificateError, ClientConfig, RootCertStore};
 
 /// Why the TLS settings could not be made; each names the file or the check.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,27 @@ pub enum TlsError {
         path: PathBuf,
         /// What was wrong with it.
         reason: String,
+    },
+    /// The client certificate's validity ended: the daemon would refuse it.
+    #[error("TLS file {path}: the client certificate expired at {not_after} (notAfter; it is now {now})")]
+    Expired {
+        /// The certificate file.
+        path: PathBuf,
+        /// The end of its validity.
+        not_after: DateTime<Utc>,
+        /// When it was checked.
+        now: DateTime<Utc>,
+    },
+    /// The client certificate's validity has not begun: the daemon would
+    /// refuse it.
+    #[error("TLS file {path}: the client certificate is not valid before {not_before} (notBefore; it is now {now}: is the clock right?)")]
+    NotYetValid {
+        /// The certificate file.
+        path: PathBuf,
+        /// The start of its validity.
+        not_before: DateTime<Utc>,
+        /// When it was checked.
+        now: DateTime<Utc>,
     },
     /// rustls refused the combination (e.g. a key that does not match the certificate).
     #[error("TLS settings from {dir}: {reason}")]
@@ -56,11 +79,13 @@ pub fn client_config(dir: &Path) -> Result<Arc<ClientConfig>, TlsError> {
     for ca in certificates(&ca_path)? {
         roots.add(ca).map_err(|e| file_error(&ca_path, e))?;
     }
+    let roots = Arc::new(roots);
     let chain = certificates(&cert_path)?;
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| file_error(&key_path, e))?;
 
-    let config_error = |e: rustls::Error| TlsError::Config { dir: dir.to_owned(), reason: e.to_string() };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    check_validity(&cert_path, &chain, &roots, &provider, UnixTime::now())?;
+    let config_error = |e: rustls::Error| TlsError::Config { dir: dir.to_owned(), reason: e.to_string() };
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(config_error)?
@@ -70,9 +95,83 @@ pub fn client_config(dir: &Path) -> Result<Arc<ClientConfig>, TlsError> {
     Ok(Arc::new(config))
 }
 
+/// Checks the client certificate's validity period at `now`, as the daemon
+/// will: with rustls' own check of client certificates, which (webpki)
+/// checks the period before it looks for the issuer. Only the period is
+/// judged here; whether the daemon trusts the issuer is for the daemon to
+/// say (`ca.pem` is the CA of the daemon's certificate, which may differ).
+fn check_validity(
+    path: &Path,
+    chain: &[CertificateDer<'static>],
+    roots: &Arc<RootCertStore>,
+    provider: &Arc<rustls::crypto::CryptoProvider>,
+    now: UnixTime,
+) -> Result<(), TlsError> {
+    let Some((leaf, intermediates)) = chain.split_first() else {
+        return Err(file_error(path, "no certificate in the file"));
+    };
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::clone(roots), Arc::clone(provider))
+        .build()
+        .map_err(|e| TlsError::Config { dir: path.parent().unwrap_or(path).to_owned(), reason: e.to_string() })?;
+    let time = |t: UnixTime| {
+        let seconds = i64::try_from(t.as_secs()).unwrap_or(i64::MAX);
+        DateTime::from_timestamp(seconds, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    };
+    match verifier.verify_client_cert(leaf, intermediates, now) {
+        Err(rustls::Error::InvalidCertificate(CertificateError::ExpiredContext { time: at, not_after })) => {
+            Err(TlsError::Expired { path: path.to_owned(), not_after: time(not_after), now: time(at) })
+        }
+        Err(rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext { time: at, not_before })) => {
+            Err(TlsError::NotYetValid { path: path.to_owned(), not_before: time(not_before), now: time(at) })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The alerts a daemon sends when it refuses the client's certificate.
+const CLIENT_CERTIFICATE_ALERTS: [AlertDescription; 8] = [
+    AlertDescription::BadCertificate,
+    AlertDescription::UnsupportedCertificate,
+    AlertDescription::CertificateRevoked,
+    AlertDescription::CertificateExpired,
+    AlertDescription::CertificateUnknown,
+    AlertDescription::UnknownCA,
+    AlertDescription::AccessDenied,
+    AlertDescription::CertificateRequired,
+];
+
+/// The reason of a failed TLS handshake: rustls' own, said plainly when the
+/// daemon refused the client certificate (dockerd sends `BadCertificate`
+/// for an expired one, whatever the reason).
+pub(super) fn handshake_reason(error: &std::io::Error) -> String {
+    let alert = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+    match alert {
+        Some(rustls::Error::AlertReceived(alert)) if CLIENT_CERTIFICATE_ALERTS.contains(alert) => format!(
+            "the daemon refused the client certificate ({error}): is cert.pem past its validity dates, \
+             or signed by a CA the daemon does not trust?"
+        ),
+        _ => error.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_client_certificate_is_said_plainly() {
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(AlertDescription::BadCertificate),
+        );
+        let reason = handshake_reason(&refused);
+        assert!(reason.starts_with("the daemon refused the client certificate (received fatal alert: BadCertificate)"));
+        let other = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(AlertDescription::HandshakeFailure),
+        );
+        assert_eq!(handshake_reason(&other), "received fatal alert: HandshakeFailure");
+    }
 
     #[test]
     fn a_missing_folder_names_the_ca_file() {

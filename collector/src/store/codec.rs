@@ -862,6 +862,21 @@ mod tests {
         }
 
         #[test]
+        fn every_truncation_of_a_block_or_row_is_refused(samples in vec(any_sample(), 1..20), delta: bool) {
+            // What the codec guarantees by itself: a value cut short never
+            // decodes. A changed byte may (sled's CRC-32 guards those).
+            let block = encode_block(&samples).unwrap();
+            for len in 0..block.len() {
+                prop_assert!(decode_block(&block[..len]).is_err(), "a block cut to {} of {} bytes", len, block.len());
+            }
+            let previous = (delta && samples.len() > 1).then(|| &samples[0]);
+            let row = encode_row(&samples[samples.len() - 1], previous).unwrap();
+            for len in 0..row.len() {
+                prop_assert!(decode_row(&row[..len], previous).is_err(), "a row cut to {} of {} bytes", len, row.len());
+            }
+        }
+
+        #[test]
         fn corrupted_blocks_never_panic(samples in vec(any_sample(), 1..10), flips in vec((any::<usize>(), any::<u8>()), 1..4)) {
             let mut block = encode_block(&samples).unwrap();
             for (at, bits) in flips {

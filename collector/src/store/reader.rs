@@ -172,8 +172,12 @@ impl Reader {
                     String::from_utf8_lossy(&container[HOST_LEN..])
                 ))
             })?;
-            let mut info =
-                self.series_info(id)?.ok_or_else(|| self.corrupt(format!("series {id} has no series_info")))?;
+            // A series without its description was cut short by a crash
+            // between the two inserts that create it: nothing else of it is
+            // stored (see `write::APPLY_ORDER`).
+            let Some(mut info) = self.series_info(id)? else {
+                continue;
+            };
             info.last_seen = head_newest.get(&id).copied().max(self.newest_block_end(id)?);
             all.push(info);
         }
@@ -393,17 +397,24 @@ impl Reader {
     }
 
     /// The head samples of a host's series (or of some), in time order:
-    /// each series' rows decoded along its chain of differences. Includes
-    /// samples a block covers (after a crash); callers skip those.
+    /// each series' rows decoded along its chain of differences. Pages the
+    /// host's sweep records cover are skipped: a crash while compaction
+    /// removed them can leave a later page whose rows are differences from
+    /// a removed one. Includes other samples a block covers (a crash before
+    /// the sweep records were written); callers skip those.
     fn head_samples(
         &self,
         host: HostId,
         only: Option<&BTreeSet<SeriesId>>,
     ) -> Result<BTreeMap<SeriesId, Vec<Sample>>, StoreError> {
         let mut all: BTreeMap<SeriesId, Vec<Sample>> = BTreeMap::new();
+        let compacted = self.records_end(Tree::Sweeps, host)?;
         let pages = self.kv().scan(Tree::Head, &Scan::prefix(&key::host_prefix(host)))?;
         for (page_key, bytes) in &pages {
             let head_page = self.head_page(page_key, bytes)?;
+            if compacted.is_some_and(|end| head_page.time <= end) {
+                continue;
+            }
             for (id, row) in head_page.rows {
                 if only.is_some_and(|only| !only.contains(&id)) {
                     continue;
@@ -477,10 +488,7 @@ impl Reader {
             }
         }
         // Head records a block already covers are left from a crash.
-        let covered = match self.newest(tree, &prefix)? {
-            Some((block_key, block)) => self.records(tree, &block_key, &block)?.last().map(|(t, _)| *t),
-            None => None,
-        };
+        let covered = self.records_end(tree, host)?;
         for (page_key, bytes) in self.kv().scan(Tree::Head, &Scan::prefix(&prefix))? {
             let head_page = self.head_page(&page_key, &bytes)?;
             let record = match tree {
@@ -495,6 +503,14 @@ impl Reader {
             }
         }
         Ok(out)
+    }
+
+    /// The time of the newest record in a host's record blocks of `tree`.
+    fn records_end(&self, tree: Tree, host: HostId) -> Result<Option<UnixMillis>, StoreError> {
+        match self.newest(tree, &key::host_prefix(host))? {
+            Some((block_key, block)) => Ok(self.records(tree, &block_key, &block)?.last().map(|(t, _)| *t)),
+            None => Ok(None),
+        }
     }
 
     fn records<'a>(

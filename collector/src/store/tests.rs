@@ -94,6 +94,26 @@ fn fill(store: &Store, sweeps: i64, containers: usize) -> Vec<Vec<Sample>> {
     written
 }
 
+/// Writes a sweep at `time` of containers `0..written.len()`, all running
+/// with CPU `cpu`, and appends their samples to `written`.
+fn write_running(store: &Store, time: UnixMillis, cpu: u64, written: &mut [Vec<Sample>]) -> WriteReport {
+    let batch = sweep(time, (0..written.len()).map(|i| running(i, time, cpu)).collect());
+    let report = store.write_sweep(&batch).unwrap();
+    for (samples, c) in written.iter_mut().zip(&batch.containers) {
+        samples.push(c.sample.clone().unwrap());
+    }
+    report
+}
+
+/// Asserts that the host's series, in order, hold `written`.
+fn assert_reads_back(reader: &Reader, written: &[Vec<Sample>]) {
+    let ids = series_ids(reader);
+    assert_eq!(ids.len(), written.len());
+    for (id, samples) in ids.into_iter().zip(written) {
+        assert_eq!(&rows(&reader.samples(id, i64::MIN, i64::MAX).unwrap()), samples);
+    }
+}
+
 fn series_ids(reader: &Reader) -> Vec<SeriesId> {
     reader.series(HOST).unwrap().into_iter().map(|s| s.series).collect()
 }
@@ -246,19 +266,11 @@ fn a_reopened_store_keeps_everything_and_continues_the_open_block() {
     let store = Store::open(dir.path(), options(4)).unwrap();
     // Two head samples per series were reloaded; two more fill the block.
     for n in 6..8 {
-        let time = 1_000_000 + n * 10_000;
-        let batch = sweep(time, (0..2).map(|i| running(i, time, 7)).collect());
-        let report = store.write_sweep(&batch).unwrap();
-        for (i, c) in batch.containers.iter().enumerate() {
-            written[i].push(c.sample.clone().unwrap());
-        }
+        let report = write_running(&store, 1_000_000 + n * 10_000, 7, &mut written);
         assert_eq!(report.blocks, if n == 7 { 2 } else { 0 });
     }
     assert!(store.handle().tree(Tree::Head).is_empty());
-    let reader = Reader::Direct(store);
-    for (i, id) in series_ids(&reader).into_iter().enumerate() {
-        assert_eq!(rows(&reader.samples(id, i64::MIN, i64::MAX).unwrap()), written[i]);
-    }
+    assert_reads_back(&Reader::Direct(store), &written);
 }
 
 #[test]
@@ -298,6 +310,65 @@ fn head_samples_a_block_covers_are_ignored_then_removed() {
     written[0].push(sample_at(2_000_000, 9));
     let reader = Reader::Direct(store);
     assert_eq!(rows(&reader.samples(SeriesId(0), i64::MIN, i64::MAX).unwrap()), written[0]);
+}
+
+#[test]
+fn a_crash_while_compaction_removes_the_pages_leaves_a_readable_and_writable_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    let mut written = fill(&store, 3, 2);
+    let head = store.handle().tree(Tree::Head).clone();
+    let pages: Vec<(sled::IVec, sled::IVec)> = head.iter().map(Result::unwrap).collect();
+    assert_eq!(pages.len(), 3);
+    // The fourth sweep compacts the three pages into blocks and removes them.
+    assert_eq!(write_running(&store, 1_030_000, 3000, &mut written).blocks, 2);
+    assert!(head.is_empty());
+    // What a crash after the first removal leaves: the later pages, whose
+    // rows are differences from the removed one.
+    for (k, v) in &pages[1..] {
+        head.insert(k, v.clone()).unwrap();
+    }
+    drop(head);
+    let reader = Reader::Direct(store);
+    assert_reads_back(&reader, &written);
+    for (id, samples) in series_ids(&reader).into_iter().zip(&written) {
+        assert_eq!(reader.last_sample(id).unwrap().as_ref(), samples.last());
+    }
+    let store = into_store(reader);
+    store.flush().unwrap();
+    drop(store);
+    // The reloaded writer goes on writing.
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    assert_eq!(write_running(&store, 1_040_000, 4000, &mut written).samples, 2);
+    assert_reads_back(&Reader::Direct(store), &written);
+}
+
+#[test]
+fn a_series_cut_off_before_its_description_is_skipped_then_described() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    let mut written = fill(&store, 2, 1);
+    // What a crash between the two inserts that create container 1's
+    // series leaves: its id, no description.
+    let reader = Reader::Direct(store);
+    let host = reader.host_id(HOST).unwrap();
+    let store = into_store(reader);
+    let h = store.handle();
+    h.tree(Tree::Meta).insert(key::META_NEXT_SERIES, &2_u32.to_be_bytes()).unwrap();
+    h.tree(Tree::Series).insert(key::series(host, &container(1).id), &key::series_prefix(SeriesId(1))).unwrap();
+    let reader = Reader::Direct(store);
+    assert_eq!(series_ids(&reader), vec![SeriesId(0)]);
+    let store = into_store(reader);
+    store.flush().unwrap();
+    drop(store);
+
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    written.push(Vec::new());
+    assert_eq!(write_running(&store, 1_020_000, 2000, &mut written).samples, 2);
+    let reader = Reader::Direct(store);
+    assert_eq!(series_ids(&reader), vec![SeriesId(0), SeriesId(1)]);
+    assert_eq!(reader.series(HOST).unwrap()[1].container, container(1));
+    assert_reads_back(&reader, &written);
 }
 
 #[test]

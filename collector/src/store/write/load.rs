@@ -85,8 +85,13 @@ impl Writer {
             if let Some(snmp) = page.snmp.filter(|_| snmp_end.is_none_or(|end| page.time > end)) {
                 state.snmp.push((page.time, snmp.to_vec()));
             }
-            for (series, row) in page.rows {
-                rows.entry(series).or_default().push(row.to_vec());
+            // Rows of a page the sweep records cover are in blocks; a crash
+            // while compaction removed such pages may have removed the
+            // pages their differences start from.
+            if sweeps_end.is_none_or(|end| page.time > end) {
+                for (series, row) in page.rows {
+                    rows.entry(series).or_default().push(row.to_vec());
+                }
             }
             true
         })?;
@@ -100,7 +105,8 @@ impl Writer {
                     .map_err(|e| h.corrupt(format!("head row of series {series}: {e}")))?;
                 samples.push(sample);
             }
-            let mut series_state = load_series(h, id, series)?;
+            let mut series_state =
+                load_series(h, id, series)?.ok_or_else(|| h.corrupt(format!("series {series} has no series_info")))?;
             // Samples a block covers (left by a crash) are dropped here.
             let mut ignored = WriteReport::default();
             for sample in &samples {
@@ -128,15 +134,15 @@ impl Writer {
             Some(&id) => id,
             None => {
                 let series_key = key::series(host, &container.id);
-                let id = match h.tree(Tree::Series).get(&series_key).map_err(|e| h.error(e))? {
-                    Some(v) => {
-                        let id = key::series_of(&v).filter(|_| v.len() == SERIES_LEN).ok_or_else(|| {
+                let stored =
+                    match h.tree(Tree::Series).get(&series_key).map_err(|e| h.error(e))? {
+                        Some(v) => Some(key::series_of(&v).filter(|_| v.len() == SERIES_LEN).ok_or_else(|| {
                             h.corrupt(format!("series id of container {} is malformed", container.id))
-                        })?;
-                        let state = load_series(h, host, id)?;
-                        self.series.insert(id, state);
-                        id
-                    }
+                        })?),
+                        None => None,
+                    };
+                let id = match stored {
+                    Some(id) => id,
                     None => {
                         let counters = self.counters(h)?;
                         let id = u32::try_from(counters.next_series)
@@ -146,6 +152,18 @@ impl Writer {
                         let id = SeriesId(id);
                         w.insert(Tree::Meta, key::META_NEXT_SERIES, next.to_be_bytes());
                         w.insert(Tree::Series, series_key, key::series_prefix(id));
+                        id
+                    }
+                };
+                let state = match stored {
+                    Some(id) => load_series(h, host, id)?,
+                    None => None,
+                };
+                // A new series, or one whose description a crash between
+                // the two inserts that create a series cut off.
+                let state = match state {
+                    Some(state) => state,
+                    None => {
                         let info = SeriesInfo {
                             series: id,
                             host: host_name.to_owned(),
@@ -154,20 +172,17 @@ impl Writer {
                             last_seen: None,
                         };
                         w.insert(Tree::SeriesInfo, key::series_prefix(id), series_json(h, &info)?);
-                        self.series.insert(
-                            id,
-                            SeriesState {
-                                host,
-                                info,
-                                last_time: None,
-                                details_hash: None,
-                                open: OpenBlock::default(),
-                                last: None,
-                            },
-                        );
-                        id
+                        SeriesState {
+                            host,
+                            info,
+                            last_time: None,
+                            details_hash: None,
+                            open: OpenBlock::default(),
+                            last: None,
+                        }
                     }
                 };
+                self.series.insert(id, state);
                 self.containers.insert(lookup, id);
                 id
             }
@@ -183,14 +198,13 @@ impl Writer {
 }
 
 /// Loads what the writer keeps of a series, with an empty open block and
-/// its newest block's end as the newest time.
-fn load_series(h: &ReadHandle, host: HostId, id: SeriesId) -> Result<SeriesState, StoreError> {
+/// its newest block's end as the newest time; `None` when the series has
+/// no description.
+fn load_series(h: &ReadHandle, host: HostId, id: SeriesId) -> Result<Option<SeriesState>, StoreError> {
     let prefix = key::series_prefix(id);
-    let json = h
-        .tree(Tree::SeriesInfo)
-        .get(prefix)
-        .map_err(|e| h.error(e))?
-        .ok_or_else(|| h.corrupt(format!("series {id} has no series_info")))?;
+    let Some(json) = h.tree(Tree::SeriesInfo).get(prefix).map_err(|e| h.error(e))? else {
+        return Ok(None);
+    };
     let info: SeriesInfo =
         serde_json::from_slice(&json).map_err(|e| h.corrupt(format!("series_info of series {id}: {e}")))?;
     let block_end = match newest(h, Tree::Blocks, &prefix)? {
@@ -200,7 +214,7 @@ fn load_series(h: &ReadHandle, host: HostId, id: SeriesId) -> Result<SeriesState
         None => None,
     };
     let details_hash = newest(h, Tree::Details, &prefix)?.map(|(_, v)| key::fnv1a(&v));
-    Ok(SeriesState { host, info, last_time: block_end, details_hash, open: OpenBlock::default(), last: None })
+    Ok(Some(SeriesState { host, info, last_time: block_end, details_hash, open: OpenBlock::default(), last: None }))
 }
 
 /// The time of the newest record in a host's record blocks.
