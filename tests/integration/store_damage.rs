@@ -29,7 +29,7 @@ use std::process::Command;
 
 use kura_collector::sample::{Sample, UnixMillis};
 use kura_collector::simulate::{Simulation, Simulator};
-use kura_collector::store::{Reader, Store, StoreError, StoreOptions};
+use kura_collector::store::{Reader, Store, StoreError, StoreOptions, MARKER};
 use testkit::process::workspace_bin;
 
 use crate::collector::DataDir;
@@ -100,6 +100,8 @@ impl History {
     fn damaged(&self, damage: impl FnOnce(&Path)) -> DataDir {
         let copy = DataDir::new();
         copy_dir(&self.data.path().join("store"), &copy.path().join("store"));
+        std::fs::copy(self.data.path().join(MARKER), copy.path().join(MARKER))
+            .unwrap_or_else(|e| panic!("copying the store's marker: {e}"));
         damage(&copy.path().join("store"));
         copy
     }
@@ -253,8 +255,8 @@ impl Run {
         self.assert_no_panic(case);
         assert_eq!(self.status, Some(1), "{case}: {} exit status; stderr:\n{}", self.what, self.stderr);
         assert!(self.stdout.is_empty(), "{case}: {} printed {:?}", self.what, self.stdout);
-        // The collector's log also carries sled's own warnings (its
-        // default filter lets libraries' warnings through).
+        // The collector's own log records (timestamped) may precede its
+        // error line.
         let log_record = |line: &&str| line.starts_with(|c: char| c.is_ascii_digit());
         let lines: Vec<&str> = self.stderr.lines().filter(|l| !log_record(l)).collect();
         assert_eq!(lines.len(), 1, "{case}: {} should say one line besides its log:\n{}", self.what, self.stderr);

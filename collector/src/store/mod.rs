@@ -3,7 +3,10 @@
 //! # Layout on disk
 //!
 //! `DIR/store` is the sled database (`DIR` mode 0700), `DIR/kura.sock` the
-//! running collector's socket (mode 0600), `DIR/recovered/` what recovery at
+//! running collector's socket (mode 0600), `DIR/store.format` the marker
+//! that a store was made here (its format version; a store whose log then
+//! reads as empty is refused as damaged, never taken for a new one),
+//! `DIR/recovered/` what recovery at
 //! open moved aside. Keys are built in [`key`] only; numeric parts are
 //! big-endian, times sign-flipped so that they sort.
 //!
@@ -51,6 +54,7 @@
 //! - [`key`]: key shapes, ids, the [`Tree`] names.
 //! - [`record`]: batches, sweep records, series descriptions.
 //! - `db`: [`Store`]: open (lock, version, recovery), the sled handles.
+//! - `damage`: which file of a store that does not open is damaged.
 //! - `page`: the head page and record block formats.
 //! - `write`: [`Store::write_sweep`] and compaction.
 //! - `prune`: [`Store::prune`], retention in small steps.
@@ -59,6 +63,7 @@
 //! - `varint`: varints and zigzag.
 
 pub mod codec;
+mod damage;
 mod db;
 pub mod key;
 mod page;
@@ -77,6 +82,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+pub use damage::MARKER;
 pub use db::{ReadHandle, Store, StoreOptions};
 pub use key::{HostId, SeriesId, Tree};
 pub use prune::PruneProgress;
