@@ -7,14 +7,16 @@
 //! The pipeline is `encoded blocks -> decode -> derive`, as `kura` runs it:
 //! the series is encoded once into store blocks of 360 rows (one hour at
 //! 10 s, the store's default), then each iteration decodes every block and
-//! derives every figure. `derive_only` and `decode_only` split the cost.
+//! derives every figure. `derive_only` and `decode_only` split the cost;
+//! `decode_and_derive_by_block` runs the same pipeline one block at a time
+//! (decode a block, derive its figures), never holding the whole series.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kura_collector::sample::{Field, Sample, SampleColumns, State};
 use kura_collector::store::codec;
-use kura_query::rate::{intervals, round_to_u64, CpuScale, MemUse};
+use kura_query::rate::{interval_runs, intervals, round_to_u64, CpuScale, MemUse};
 
 /// Samples in the series.
 const ROWS: usize = 1_000_000;
@@ -99,7 +101,7 @@ fn series(rows: usize) -> SampleColumns {
 }
 
 /// Sums of every figure, so that none is optimised away.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Figures {
     ratios: f64,
     integers: u64,
@@ -120,10 +122,59 @@ impl Figures {
             None => self.missing += 1,
         }
     }
+
+    fn add(&mut self, other: &Figures) {
+        self.ratios += other.ratios;
+        self.integers = self.integers.wrapping_add(other.integers);
+        self.missing += other.missing;
+    }
+
+    /// Equal but for the order in which the ratios were summed.
+    fn agrees_with(&self, other: &Figures) -> bool {
+        let close = (self.ratios - other.ratios).abs() <= 1e-9 * self.ratios.abs();
+        close && (self.integers, self.missing) == (other.integers, other.missing)
+    }
 }
 
-/// The rate step: every figure of every interval.
+/// The counters whose rates are figures, per second.
+const PER_SECOND: [Field; 6] = [
+    Field::BlkReadBytes,
+    Field::BlkWriteBytes,
+    Field::NetRxBytes,
+    Field::NetTxBytes,
+    Field::NetRxPackets,
+    Field::NetTxPackets,
+];
+
+/// The rate step: every figure of every interval, run by run over the
+/// columns' slices, added to `figures`.
+fn derive_into(columns: &SampleColumns, figures: &mut Figures) {
+    interval_runs(columns, |run| {
+        // The run's sums stay in registers; `figures` is written once.
+        let mut sums = Figures::default();
+        run.cpu_percent_of_host(|value| sums.ratio(value));
+        run.core_percent(0, |value| sums.ratio(value));
+        run.core_percent(1, |value| sums.ratio(value));
+        run.memory(MemUse::InUse, |memory| {
+            sums.ratio(memory.and_then(|m| m.percent_of_host(HOST_MEMORY)));
+            sums.ratio(memory.and_then(|m| m.percent_of_limit(Some(HOST_MEMORY))));
+        });
+        for field in PER_SECOND {
+            run.per_second(field, |value| sums.integer(value));
+        }
+        figures.add(&sums);
+    });
+}
+
 fn derive(columns: &SampleColumns) -> Figures {
+    let mut figures = Figures::default();
+    derive_into(columns, &mut figures);
+    figures
+}
+
+/// The same figures interval by interval ([`intervals`]): what the run
+/// form must agree with.
+fn derive_by_interval(columns: &SampleColumns) -> Figures {
     let mut figures = Figures::default();
     for interval in intervals(columns) {
         let host = interval.online_cpus().map(|online_cpus| CpuScale::Host { online_cpus });
@@ -133,14 +184,7 @@ fn derive(columns: &SampleColumns) -> Figures {
         let memory = interval.memory(MemUse::InUse);
         figures.ratio(memory.and_then(|m| m.percent_of_host(HOST_MEMORY)));
         figures.ratio(memory.and_then(|m| m.percent_of_limit(Some(HOST_MEMORY))));
-        for field in [
-            Field::BlkReadBytes,
-            Field::BlkWriteBytes,
-            Field::NetRxBytes,
-            Field::NetTxBytes,
-            Field::NetRxPackets,
-            Field::NetTxPackets,
-        ] {
+        for field in PER_SECOND {
             figures.integer(interval.per_second(field));
         }
     }
@@ -158,25 +202,47 @@ fn encode(columns: &SampleColumns) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The decode step: every block, in order, into one set of columns.
+/// The decode step: every block, in order, into one set of columns
+/// reserved from the blocks' headers, as the reader does.
 fn decode(blocks: &[Vec<u8>]) -> SampleColumns {
     let mut columns = SampleColumns::default();
+    columns.reserve(blocks.iter().filter_map(|block| codec::row_count(block).ok()).sum());
     for block in blocks {
         codec::decode_block_into(block, &mut columns).unwrap_or_else(|e| panic!("decoding the bench series: {e}"));
     }
     columns
 }
 
+/// The whole pipeline block by block: each block decoded into the same
+/// columns (keeping the previous block's last row, to pair with the next
+/// block's first) and derived at once, so the series is never held whole.
+fn decode_and_derive_by_block(blocks: &[Vec<u8>]) -> Figures {
+    let mut figures = Figures::default();
+    let mut columns = SampleColumns::default();
+    for block in blocks {
+        columns.keep_last(1);
+        codec::decode_block_into(block, &mut columns).unwrap_or_else(|e| panic!("decoding the bench series: {e}"));
+        derive_into(&columns, &mut figures);
+    }
+    figures
+}
+
 fn main_bench(c: &mut Criterion) {
     let columns = series(ROWS);
     let blocks = encode(&columns);
     assert_eq!(decode(&blocks), columns, "the codec must give back the series");
+    let figures = derive(&columns);
+    assert!(figures.agrees_with(&derive_by_interval(&columns)), "runs and intervals must agree");
+    assert!(figures.agrees_with(&decode_and_derive_by_block(&blocks)), "block by block must agree");
     let mut group = c.benchmark_group("rate");
     group.throughput(Throughput::Elements(u64::try_from(ROWS).unwrap_or(u64::MAX)));
     group.sample_size(10);
     group.bench_function("decode_and_derive_1M_samples", |b| b.iter(|| derive(&decode(black_box(&blocks)))));
     group.bench_function("derive_only_1M_samples", |b| b.iter(|| derive(black_box(&columns))));
     group.bench_function("decode_only_1M_samples", |b| b.iter(|| decode(black_box(&blocks))));
+    group.bench_function("decode_and_derive_by_block_1M_samples", |b| {
+        b.iter(|| decode_and_derive_by_block(black_box(&blocks)))
+    });
     group.finish();
 }
 

@@ -8,6 +8,10 @@
 
 use std::fmt;
 
+mod columns;
+
+pub use columns::{Column, SampleColumns};
+
 /// Milliseconds since the Unix epoch, UTC.
 pub type UnixMillis = i64;
 
@@ -241,67 +245,6 @@ impl Sample {
     }
 }
 
-/// Samples of one container, column by column (struct of arrays): what the
-/// store codec decodes into and the rate functions read. Row `i` of every
-/// column belongs to the same instant.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SampleColumns {
-    /// Sample times, ascending.
-    pub time: Vec<UnixMillis>,
-    /// States.
-    pub state: Vec<State>,
-    /// One column per [`Field`], indexed by [`Field::index`].
-    pub fields: [Vec<Option<u64>>; FIELD_COUNT],
-    /// Per-CPU counters: `percpu_ns[cpu][row]`; `None` where that row had
-    /// fewer CPUs (or none).
-    pub percpu_ns: Vec<Vec<Option<u64>>>,
-}
-
-impl SampleColumns {
-    /// How many rows there are.
-    pub fn len(&self) -> usize {
-        self.time.len()
-    }
-
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.time.is_empty()
-    }
-
-    /// Appends one sample as a row.
-    pub fn push(&mut self, sample: &Sample) {
-        let row = self.time.len();
-        self.time.push(sample.time);
-        self.state.push(sample.state);
-        for (column, value) in self.fields.iter_mut().zip(sample.fields) {
-            column.push(value);
-        }
-        while self.percpu_ns.len() < sample.percpu_ns.len() {
-            self.percpu_ns.push(vec![None; row]);
-        }
-        for (cpu, column) in self.percpu_ns.iter_mut().enumerate() {
-            column.push(sample.percpu_ns.get(cpu).copied());
-        }
-    }
-
-    /// Row `i` as a [`Sample`] (per-CPU values up to the first absent one).
-    pub fn row(&self, i: usize) -> Option<Sample> {
-        let time = *self.time.get(i)?;
-        let state = *self.state.get(i)?;
-        let mut fields = [None; FIELD_COUNT];
-        for (value, column) in fields.iter_mut().zip(&self.fields) {
-            *value = column.get(i).copied().flatten();
-        }
-        let percpu_ns = self.percpu_ns.iter().map_while(|column| column.get(i).copied().flatten()).collect();
-        Some(Sample { time, state, fields, percpu_ns })
-    }
-
-    /// The column of one field.
-    pub fn column(&self, field: Field) -> &[Option<u64>] {
-        &self.fields[field.index()]
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,23 +277,5 @@ mod tests {
         }
         assert!(Field::CpuTotalNs.is_counter());
         assert!(!Field::MemUsage.is_counter());
-    }
-
-    #[test]
-    fn columns_hold_rows_including_ragged_percpu() {
-        let mut running = Sample::state_only(1_000, State::Running);
-        running.set(Field::CpuTotalNs, Some(42));
-        running.percpu_ns = vec![20, 22];
-        let stopped = Sample::state_only(2_000, State::Exited);
-        let mut columns = SampleColumns::default();
-        columns.push(&stopped);
-        columns.push(&running);
-        columns.push(&stopped);
-        assert_eq!(columns.len(), 3);
-        assert_eq!(columns.percpu_ns, vec![vec![None, Some(20), None], vec![None, Some(22), None]]);
-        assert_eq!(columns.row(0), Some(stopped.clone()));
-        assert_eq!(columns.row(1), Some(running));
-        assert_eq!(columns.row(2), Some(stopped));
-        assert_eq!(columns.row(3), None);
     }
 }

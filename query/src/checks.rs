@@ -159,10 +159,10 @@ pub fn cpu(scope: &Scope, selection: &Selection, args: &CpuArgs) -> Result<Answe
         let value = increase.zip(scale).map(|(increase, scale)| Value::Ratio(increase.cpu_percent(scale)));
         push(&mut answer, format!("cpu_usage:{key}"), value, "fewer than two samples in the window");
         if args.core {
-            if w.columns.percpu_ns.is_empty() {
+            if w.columns.percpu().is_empty() {
                 answer.notes.push(format!("{key}: no per-core figures (cgroup v2 does not report them)"));
             }
-            for (cpu, column) in w.columns.percpu_ns.iter().enumerate() {
+            for (cpu, column) in w.columns.percpu().iter().enumerate() {
                 let value = rate::counter_increase(&w.columns.time, column, w.rows)
                     .map(|increase| Value::Ratio(increase.cpu_percent(CpuScale::Core)));
                 push(&mut answer, format!("cpu_usage#{cpu}:{key}"), value, "fewer than two samples in the window");

@@ -32,7 +32,7 @@
 
 use std::num::{NonZeroU32, NonZeroU64};
 
-use kura_collector::sample::{Field, SampleColumns, UnixMillis};
+use kura_collector::sample::{Column, Field, SampleColumns, UnixMillis};
 
 use crate::window::Rows;
 
@@ -167,15 +167,10 @@ pub enum CpuScale {
 /// to `len(percpu_usage)`).
 #[inline]
 pub fn online_cpus(columns: &SampleColumns, row: usize) -> Option<NonZeroU32> {
-    let reported = columns
-        .column(Field::OnlineCpus)
-        .get(row)
-        .copied()
-        .flatten()
-        .and_then(|n| u32::try_from(n).ok())
-        .and_then(NonZeroU32::new);
+    let reported =
+        columns.column(Field::OnlineCpus).get(row).and_then(|n| u32::try_from(n).ok()).and_then(NonZeroU32::new);
     reported.or_else(|| {
-        let present = columns.percpu_ns.iter().filter(|cpu| cpu.get(row).copied().flatten().is_some()).count();
+        let present = columns.percpu().iter().filter(|cpu| cpu.is_present(row)).count();
         NonZeroU32::new(u32::try_from(present).ok()?)
     })
 }
@@ -220,8 +215,8 @@ impl Increase {
 /// The increase of one counter column over `rows`, skipping gaps (see the
 /// module docs); `None` with fewer than two present readings, when no time
 /// passed between the first and the last, or if the sum overflows `u64`.
-pub fn counter_increase(times: &[UnixMillis], values: &[Option<u64>], rows: Rows) -> Option<Increase> {
-    let mut readings = rows.range().filter_map(|row| Some((*times.get(row)?, (*values.get(row)?)?)));
+pub fn counter_increase(times: &[UnixMillis], values: &Column, rows: Rows) -> Option<Increase> {
+    let mut readings = rows.range().filter_map(|row| Some((*times.get(row)?, values.get(row)?)));
     let (first_time, mut prev) = readings.next()?;
     let mut last_time = first_time;
     let mut delta = 0u64;
@@ -301,7 +296,7 @@ impl Interval<'_> {
     /// The container's use of CPU `cpu` (0-based), percent of that core.
     #[inline]
     pub fn core_percent(&self, cpu: usize) -> Option<f64> {
-        let ns = self.step(self.columns.percpu_ns.get(cpu)?)?;
+        let ns = self.step(self.columns.percpu().get(cpu)?)?;
         Some(self.elapsed.cpu_percent(ns, CpuScale::Core))
     }
 
@@ -318,10 +313,166 @@ impl Interval<'_> {
     }
 
     #[inline]
-    fn step(&self, column: &[Option<u64>]) -> Option<u64> {
-        match column.get(self.prev..self.prev + 2)? {
-            [Some(prev), Some(cur)] => Some(step_increase(*prev, *cur)),
-            _ => None,
+    fn step(&self, column: &Column) -> Option<u64> {
+        Some(step_increase(column.get(self.prev)?, column.get(self.prev + 1)?))
+    }
+}
+
+/// The most intervals in one [`IntervalRun`]: the buffer of their elapsed
+/// times lives on the stack.
+pub const RUN_INTERVALS: usize = 256;
+
+/// Consecutive intervals of one container's columns, figure by figure: the
+/// column-wise form of [`Interval`] for long series (exports, charts, the
+/// rate benchmark), whose loops run over plain slices wherever the run's
+/// values are all present. A run covers rows `first_row()..=first_row() +
+/// len()`, every row's time after the one before. Each figure method calls
+/// `each` once per interval, in order, with what the same method of the
+/// interval's [`Interval`] gives.
+#[derive(Clone, Copy, Debug)]
+pub struct IntervalRun<'a> {
+    columns: &'a SampleColumns,
+    first: usize,
+    /// One per interval.
+    elapsed: &'a [Elapsed],
+}
+
+/// The intervals of `columns` (those of [`intervals`], in the same order) in
+/// runs of at most [`RUN_INTERVALS`]: calls `each` with each run.
+pub fn interval_runs(columns: &SampleColumns, mut each: impl FnMut(&IntervalRun<'_>)) {
+    const UNUSED: Elapsed = Elapsed { ms: NonZeroU64::MIN, per_second: 1000.0 };
+    let mut buffer = [UNUSED; RUN_INTERVALS];
+    let mut first = 0;
+    while let Some(times) = columns.time.get(first..).filter(|times| times.len() >= 2) {
+        let mut len = 0;
+        let mut broken = false;
+        for (slot, pair) in buffer.iter_mut().zip(times.windows(2)) {
+            match Elapsed::between(pair[0], pair[1]) {
+                Some(elapsed) => {
+                    *slot = elapsed;
+                    len += 1;
+                }
+                None => {
+                    broken = true;
+                    break;
+                }
+            }
+        }
+        if let Some(elapsed) = buffer.get(..len).filter(|e| !e.is_empty()) {
+            each(&IntervalRun { columns, first, elapsed });
+        }
+        // A pair whose time does not increase is no interval: skip it.
+        first += len + usize::from(broken);
+    }
+}
+
+impl IntervalRun<'_> {
+    /// How many intervals the run holds (at least one).
+    pub fn len(&self) -> usize {
+        self.elapsed.len()
+    }
+
+    /// Whether the run holds no interval (never: runs are not empty).
+    pub fn is_empty(&self) -> bool {
+        self.elapsed.is_empty()
+    }
+
+    /// The older row of the first interval; interval `i` ends at row
+    /// `first_row() + i + 1`.
+    pub fn first_row(&self) -> usize {
+        self.first
+    }
+
+    /// Calls `each` with each interval's index, increase of `column`
+    /// (`None` for a gap) and elapsed time.
+    #[inline]
+    fn steps(&self, column: &Column, mut each: impl FnMut(usize, Option<u64>, Elapsed)) {
+        let n = self.len();
+        let rows = self.first..self.first + n + 1;
+        match column.values().get(rows.clone()) {
+            Some(values) if column.all_present_in(rows) => {
+                // Three slices of one length: no bounds checks in the loop.
+                let (older, newer, elapsed) = (&values[..n], &values[1..], &self.elapsed[..n]);
+                for i in 0..n {
+                    each(i, Some(step_increase(older[i], newer[i])), elapsed[i]);
+                }
+            }
+            _ => {
+                for (i, (row, &elapsed)) in (self.first..).zip(self.elapsed).enumerate() {
+                    let increase = column.get(row).zip(column.get(row + 1)).map(|(p, c)| step_increase(p, c));
+                    each(i, increase, elapsed);
+                }
+            }
+        }
+    }
+
+    /// [`Interval::per_second`] of every interval.
+    #[inline]
+    pub fn per_second(&self, field: Field, mut each: impl FnMut(Option<f64>)) {
+        if field.is_counter() {
+            self.steps(self.columns.column(field), |_, increase, elapsed| {
+                each(increase.map(|count| elapsed.per_second(count)));
+            });
+        } else {
+            self.elapsed.iter().for_each(|_| each(None));
+        }
+    }
+
+    /// [`Interval::cpu_percent`] of every interval on `scale`.
+    #[inline]
+    pub fn cpu_percent(&self, scale: CpuScale, mut each: impl FnMut(Option<f64>)) {
+        self.steps(self.columns.column(Field::CpuTotalNs), |_, increase, elapsed| {
+            each(increase.map(|ns| elapsed.cpu_percent(ns, scale)));
+        });
+    }
+
+    /// [`Interval::cpu_percent`] of every interval on the host scale of its
+    /// newer row's [`Interval::online_cpus`] (kura's default figure).
+    #[inline]
+    pub fn cpu_percent_of_host(&self, mut each: impl FnMut(Option<f64>)) {
+        let mut online = [None; RUN_INTERVALS];
+        let rows = self.first + 1..self.first + self.len() + 1;
+        let reported = self.columns.column(Field::OnlineCpus);
+        let reported = reported.values().get(rows.clone()).filter(|_| reported.all_present_in(rows.clone()));
+        for ((slot, row), i) in online.iter_mut().zip(rows).zip(0..) {
+            let cpus = reported.and_then(|values| values.get(i)).and_then(|&n| u32::try_from(n).ok());
+            // Absent or zero: as `online_cpus`, from the per-CPU counters.
+            *slot = cpus.and_then(NonZeroU32::new).or_else(|| online_cpus(self.columns, row));
+        }
+        self.steps(self.columns.column(Field::CpuTotalNs), |i, increase, elapsed| {
+            let scale = online.get(i).copied().flatten().map(|online_cpus| CpuScale::Host { online_cpus });
+            each(increase.zip(scale).map(|(ns, scale)| elapsed.cpu_percent(ns, scale)));
+        });
+    }
+
+    /// [`Interval::core_percent`] of CPU `cpu` for every interval.
+    #[inline]
+    pub fn core_percent(&self, cpu: usize, mut each: impl FnMut(Option<f64>)) {
+        match self.columns.percpu().get(cpu) {
+            Some(column) => self.steps(column, |_, increase, elapsed| {
+                each(increase.map(|ns| elapsed.cpu_percent(ns, CpuScale::Core)));
+            }),
+            None => self.elapsed.iter().for_each(|_| each(None)),
+        }
+    }
+
+    /// [`Interval::memory`] of every interval (the reading at its newer row).
+    #[inline]
+    pub fn memory(&self, what: MemUse, mut each: impl FnMut(Option<MemReading>)) {
+        let rows = self.first + 1..self.first + self.len() + 1;
+        let column = |field: Field| {
+            let column = self.columns.column(field);
+            column.values().get(rows.clone()).filter(|_| column.all_present_in(rows.clone()))
+        };
+        match (column(what.field()), column(Field::MemInactiveFile), column(Field::MemLimit)) {
+            (Some(readings), Some(inactive), Some(limits)) => {
+                for (row, ((&reading, &inactive), &limit)) in
+                    rows.clone().zip(readings.iter().zip(inactive).zip(limits))
+                {
+                    each(Some(MemReading::from_values(row, what, reading, Some(inactive), Some(limit))));
+                }
+            }
+            _ => rows.for_each(|row| each(MemReading::at(self.columns, row, what))),
         }
     }
 }
@@ -333,6 +484,16 @@ pub enum MemUse {
     InUse,
     /// Anonymous memory ([`Field::MemRss`]): the 2015 scripts' definition (`--rss`).
     Rss,
+}
+
+impl MemUse {
+    /// The field this reading starts from: usage, or the anonymous memory.
+    pub fn field(self) -> Field {
+        match self {
+            MemUse::InUse => Field::MemUsage,
+            MemUse::Rss => Field::MemRss,
+        }
+    }
 }
 
 /// Memory "in use": `usage - inactive_file` when the inactive file cache is
@@ -377,12 +538,20 @@ impl MemReading {
     /// The reading at `row`; `None` where the needed value is absent.
     #[inline]
     pub fn at(columns: &SampleColumns, row: usize, what: MemUse) -> Option<MemReading> {
-        let value = |field: Field| columns.column(field).get(row).copied().flatten();
+        let value = |field: Field| columns.column(field).get(row);
+        let reading = value(what.field())?;
+        Some(MemReading::from_values(row, what, reading, value(Field::MemInactiveFile), value(Field::MemLimit)))
+    }
+
+    /// The reading at `row` from its values: `reading` is `what`'s
+    /// [`MemUse::field`].
+    #[inline]
+    fn from_values(row: usize, what: MemUse, reading: u64, inactive: Option<u64>, limit: Option<u64>) -> MemReading {
         let used = match what {
-            MemUse::InUse => mem_in_use(value(Field::MemUsage)?, value(Field::MemInactiveFile)),
-            MemUse::Rss => value(Field::MemRss)?,
+            MemUse::InUse => mem_in_use(reading, inactive),
+            MemUse::Rss => reading,
         };
-        Some(MemReading { row, used, limit: value(Field::MemLimit) })
+        MemReading { row, used, limit }
     }
 
     /// The newest reading within `rows` (memory is a gauge: the window's
@@ -479,7 +648,7 @@ mod tests {
     }
 
     fn increase(times: &[UnixMillis], values: &[Option<u64>]) -> Option<Increase> {
-        counter_increase(times, values, all(times.len()))
+        counter_increase(times, &values.iter().copied().collect(), all(times.len()))
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -580,6 +749,115 @@ mod tests {
         assert_eq!(all[1].memory(MemUse::InUse), None);
         // After the restart (same time as the stop row), from row 3 to 4.
         assert!(close(all[2].cpu_percent(CpuScale::Core).unwrap(), 20.0));
+    }
+
+    /// Every figure of every interval, the run way (`Some`) or the
+    /// interval way: the rows, then one list per figure.
+    #[derive(Debug, Default, PartialEq)]
+    struct AllFigures {
+        rows: Vec<usize>,
+        ratios: [Vec<Option<f64>>; 6],
+        memory: [Vec<Option<MemReading>>; 2],
+    }
+
+    fn by_runs(columns: &SampleColumns) -> (AllFigures, Vec<usize>) {
+        let mut all = AllFigures::default();
+        let mut lengths = Vec::new();
+        interval_runs(columns, |run| {
+            lengths.push(run.len());
+            all.rows.extend((run.first_row() + 1..).take(run.len()));
+            let [host, core, cpu0, cpu2, rx, gauge] = &mut all.ratios;
+            run.cpu_percent_of_host(|v| host.push(v));
+            run.cpu_percent(CpuScale::Core, |v| core.push(v));
+            run.core_percent(0, |v| cpu0.push(v));
+            run.core_percent(2, |v| cpu2.push(v));
+            run.per_second(Field::NetRxBytes, |v| rx.push(v));
+            run.per_second(Field::MemUsage, |v| gauge.push(v));
+            run.memory(MemUse::InUse, |m| all.memory[0].push(m));
+            run.memory(MemUse::Rss, |m| all.memory[1].push(m));
+        });
+        (all, lengths)
+    }
+
+    fn by_intervals(columns: &SampleColumns) -> AllFigures {
+        let mut all = AllFigures::default();
+        for interval in intervals(columns) {
+            all.rows.push(interval.row());
+            let host =
+                interval.online_cpus().and_then(|online_cpus| interval.cpu_percent(CpuScale::Host { online_cpus }));
+            let figures = [
+                host,
+                interval.cpu_percent(CpuScale::Core),
+                interval.core_percent(0),
+                interval.core_percent(2),
+                interval.per_second(Field::NetRxBytes),
+                interval.per_second(Field::MemUsage),
+            ];
+            for (list, figure) in all.ratios.iter_mut().zip(figures) {
+                list.push(figure);
+            }
+            all.memory[0].push(interval.memory(MemUse::InUse));
+            all.memory[1].push(interval.memory(MemUse::Rss));
+        }
+        all
+    }
+
+    /// Columns with gaps, resets, repeated times, ragged per-CPU counters
+    /// and missing or zero CPU counts; long enough for several runs.
+    fn any_columns() -> impl Strategy<Value = SampleColumns> {
+        // How often a row or a value is there: some series have no gap, so
+        // that runs over plain slices are tested too.
+        let present = prop_oneof![Just(0.999_99), Just(0.999), Just(0.97)];
+        let rows = present.prop_flat_map(|present| {
+            let values = proptest::collection::vec(proptest::option::weighted(present, 0u64..1 << 40), 7);
+            let row = (
+                prop_oneof![1 => Just(0i64), 150 => 1i64..20_000],
+                proptest::option::weighted(present, values),
+                proptest::collection::vec(0u64..1 << 35, 2..4),
+            );
+            proptest::collection::vec(row, 1..700)
+        });
+        rows.prop_map(|rows| {
+            let mut columns = SampleColumns::default();
+            let mut time = 1_700_000_000_000;
+            for (step, values, percpu) in rows {
+                time += step;
+                let mut sample = Sample::state_only(time, State::Exited);
+                if let Some(values) = values {
+                    sample.state = State::Running;
+                    let fields = [
+                        Field::CpuTotalNs,
+                        Field::MemUsage,
+                        Field::MemInactiveFile,
+                        Field::MemLimit,
+                        Field::MemRss,
+                        Field::NetRxBytes,
+                        Field::OnlineCpus,
+                    ];
+                    for (field, value) in fields.into_iter().zip(values) {
+                        sample.set(field, value);
+                    }
+                    sample.set(Field::OnlineCpus, sample.get(Field::OnlineCpus).map(|n| n % 3));
+                    sample.percpu_ns = percpu;
+                }
+                columns.push(&sample);
+            }
+            columns
+        })
+    }
+
+    #[test]
+    fn runs_hold_at_most_their_limit_and_skip_repeated_times() {
+        let mut columns = SampleColumns::default();
+        for i in 0..600 {
+            // Row 300 repeats row 299's time: no interval between them.
+            columns.push(&running(if i < 300 { i } else { i - 1 } * 1_000, i.unsigned_abs(), vec![]));
+        }
+        let (runs, lengths) = by_runs(&columns);
+        assert_eq!(lengths, vec![256, 43, 256, 43]);
+        assert_eq!(runs.rows.len(), 598);
+        assert!(!runs.rows.contains(&300));
+        assert_eq!(runs, by_intervals(&columns));
     }
 
     #[test]
@@ -730,6 +1008,11 @@ mod tests {
 
     proptest! {
         #[test]
+        fn runs_give_what_intervals_give(columns in any_columns()) {
+            prop_assert_eq!(by_runs(&columns).0, by_intervals(&columns));
+        }
+
+        #[test]
         fn rounding_matches_f64_round_ties_even(x in -1.0f64..2e19) {
             let expected = x.round_ties_even();
             if (0.0..18_446_744_073_709_551_616.0).contains(&expected) {
@@ -808,9 +1091,10 @@ mod tests {
             let b = split.index(times.len());
             // Splitting at a gap loses the pair that straddles it: split at a reading.
             prop_assume!(values[b].is_some() && b > 0 && b < last);
-            let whole = counter_increase(&times, &values, Rows::new(0, last).unwrap());
-            let left = counter_increase(&times, &values, Rows::new(0, b).unwrap());
-            let right = counter_increase(&times, &values, Rows::new(b, last).unwrap());
+            let column: Column = values.iter().copied().collect();
+            let whole = counter_increase(&times, &column, Rows::new(0, last).unwrap());
+            let left = counter_increase(&times, &column, Rows::new(0, b).unwrap());
+            let right = counter_increase(&times, &column, Rows::new(b, last).unwrap());
             match (whole, left, right) {
                 (whole, Some(left), Some(right)) => {
                     let whole = whole.unwrap();
@@ -861,7 +1145,7 @@ mod tests {
             let window = crate::window::Window { end: t_new, width_ms: width };
             let rows = crate::window::select(&times, &states, window).unwrap();
             prop_assert_eq!(rows.first(), start);
-            let values: Vec<Option<u64>> = counter_steps
+            let values: Column = counter_steps
                 .iter()
                 .scan(0u64, |total, step| { *total += step; Some(Some(*total)) })
                 .collect();

@@ -39,7 +39,7 @@ use thiserror::Error;
 
 use super::varint;
 pub use super::varint::VarintError;
-use crate::sample::{Field, Sample, SampleColumns, State, UnixMillis, FIELD_COUNT};
+use crate::sample::{Column, Field, Sample, SampleColumns, State, UnixMillis, FIELD_COUNT};
 
 /// The block format this module writes and reads.
 pub const FORMAT: u8 = 1;
@@ -150,23 +150,21 @@ pub fn decode_block(bytes: &[u8]) -> Result<SampleColumns, CodecError> {
 }
 
 /// Decodes a block, appending its rows to `out`. On error `out` is left as
-/// it was.
+/// it was. (To decode many blocks into one set of columns, reserve their
+/// [`row_count`]s first.)
 pub fn decode_block_into(bytes: &[u8], out: &mut SampleColumns) -> Result<(), CodecError> {
     let rows = out.len();
-    let cpus = out.percpu_ns.len();
+    let cpus = out.percpu().len();
     let result = append_block(bytes, out);
     if result.is_err() {
-        out.time.truncate(rows);
-        out.state.truncate(rows);
-        for column in &mut out.fields {
-            column.truncate(rows);
-        }
-        out.percpu_ns.truncate(cpus);
-        for column in &mut out.percpu_ns {
-            column.truncate(rows);
-        }
+        out.truncate(rows, cpus);
     }
     result
+}
+
+/// How many rows a block holds, read from its header.
+pub fn row_count(bytes: &[u8]) -> Result<usize, CodecError> {
+    read_header(&mut &bytes[..])
 }
 
 /// The first and last sample times of a block, read from its header.
@@ -269,7 +267,7 @@ pub fn decode_row(bytes: &[u8], previous: Option<&Sample>) -> Result<Sample, Cod
         sample.percpu_ns.push(value);
     }
     finish(input)?;
-    let total = restore_cpu_total(sample.get(Field::CpuTotalNs), sample.percpu_ns.iter().copied().map(Some));
+    let total = sample.get(Field::CpuTotalNs).map(|stored| restore_cpu_total(stored, &sample.percpu_ns));
     sample.set(Field::CpuTotalNs, total);
     Ok(sample)
 }
@@ -293,52 +291,54 @@ fn append_block(bytes: &[u8], out: &mut SampleColumns) -> Result<(), CodecError>
     }
     let first = varint::unzigzag(varint::get(&mut input)?);
     let last = varint::unzigzag(varint::get(&mut input)?);
-    let mut values = Vec::with_capacity(rows);
+    let old_rows = out.len();
+    out.reserve(rows);
 
     let header = varint::byte(&mut input)?;
     if header & PRESENCE_MASK != PRESENCE_ALL {
         return Err(CodecError::Invalid("time column presence"));
     }
-    decode_values(&mut input, header, rows, &mut values)?;
+    let mut values = vec![0; rows];
+    decode_values(&mut input, header, &mut values)?;
     let time = |t: Option<&u64>| t.map(|&t| varint::from_bits(t));
     if time(values.first()) != Some(first) || time(values.last()) != Some(last) {
         return Err(CodecError::Invalid("time column disagrees with the header"));
     }
     out.time.extend(values.iter().map(|&t| varint::from_bits(t)));
+    let capacity = out.time.capacity().max(out.len());
     decode_states(&mut input, rows, &mut out.state)?;
 
     let fields = varint::get(&mut input)?;
     let fields =
         usize::try_from(fields).ok().filter(|&f| f <= FIELD_COUNT).ok_or(CodecError::Invalid("field count"))?;
-    for (index, column) in out.fields.iter_mut().enumerate() {
+    let (field_columns, percpu) = out.columns_mut();
+    for (index, column) in field_columns.iter_mut().enumerate() {
         if index < fields {
             decode_column(&mut input, rows, &mut values, column)?;
         } else {
-            column.resize(column.len() + rows, None);
+            column.push_absent(rows);
         }
     }
 
     let cpus = varint::get(&mut input)?;
     let cpus_usize = usize::try_from(cpus).map_err(|_| CodecError::TooLarge { rows: to_u64(rows), cpus })?;
     check_size(rows, cpus_usize)?;
-    let old_rows = out.len() - rows;
-    while out.percpu_ns.len() < cpus_usize {
-        out.percpu_ns.push(vec![None; old_rows]);
+    while percpu.len() < cpus_usize {
+        // As much room as the other columns: a caller may have reserved
+        // for many blocks.
+        let mut column = Column::absent(old_rows);
+        column.reserve(capacity - old_rows);
+        percpu.push(column);
     }
-    for (cpu, column) in out.percpu_ns.iter_mut().enumerate() {
+    for (cpu, column) in percpu.iter_mut().enumerate() {
         if cpu < cpus_usize {
             decode_column(&mut input, rows, &mut values, column)?;
         } else {
-            column.resize(column.len() + rows, None);
+            column.push_absent(rows);
         }
     }
     finish(input)?;
-    for row in old_rows..out.len() {
-        let percpu = out.percpu_ns.iter().map(|column| column.get(row).copied().flatten());
-        if let Some(total) = out.fields[Field::CpuTotalNs.index()].get_mut(row) {
-            *total = restore_cpu_total(*total, percpu);
-        }
-    }
+    restore_cpu_totals(&mut field_columns[Field::CpuTotalNs.index()], percpu, old_rows);
     Ok(())
 }
 
@@ -357,13 +357,35 @@ fn stored_field(sample: &Sample, field: Field) -> Option<u64> {
 }
 
 /// The inverse of [`stored_field`] for the CPU total, given the row's
-/// per-CPU values (absent ones included: a row has per-CPU values when
-/// its first CPU has one).
-fn restore_cpu_total(stored: Option<u64>, mut percpu: impl Iterator<Item = Option<u64>>) -> Option<u64> {
-    let stored = stored?;
-    match percpu.next() {
-        Some(Some(first)) => Some(percpu.flatten().fold(stored.wrapping_add(first), u64::wrapping_add)),
-        _ => Some(stored),
+/// per-CPU values.
+fn restore_cpu_total(stored: u64, percpu: &[u64]) -> u64 {
+    percpu.iter().fold(stored, |sum, &v| sum.wrapping_add(v))
+}
+
+/// [`restore_cpu_total`] for the rows from `start` on, column by column.
+/// A row has per-CPU values when its first CPU has one (a sample's CPUs
+/// are a list); absent per-CPU values are 0 in [`Column::values`], so
+/// adding every column adds the present ones.
+fn restore_cpu_totals(total: &mut Column, percpu: &[Column], start: usize) {
+    let Some(first) = percpu.first() else { return };
+    let rows = start..total.len();
+    if total.all_present_in(rows.clone()) && first.all_present_in(rows.clone()) {
+        for cpu in percpu {
+            let values = cpu.values().get(start..).unwrap_or_default();
+            for (total, &value) in total.values_from_mut(start).iter_mut().zip(values) {
+                *total = total.wrapping_add(value);
+            }
+        }
+        return;
+    }
+    let rows: Vec<usize> = rows.filter(|&row| total.is_present(row) && first.is_present(row)).collect();
+    let totals = total.values_from_mut(0);
+    for cpu in percpu {
+        for &row in &rows {
+            if let (Some(total), Some(&value)) = (totals.get_mut(row), cpu.values().get(row)) {
+                *total = total.wrapping_add(value);
+            }
+        }
     }
 }
 
@@ -413,16 +435,22 @@ fn decode_states(input: &mut &[u8], rows: usize, out: &mut Vec<State>) -> Result
 
 /// Reads a run length that must not exceed `left`.
 fn read_run(input: &mut &[u8], left: usize) -> Result<usize, CodecError> {
-    let run = varint::get(input)?;
+    check_run(varint::get(input)?, left)
+}
+
+/// A run length read, if it does not exceed `left`.
+#[inline]
+fn check_run(run: u64, left: usize) -> Result<usize, CodecError> {
     usize::try_from(run).ok().filter(|&r| r <= left).ok_or(CodecError::Invalid("run longer than the block"))
 }
 
-/// Decodes one integer column of `rows` rows into `column` (appending).
+/// Decodes one integer column of `rows` rows into `column` (appending);
+/// `scratch` is a buffer to reuse.
 fn decode_column(
     input: &mut &[u8],
     rows: usize,
-    values: &mut Vec<u64>,
-    column: &mut Vec<Option<u64>>,
+    scratch: &mut Vec<u64>,
+    column: &mut Column,
 ) -> Result<(), CodecError> {
     let header = varint::byte(input)?;
     match header & PRESENCE_MASK {
@@ -430,12 +458,9 @@ fn decode_column(
             if header != PRESENCE_NONE {
                 return Err(CodecError::Invalid("column header"));
             }
-            column.resize(column.len() + rows, None);
+            column.push_absent(rows);
         }
-        PRESENCE_ALL => {
-            decode_values(input, header, rows, values)?;
-            column.extend(values.iter().copied().map(Some));
-        }
+        PRESENCE_ALL => decode_values(input, header, column.push_present(rows))?,
         PRESENCE_RUNS => {
             let mut runs = Vec::new();
             let (mut left, mut present, mut count) = (rows, true, 0usize);
@@ -451,13 +476,17 @@ fn decode_column(
             if count == 0 {
                 return Err(CodecError::Invalid("presence runs without values"));
             }
-            decode_values(input, header, count, values)?;
-            let mut next = values.iter().copied();
+            scratch.clear();
+            scratch.resize(count, 0);
+            decode_values(input, header, scratch)?;
+            let mut next = scratch.as_slice();
             for (present, run) in runs {
                 if present {
-                    column.extend(next.by_ref().take(run).map(Some));
+                    let (values, rest) = next.split_at(run);
+                    column.push_present(run).copy_from_slice(values);
+                    next = rest;
                 } else {
-                    column.resize(column.len() + run, None);
+                    column.push_absent(run);
                 }
             }
         }
@@ -466,48 +495,112 @@ fn decode_column(
     Ok(())
 }
 
-/// Decodes `n >= 1` values written by [`ColumnEncoder::encode_values`] into
-/// `out` (replacing its content).
-fn decode_values(input: &mut &[u8], header: u8, n: usize, out: &mut Vec<u64>) -> Result<(), CodecError> {
+/// Decodes the `out.len() >= 1` values written by
+/// [`ColumnEncoder::write_values`] into `out`, each residual turned into its
+/// value as it is read (one loop per mode).
+fn decode_values(input: &mut &[u8], header: u8, out: &mut [u64]) -> Result<(), CodecError> {
     if header & RESERVED != 0 {
         return Err(CodecError::Invalid("column header"));
     }
     let mode = Mode::from_header(header);
     let scale = if header & SCALED != 0 { varint::get(input)? } else { 1 };
     let base = if mode == Mode::DeltaFromBase { varint::unzigzag(varint::get(input)?) } else { 0 };
-    out.clear();
-    out.push(varint::get(input)?);
+    let Some((first, rest)) = out.split_first_mut() else {
+        return Err(CodecError::Invalid("empty column"));
+    };
+    *first = varint::get(input)?;
     let zero_runs = header & ZERO_RUNS != 0;
-    while out.len() < n {
-        let residual = varint::get(input)?;
-        if residual == 0 && zero_runs {
-            let run = read_run(input, n - out.len() - 1)?;
-            out.resize(out.len() + run + 1, 0);
-        } else {
-            out.push(residual);
+    let mut previous = *first;
+    match mode {
+        Mode::Raw => read_residuals(input, zero_runs, rest, |residual| residual.wrapping_mul(scale)),
+        Mode::Delta => {
+            let scale = varint::from_bits(scale);
+            read_residuals(input, zero_runs, rest, |residual| {
+                previous = previous.wrapping_add(varint::to_bits(varint::unzigzag(residual).wrapping_mul(scale)));
+                previous
+            })
+        }
+        Mode::DeltaOfDelta => {
+            let scale = varint::from_bits(scale);
+            let mut delta = 0i64;
+            read_residuals(input, zero_runs, rest, |residual| {
+                delta = delta.wrapping_add(varint::unzigzag(residual).wrapping_mul(scale));
+                previous = previous.wrapping_add(varint::to_bits(delta));
+                previous
+            })
+        }
+        Mode::DeltaFromBase => {
+            let base = varint::to_bits(base);
+            read_residuals(input, zero_runs, rest, |residual| {
+                previous = previous.wrapping_add(base).wrapping_add(residual.wrapping_mul(scale));
+                previous
+            })
         }
     }
-    // Residuals -> values, in place.
-    let mut previous = out[0];
-    let mut delta = 0i64;
-    for slot in out.iter_mut().skip(1) {
-        let residual = *slot;
-        let value = match mode {
-            Mode::Raw => residual.wrapping_mul(scale),
-            Mode::Delta => previous
-                .wrapping_add(varint::to_bits(varint::unzigzag(residual).wrapping_mul(varint::from_bits(scale)))),
-            Mode::DeltaOfDelta => {
-                delta = delta.wrapping_add(varint::unzigzag(residual).wrapping_mul(varint::from_bits(scale)));
-                previous.wrapping_add(varint::to_bits(delta))
+}
+
+/// Reads `out.len()` residuals (expanding zero runs if `zero_runs`) and
+/// writes `value(residual)` for each.
+#[inline(always)]
+fn read_residuals(
+    input: &mut &[u8],
+    zero_runs: bool,
+    out: &mut [u64],
+    mut value: impl FnMut(u64) -> u64,
+) -> Result<(), CodecError> {
+    // A local cursor stays in registers; `input` is written back once.
+    let mut bytes = *input;
+    let mut row = 0;
+    while let Some(slot) = out.get_mut(row) {
+        let residual = get_varint(&mut bytes)?;
+        *slot = value(residual);
+        row += 1;
+        if residual == 0 && zero_runs {
+            let run = check_run(get_varint(&mut bytes)?, out.len() - row)?;
+            for slot in &mut out[row..row + run] {
+                *slot = value(0);
             }
-            Mode::DeltaFromBase => {
-                previous.wrapping_add(varint::to_bits(base)).wrapping_add(residual.wrapping_mul(scale))
-            }
-        };
-        *slot = value;
-        previous = value;
+            row += run;
+        }
     }
+    *input = bytes;
     Ok(())
+}
+
+/// [`varint::get`] with a fast path for the common case: a varint of at
+/// most 8 bytes with 8 bytes of input left is read as one little-endian
+/// word, its end found by the first byte without the continuation bit and
+/// its 7-bit groups gathered by three shift-and-mask steps (no loop, no
+/// branch per byte).
+#[inline(always)]
+fn get_varint(input: &mut &[u8]) -> Result<u64, VarintError> {
+    if let Some(chunk) = input.first_chunk::<8>() {
+        let word = u64::from_le_bytes(*chunk);
+        let ends = !word & 0x8080_8080_8080_8080;
+        if ends != 0 {
+            // The number's bits: 8 per byte up to and including the last.
+            let bits = ends.trailing_zeros() + 1;
+            let groups = word & (u64::MAX >> (64 - bits)) & 0x7f7f_7f7f_7f7f_7f7f;
+            let groups = (groups & 0x007f_007f_007f_007f) | ((groups & 0x7f00_7f00_7f00_7f00) >> 1);
+            let groups = (groups & 0x0000_3fff_0000_3fff) | ((groups & 0x3fff_0000_3fff_0000) >> 2);
+            let value = (groups & 0x0000_0000_0fff_ffff) | ((groups & 0x0fff_ffff_0000_0000) >> 4);
+            *input = &input[usize::try_from(bits / 8).unwrap_or(8)..];
+            return Ok(value);
+        }
+    }
+    let (value, len) = get_varint_slowly(input)?;
+    *input = &input[len..];
+    Ok(value)
+}
+
+/// [`varint::get`] on a copy of the cursor, returning the length read: the
+/// caller's cursor does not escape, so it can stay in registers.
+#[cold]
+#[inline(never)]
+fn get_varint_slowly(input: &[u8]) -> Result<(u64, usize), VarintError> {
+    let mut rest = input;
+    let value = varint::get(&mut rest)?;
+    Ok((value, input.len() - rest.len()))
 }
 
 /// Encodes integer columns, reusing its buffers from column to column.
@@ -838,6 +931,53 @@ mod tests {
         }
 
         #[test]
+        fn blocks_decode_into_columns_that_keep_absence(
+            blocks in vec(vec(any_sample(), 1..30), 1..4),
+            spare in vec(any::<u8>(), 0..12),
+        ) {
+            // Several blocks (with different CPU counts) into one set of
+            // columns, reserved from the headers as a reader does.
+            let encoded: Vec<Vec<u8>> = blocks.iter().map(|b| encode_block(b).unwrap()).collect();
+            let mut columns = SampleColumns::default();
+            columns.reserve(encoded.iter().map(|b| row_count(b).unwrap()).sum());
+            for block in &encoded {
+                decode_block_into(block, &mut columns).unwrap();
+            }
+            let samples: Vec<&Sample> = blocks.iter().flatten().collect();
+            let mut pushed = SampleColumns::default();
+            for (row, &sample) in samples.iter().enumerate() {
+                pushed.push(sample);
+                for field in Field::ALL {
+                    // Absent stays absent (never 0); present keeps its value.
+                    prop_assert_eq!(columns.column(field).get(row), sample.get(field));
+                }
+                for (cpu, column) in columns.percpu().iter().enumerate() {
+                    prop_assert_eq!(column.get(row), sample.percpu_ns.get(cpu).copied());
+                }
+            }
+            prop_assert_eq!(&columns, &pushed);
+            // The fast varint reader agrees with the plain one on any bytes.
+            let (mut fast, mut plain) = (spare.as_slice(), spare.as_slice());
+            let read = get_varint(&mut fast);
+            prop_assert_eq!(read, varint::get(&mut plain));
+            if read.is_ok() {
+                prop_assert_eq!(fast, plain);
+            }
+        }
+
+        #[test]
+        fn fast_varints_read_what_put_wrote(value: u64, small in 0u64..1 << 21, tail in vec(any::<u8>(), 0..9)) {
+            for value in [value, small, value >> 8, value >> 57] {
+                let mut bytes = Vec::new();
+                varint::put(&mut bytes, value);
+                bytes.extend(&tail);
+                let mut input = bytes.as_slice();
+                prop_assert_eq!(get_varint(&mut input), Ok(value));
+                prop_assert_eq!(input, tail.as_slice());
+            }
+        }
+
+        #[test]
         fn realistic_series_round_trip(samples in any_series()) {
             let block = encode_block(&samples).unwrap();
             prop_assert_eq!(rows(&decode_block(&block).unwrap()), samples);
@@ -848,10 +988,7 @@ mod tests {
             let mut columns = SampleColumns::default();
             if decode_block_into(&bytes, &mut columns).is_ok() {
                 // Whatever decodes is a consistent set of columns.
-                for column in &columns.fields {
-                    prop_assert_eq!(column.len(), columns.len());
-                }
-                for column in &columns.percpu_ns {
+                for column in Field::ALL.iter().map(|&f| columns.column(f)).chain(columns.percpu()) {
                     prop_assert_eq!(column.len(), columns.len());
                 }
                 prop_assert_eq!(columns.state.len(), columns.len());

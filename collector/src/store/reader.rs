@@ -256,6 +256,7 @@ impl Reader {
         if let Some(after_from) = key::successor(&from_key) {
             blocks.extend(self.kv().scan(Tree::Blocks, &Scan::between(after_from, &to_key))?);
         }
+        out.reserve(blocks.iter().filter_map(|(_, block)| codec::row_count(block).ok()).sum());
         for (block_key, block) in &blocks {
             Self::append_rows(block, from, to, out).map_err(|e| self.bad_block(series, block_key, &e))?;
         }
