@@ -40,8 +40,8 @@ const HIGH: u64 = ONES << 7;
 /// The first byte at or after `at` that `marks` (on eight bytes at a time)
 /// and `marked` (on one byte, for the last few) flag, or the end of `doc`.
 /// `marks` must set the high bit of every flagged byte and may set others
-/// only after one. Measured against a byte loop, this is 1.5x faster on a
-/// cgroup v1 document (the loop's exits are mispredicted).
+/// only after one. Against a byte loop this makes the scanner 1.4x faster
+/// on a cgroup v1 document (the loop's exits are mispredicted).
 #[inline(always)]
 fn find(doc: &[u8], mut at: usize, marks: impl Fn(u64) -> u64, marked: impl Fn(u8) -> bool) -> usize {
     while let Some(chunk) = doc.get(at..at + 8) {
@@ -80,15 +80,15 @@ fn ends_string(byte: u8) -> bool {
     byte == b'"' || byte == b'\\' || byte < 0x20 || !byte.is_ascii()
 }
 
-/// Flags the bytes that are not ASCII digits. A digit's high nibble is 3,
-/// and stays 3 when 6 is added; a carry out of a byte (0xFA and above, not
-/// a digit) can only disturb the bytes after it.
+/// Flags the bytes that are not ASCII digits: with the digits moved to 0
+/// to 9, a byte above 9 gets its high bit from adding 0x76, a byte from
+/// 0x80 up has it already (Anderson's "determine if a word has a byte
+/// greater than n"); a carry out of a byte can only disturb the bytes after
+/// it.
 #[inline(always)]
 fn not_digit_marks(word: u64) -> u64 {
-    let high_nibble = ONES * 0xF0;
-    let odd = (word & high_nibble) ^ (ONES * 0x30) | (word.wrapping_add(ONES * 6) & high_nibble) ^ (ONES * 0x30);
-    // The high bit of every byte of `odd` that is not zero.
-    (odd | (odd & !HIGH).wrapping_add(!HIGH)) & HIGH
+    let shifted = word ^ (ONES * u64::from(b'0'));
+    (shifted.wrapping_add(ONES * (0x7F - 9)) | shifted) & HIGH
 }
 
 /// A position in a document.
@@ -522,5 +522,35 @@ impl<'a> Scanner<'a> {
             }
             _ => s.unknown(),
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// `marks` agrees with `marked` on the first flagged byte, for every
+    /// byte value in every place after `plain` bytes, before any bytes
+    /// after it.
+    fn check(marks: impl Fn(u64) -> u64, marked: impl Fn(u8) -> bool, plain: u8) {
+        for place in 0..8 {
+            for byte in 0..=u8::MAX {
+                for after in [0x00, b'"', b'\\', b'5', 0xFF] {
+                    let mut bytes = [plain; 8];
+                    bytes[place] = byte;
+                    bytes[place + 1..].fill(after);
+                    let expected = bytes.iter().position(|&b| marked(b)).unwrap_or(8);
+                    let found = marks(u64::from_le_bytes(bytes)).trailing_zeros() / 8;
+                    assert_eq!(usize::try_from(found).unwrap(), expected, "{bytes:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn word_tests_find_the_first_byte_the_byte_tests_flag() {
+        check(string_end_marks, ends_string, b'a');
+        check(not_digit_marks, |byte| !byte.is_ascii_digit(), b'7');
     }
 }
