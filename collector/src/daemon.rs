@@ -72,20 +72,34 @@ pub fn run_main(config: Config, once: bool) -> Result<(), DaemonError> {
         .enable_all()
         .build()
         .map_err(DaemonError::Runtime)?;
-    runtime.block_on(run(config, once, termination()))
+    runtime.block_on(async {
+        // Listening before the store is opened (sled's recovery of a large
+        // log takes seconds): a signal meanwhile stops the collector as
+        // soon as it is open, cleanly, instead of killing it.
+        let stop = termination();
+        run(config, once, stop).await
+    })
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn termination() {
+/// Listens for SIGTERM and SIGINT now; the future resolves on either.
+fn termination() -> impl Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        // Without a SIGTERM handler, SIGINT still stops the collector.
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            (Ok(mut one), Err(_)) | (Err(_), Ok(mut one)) => {
+                one.recv().await;
+            }
+            // No handler could be installed: the default actions apply.
+            (Err(_), Err(_)) => std::future::pending().await,
+        }
     }
 }
 
