@@ -215,11 +215,21 @@ impl Reader {
             return Ok(out);
         }
         let mut by_host: BTreeMap<HostId, Vec<usize>> = BTreeMap::new();
+        // Host ids by name: one lookup per host, not per series (each is a
+        // round trip through the socket).
+        let mut host_ids: HashMap<String, HostId> = HashMap::new();
         for (i, (&id, columns)) in series.iter().zip(&mut out).enumerate() {
             self.block_samples(id, from, to, columns)?;
-            if let Some(host) = self.series_host(id)? {
-                by_host.entry(host).or_default().push(i);
-            }
+            let Some(info) = self.series_info(id)? else { continue };
+            let host = match host_ids.get(&info.host) {
+                Some(&host) => host,
+                None => {
+                    let host = self.host_id(&info.host)?;
+                    host_ids.insert(info.host, host);
+                    host
+                }
+            };
+            by_host.entry(host).or_default().push(i);
         }
         for (host, indexes) in by_host {
             let wanted: BTreeSet<SeriesId> = indexes.iter().map(|&i| series[i]).collect();
