@@ -17,13 +17,13 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kura_collector::sample::State;
 use kura_collector::stats::parse_stats;
 
-/// Reads a fixture from the shared folder next to the workspace.
+/// Reads a recorded document from the workspace's `fixtures/` folder.
 fn fixture(name: &str) -> Vec<u8> {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "shared", "fixtures", name].iter().collect();
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "fixtures", name].iter().collect();
     match std::fs::read(&path) {
         Ok(doc) => doc,
         Err(error) => panic!(
-            "cannot read fixture {}: {error} (the benches need the shared fixtures folder next to the workspace)",
+            "cannot read fixture {}: {error} (the fixtures folder at the workspace root)",
             path.display()
         ),
     }

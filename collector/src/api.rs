@@ -509,9 +509,9 @@ pub struct ImageSummary {
 mod tests {
     use super::*;
 
-    /// A file of the cgroup v1 capture in the shared fixtures folder.
+    /// A file of the cgroup v1 capture in the workspace's `fixtures/` folder.
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../../shared/fixtures/docker-20.10-cgroup-v1/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/../fixtures/docker-20.10-cgroup-v1/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
     }
 

@@ -8,9 +8,9 @@ use proptest::prelude::*;
 use super::parse_stats;
 use crate::sample::{Field, Sample, State};
 
-/// The shared fixtures folder: `<workspace>/../shared/fixtures`.
+/// The recorded documents: `<workspace>/fixtures`.
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/../../shared/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
 }
 
@@ -29,7 +29,7 @@ pub(super) fn all_stats_fixtures() -> &'static [(String, Vec<u8>)] {
 }
 
 fn read_stats_fixtures() -> Vec<(String, Vec<u8>)> {
-    let dir = format!("{}/../../shared/fixtures/docker-20.10-cgroup-v1", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!("{}/../fixtures/docker-20.10-cgroup-v1", env!("CARGO_MANIFEST_DIR"));
     let mut docs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
