@@ -22,10 +22,9 @@ fn fixture(name: &str) -> Vec<u8> {
     let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "fixtures", name].iter().collect();
     match std::fs::read(&path) {
         Ok(doc) => doc,
-        Err(error) => panic!(
-            "cannot read fixture {}: {error} (the fixtures folder at the workspace root)",
-            path.display()
-        ),
+        Err(error) => {
+            panic!("cannot read fixture {}: {error} (the fixtures folder at the workspace root)", path.display())
+        }
     }
 }
 
