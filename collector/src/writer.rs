@@ -224,11 +224,9 @@ impl WriterState {
     fn reopen(&mut self) {
         self.last_reopen = Some(Instant::now());
         self.slot.set(None);
-        if let Some(store) = self.store.take() {
-            // Whatever sled still holds cannot reach the disk: it has
-            // refused; what it acknowledged was flushed sweep by sweep.
-            drop(store);
-        }
+        // Whatever sled still holds cannot reach the disk: it has refused;
+        // what it acknowledged was flushed sweep by sweep.
+        self.store = None;
         match Store::open(&self.dir, self.options.clone()) {
             Ok(store) => {
                 self.report.reopened += 1;

@@ -215,21 +215,12 @@ impl Reader {
             return Ok(out);
         }
         let mut by_host: BTreeMap<HostId, Vec<usize>> = BTreeMap::new();
-        // Host ids by name: one lookup per host, not per series (each is a
-        // round trip through the socket).
-        let mut host_ids: HashMap<String, HostId> = HashMap::new();
+        let mut host_ids = HashMap::new();
         for (i, (&id, columns)) in series.iter().zip(&mut out).enumerate() {
             self.block_samples(id, from, to, columns)?;
-            let Some(info) = self.series_info(id)? else { continue };
-            let host = match host_ids.get(&info.host) {
-                Some(&host) => host,
-                None => {
-                    let host = self.host_id(&info.host)?;
-                    host_ids.insert(info.host, host);
-                    host
-                }
-            };
-            by_host.entry(host).or_default().push(i);
+            if let Some(host) = self.series_host(id, &mut host_ids)? {
+                by_host.entry(host).or_default().push(i);
+            }
         }
         for (host, indexes) in by_host {
             let wanted: BTreeSet<SeriesId> = indexes.iter().map(|&i| series[i]).collect();
@@ -280,7 +271,7 @@ impl Reader {
             Some((k, v)) => Some(self.block_range(series, k, v)?.1),
             None => None,
         };
-        if let Some(host) = self.series_host(series)? {
+        if let Some(host) = self.series_host(series, &mut HashMap::new())? {
             let head = self.head_samples(host, Some(&BTreeSet::from([series])))?.remove(&series);
             if let Some(newest) = head.and_then(|mut samples| samples.pop()) {
                 if block_end.is_none_or(|end| newest.time > end) {
@@ -399,12 +390,19 @@ impl Reader {
         }
     }
 
-    /// The host of a series (`None` for an unknown series).
-    fn series_host(&self, series: SeriesId) -> Result<Option<HostId>, StoreError> {
-        match self.series_info(series)? {
-            Some(info) => self.host_id(&info.host).map(Some),
-            None => Ok(None),
+    /// The host of a series (`None` for an unknown series). `known` holds
+    /// the host ids looked up so far, by name: one lookup per host, not per
+    /// series (each is a round trip through the socket).
+    fn series_host(&self, series: SeriesId, known: &mut HashMap<String, HostId>) -> Result<Option<HostId>, StoreError> {
+        let Some(info) = self.series_info(series)? else {
+            return Ok(None);
+        };
+        if let Some(&host) = known.get(&info.host) {
+            return Ok(Some(host));
         }
+        let host = self.host_id(&info.host)?;
+        known.insert(info.host, host);
+        Ok(Some(host))
     }
 
     /// The head samples of a host's series (or of some), in time order:
