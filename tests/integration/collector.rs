@@ -369,6 +369,9 @@ async fn a_query_through_the_socket_matches_a_direct_read_after_stopping() {
     assert_eq!(through_socket, after);
 }
 
+/// The sweep interval of a collector started by [`Process::spawn`].
+pub const INTERVAL_MS: i64 = 500;
+
 /// The collector binary on a data folder, with its stderr in a file.
 pub struct Process {
     pub child: Child,
@@ -376,7 +379,7 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts `kura-collector` on the local dockerd every 500 ms, with `extra` flags.
+    /// Starts `kura-collector` on the local dockerd every [`INTERVAL_MS`], with `extra` flags.
     pub fn spawn(data: &Path, extra: &[&str]) -> Process {
         let stderr = data.with_extension(format!("{}.stderr", extra.len()));
         let file = std::fs::File::create(&stderr).unwrap_or_else(|e| panic!("{e}"));
@@ -386,7 +389,7 @@ impl Process {
             .arg(data)
             .arg("--docker")
             .arg(local())
-            .args(["--interval", "500ms"])
+            .args(["--interval", &format!("{INTERVAL_MS}ms")])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(file);

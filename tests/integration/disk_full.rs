@@ -10,11 +10,8 @@ use testkit::docker::ContainerSpec;
 use testkit::process::wait_until;
 use testkit::tmpfs::Tmpfs;
 
-use crate::collector::{wait_sweeps, Process};
+use crate::collector::{wait_sweeps, Process, INTERVAL_MS};
 use crate::foundation::docker_available;
-
-/// The collector's interval in [`Process::spawn`].
-const INTERVAL_MS: i64 = 500;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_is_reported_once_and_the_sweeps_taken_meanwhile_are_written_when_space_returns() {
