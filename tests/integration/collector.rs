@@ -370,7 +370,7 @@ async fn a_query_through_the_socket_matches_a_direct_read_after_stopping() {
 }
 
 /// The sweep interval of a collector started by [`Process::spawn`].
-pub const INTERVAL_MS: i64 = 500;
+const INTERVAL_MS: i64 = 500;
 
 /// The collector binary on a data folder, with its stderr in a file.
 pub struct Process {
