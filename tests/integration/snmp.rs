@@ -119,7 +119,9 @@ async fn wrong_community_times_out_within_the_timeout() {
         let elapsed = started.elapsed();
         assert_timeout(result, snmpd.addr());
         assert!(elapsed >= timeout, "{version:?}: gave up after {elapsed:?}");
-        assert!(elapsed < timeout + Duration::from_millis(400), "{version:?}: took {elapsed:?}");
+        // Ended by its own timeout, not hung: the bound is loose on purpose,
+        // so that a loaded machine cannot fail it.
+        assert!(elapsed < timeout * 6, "{version:?}: took {elapsed:?}");
     }
 }
 
@@ -153,7 +155,7 @@ async fn stopped_agent_times_out_and_its_restart_shows_in_sys_uptime() {
         let stopped = config(addr, version, "public", Duration::from_millis(500));
         let started = Instant::now();
         assert_timeout(read_host(&stopped).await, addr);
-        assert!(started.elapsed() < Duration::from_millis(900));
+        assert!(started.elapsed() < Duration::from_secs(3), "{version:?}: hung on a stopped agent");
     }
 
     snmpd.start_again().unwrap();
