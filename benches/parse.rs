@@ -14,8 +14,8 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kura_collector::sample::State;
 use kura_collector::stats::parse_stats;
+use kura_store::sample::State;
 
 /// Reads a recorded document from the workspace's `fixtures/` folder.
 fn fixture(name: &str) -> Vec<u8> {

@@ -14,9 +14,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kura_collector::sample::{Field, Sample, SampleColumns, State};
-use kura_collector::store::codec;
 use kura_query::rate::{interval_runs, intervals, round_to_u64, CpuScale, MemUse};
+use kura_store::codec;
+use kura_store::sample::{Field, Sample, SampleColumns, State};
 
 /// Samples in the series.
 const ROWS: usize = 1_000_000;

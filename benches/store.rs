@@ -4,7 +4,7 @@
 //! per container-sample after a simulated week of 100 containers at 10 s.
 //!
 //! `cargo bench --bench store`. The simulated data is described in
-//! `kura_collector::simulate`.
+//! `kura_store::simulate`.
 
 // A benchmark is test code: a failed setup should stop it loudly.
 #![allow(clippy::expect_used)]
@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kura_collector::simulate::{Simulation, Simulator};
-use kura_collector::store::{Reader, Scan, SeriesId, Store, StoreOptions, SweepBatch, Tree};
+use kura_store::simulate::{Simulation, Simulator};
+use kura_store::{Reader, Scan, SeriesId, Store, StoreOptions, SweepBatch, Tree};
 
 const CONTAINERS: usize = 100;
 const INTERVAL_MS: i64 = 10_000;

@@ -1,5 +1,6 @@
-//! The Docker API documents kura reads besides stats: the container list,
-//! inspect, top, info, version, events and the image list.
+//! The Docker API documents kura parses besides stats and the stored
+//! payloads ([`kura_store::payload`]: top, info, events): the container
+//! list, inspect, version and the image list.
 //!
 //! Each model holds only the fields kura uses, under Docker's names. A field
 //! some daemon versions or configurations omit is an `Option` (or an empty
@@ -9,10 +10,11 @@
 
 use std::collections::BTreeMap;
 
+use kura_store::payload::{null_as_empty, ContainerDetails};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
-use crate::sample::State;
+use kura_store::sample::State;
 
 /// Why an API document could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -51,16 +53,6 @@ pub fn parse<T: DeserializeOwned>(what: &'static str, doc: &[u8]) -> Result<T, A
 #[serde(deny_unknown_fields)]
 struct DaemonError {
     message: String,
-}
-
-/// `null` or absent -> the type's default (an empty list or map), for
-/// collections Docker sends as `null` when they are empty.
-fn null_as_empty<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Option::unwrap_or_default)
 }
 
 /// An entry of `GET /containers/json?all=1&size=1`.
@@ -125,7 +117,7 @@ pub struct ContainerInspect {
     /// Runtime state.
     pub state: InspectState,
     /// Resource limits and restart policy.
-    pub host_config: Option<HostConfig>,
+    pub host_config: Option<InspectHostConfig>,
     /// Image and labels.
     pub config: Option<InspectConfig>,
 }
@@ -182,7 +174,7 @@ pub struct Health {
 /// every limit field; `MemorySwap` is -1 for unlimited swap.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct HostConfig {
+pub struct InspectHostConfig {
     /// Memory limit, bytes; 0 = unlimited.
     pub memory: Option<i64>,
     /// Memory plus swap limit, bytes; 0 = unset (twice `Memory`), -1 =
@@ -223,51 +215,6 @@ pub struct InspectConfig {
     /// Labels.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub labels: BTreeMap<String, String>,
-}
-
-/// What the store keeps of an inspect document, recorded when it changes.
-///
-/// Limits are kept as Docker reports them: 0 means "unlimited" (or "the
-/// default" for `cpu_period` and `cpu_shares`), `memory_swap` -1 means
-/// unlimited swap. `None` means the daemon did not say.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContainerDetails {
-    /// The state: `State.Status`, else derived from the flags.
-    #[serde(with = "state_name")]
-    pub state: Option<State>,
-    /// Exit code of the last run.
-    pub exit_code: i64,
-    /// The last exit was caused by the OOM killer.
-    pub oom_killed: bool,
-    /// Restarts done by the restart policy.
-    pub restart_count: i64,
-    /// Health check status, for containers that have one.
-    pub health: Option<String>,
-    /// Consecutive failed health checks.
-    pub failing_streak: Option<i64>,
-    /// Last start, RFC 3339; `None` if never started.
-    pub started_at: Option<String>,
-    /// Last exit, RFC 3339; `None` if never exited.
-    pub finished_at: Option<String>,
-    /// The daemon's error for the last start; `None` if none.
-    pub error: Option<String>,
-    /// Memory limit, bytes; 0 = unlimited.
-    pub memory_limit: Option<i64>,
-    /// Memory plus swap limit, bytes; 0 = unset, -1 = unlimited.
-    pub memory_swap: Option<i64>,
-    /// CPU limit in 1e-9 CPUs; 0 = unlimited.
-    pub nano_cpus: Option<i64>,
-    /// CFS quota, µs per period; 0 = unlimited.
-    pub cpu_quota: Option<i64>,
-    /// CFS period, µs; 0 = the kernel's default.
-    pub cpu_period: Option<i64>,
-    /// Allowed CPUs; `None` when empty (all CPUs).
-    pub cpuset_cpus: Option<String>,
-    /// Relative CPU weight; 0 = the default.
-    pub cpu_shares: Option<i64>,
-    /// The restart policy as `docker run --restart` spells it (`always`,
-    /// `on-failure:5`); `None` when there is none.
-    pub restart_policy: Option<String>,
 }
 
 /// Go's zero time, which Docker writes for "never".
@@ -333,82 +280,6 @@ impl RestartPolicy {
     }
 }
 
-/// Serializes an `Option<State>` as Docker's state name.
-mod state_name {
-    use serde::{de, Deserialize, Deserializer, Serializer};
-
-    use crate::sample::State;
-
-    pub(super) fn serialize<S: Serializer>(state: &Option<State>, serializer: S) -> Result<S::Ok, S::Error> {
-        match state {
-            Some(state) => serializer.serialize_some(state.as_str()),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<State>, D::Error> {
-        Option::<String>::deserialize(deserializer)?
-            .map(|name| {
-                State::from_docker(&name)
-                    .ok_or_else(|| de::Error::invalid_value(de::Unexpected::Str(&name), &"a Docker state name"))
-            })
-            .transpose()
-    }
-}
-
-/// `GET /containers/{id}/top`: `ps` output of a running container.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Top {
-    /// Column titles (`UID`, `PID`, ..., `CMD`).
-    pub titles: Vec<String>,
-    /// One row per process, in the order of `titles`.
-    #[serde(deserialize_with = "null_as_empty")]
-    pub processes: Vec<Vec<String>>,
-}
-
-impl Top {
-    /// The command line of each process: the `CMD` column (`COMMAND` with
-    /// some `ps` options). Nothing when there is no such column.
-    pub fn commands(&self) -> impl Iterator<Item = &str> {
-        let column = self.titles.iter().position(|title| title == "CMD" || title == "COMMAND");
-        self.processes
-            .iter()
-            .filter_map(move |process| column.and_then(|column| process.get(column)).map(String::as_str))
-    }
-
-    /// How many processes the container runs.
-    pub fn process_count(&self) -> usize {
-        self.processes.len()
-    }
-}
-
-/// `GET /info`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Info {
-    /// The daemon's id.
-    #[serde(rename = "ID")]
-    pub id: Option<String>,
-    /// The host's name.
-    pub name: Option<String>,
-    /// CPUs of the host.
-    #[serde(rename = "NCPU")]
-    pub ncpu: Option<i64>,
-    /// Memory of the host, bytes.
-    pub mem_total: Option<i64>,
-    /// Docker's version (`20.10.24+dfsg1`).
-    pub server_version: Option<String>,
-    /// `1` or `2`; API >= 1.40.
-    pub cgroup_version: Option<String>,
-    /// `cgroupfs` or `systemd`.
-    pub cgroup_driver: Option<String>,
-    /// The host's OS (`Debian GNU/Linux 12 (bookworm)`).
-    pub operating_system: Option<String>,
-    /// The host's kernel.
-    pub kernel_version: Option<String>,
-}
-
 /// `GET /version`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -424,67 +295,6 @@ pub struct Version {
     pub os: Option<String>,
     /// `amd64`, `arm64`, ...
     pub arch: Option<String>,
-}
-
-/// One line of `GET /events`. Since API 1.22 events carry `Type`, `Action`
-/// and `Actor`; container events also keep the legacy `status`, `id`, `from`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Event {
-    /// `container`, `image`, `network`, `volume`, ...
-    #[serde(rename = "Type")]
-    pub kind: Option<String>,
-    /// `create`, `start`, `die`, `oom`, ...
-    pub action: Option<String>,
-    /// The object the event is about.
-    pub actor: Option<Actor>,
-    /// `local` or `swarm`.
-    #[serde(rename = "scope")]
-    pub scope: Option<String>,
-    /// Unix seconds.
-    #[serde(rename = "time")]
-    pub time: Option<i64>,
-    /// Unix nanoseconds.
-    #[serde(rename = "timeNano")]
-    pub time_nano: Option<i64>,
-    /// Legacy: the action.
-    #[serde(rename = "status")]
-    pub status: Option<String>,
-    /// Legacy: the container id.
-    #[serde(rename = "id")]
-    pub id: Option<String>,
-    /// Legacy: the container's image.
-    #[serde(rename = "from")]
-    pub from: Option<String>,
-}
-
-/// `Actor` of an event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Actor {
-    /// The object's id (a container id for container events).
-    #[serde(rename = "ID")]
-    pub id: String,
-    /// Labels and details (`name`, `image`, `exitCode`, ...).
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub attributes: BTreeMap<String, String>,
-}
-
-impl Event {
-    /// The id of the container a container event is about (`Actor.ID`, else
-    /// the legacy `id`); `None` for other kinds of events. Events without
-    /// `Type` (API < 1.22) are taken as container events.
-    pub fn container_id(&self) -> Option<&str> {
-        if self.kind.as_deref().is_some_and(|kind| kind != "container") {
-            return None;
-        }
-        self.actor.as_ref().map(|actor| actor.id.as_str()).or(self.id.as_deref())
-    }
-
-    /// What happened: `Action`, else the legacy `status`.
-    pub fn action(&self) -> Option<&str> {
-        self.action.as_deref().or(self.status.as_deref())
-    }
 }
 
 /// An entry of `GET /images/json`.
@@ -505,9 +315,9 @@ pub struct ImageSummary {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use kura_store::payload::{Event, Info, Top};
 
     /// A file of the cgroup v1 capture in the workspace's `fixtures/` folder.
     fn fixture(name: &str) -> Vec<u8> {
@@ -651,7 +461,7 @@ mod tests {
     fn health_and_restart_policy_spelling() {
         let doc = br#"{"Id":"x","Name":"/h","State":{"Status":"running","Running":true,
             "Health":{"Status":"unhealthy","FailingStreak":3,"Log":[]}},
-            "HostConfig":{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":5}}}"#;
+            "InspectHostConfig":{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":5}}}"#;
         let inspect: ContainerInspect = parse("container inspect", doc).unwrap();
         let details = ContainerDetails::from(&inspect);
         assert_eq!(details.health.as_deref(), Some("unhealthy"));

@@ -17,11 +17,11 @@ use tokio::time::MissedTickBehavior;
 use crate::config::{Config, ConfigError, HostConfig};
 use crate::docker::DockerClient;
 use crate::events::{self, EventBuffer};
-use crate::sample::UnixMillis;
-use crate::store::socket::{self, HandleSlot, ServerLimits, Shutdown};
-use crate::store::{Reader, Store, StoreError, StoreOptions};
 use crate::sweep::HostSampler;
 use crate::writer::{Job, Writer, WriterError};
+use kura_store::sample::UnixMillis;
+use kura_store::socket::{self, HandleSlot, ServerLimits, Shutdown};
+use kura_store::{Reader, Store, StoreError, StoreOptions};
 /// How long a store locked by a reader (not a collector) is waited for.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// How often old history is pruned.
@@ -220,7 +220,7 @@ async fn sweep_once(mut sampler: HostSampler, buffer: EventBuffer, writer: mpsc:
         events::catch_up(sampler.client(), &sampler.config().name, &buffer, now).await;
     }
     log_sweep(&outcome);
-    let _ = writer.send(Job::Sweep(Box::new(crate::record::batch(outcome, buffer.take()))));
+    let _ = writer.send(Job::Sweep(Box::new(crate::batch::batch(outcome, buffer.take()))));
 }
 
 async fn sweep_loop(
@@ -241,14 +241,14 @@ async fn sweep_loop(
             _ = stop.changed() => return,
         };
         log_sweep(&outcome);
-        let batch = crate::record::batch(outcome, buffer.take());
+        let batch = crate::batch::batch(outcome, buffer.take());
         if writer.send(Job::Sweep(Box::new(batch))).is_err() {
             return;
         }
     }
 }
 
-fn log_sweep(outcome: &crate::sweep::SweepOutcome) {
+fn log_sweep(outcome: &crate::sweep::HostSweep) {
     tracing::debug!(
         host = %outcome.host,
         containers = outcome.containers.len(),

@@ -15,8 +15,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::docker::DockerClient;
-use crate::sample::UnixMillis;
-use crate::store::EventRecord;
+use kura_store::sample::UnixMillis;
+use kura_store::EventRecord;
 
 /// Events waiting for the next sweep's batch, and the newest time seen.
 #[derive(Clone, Debug, Default)]

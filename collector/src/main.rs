@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use kura_collector::config::{Config, FlagConfig};
+use kura_collector::config::Config;
 use kura_collector::daemon::{self, DaemonError};
+use kura_store::config::FlagConfig;
 
 /// Samples every container of every configured Docker host into kura's store.
 ///
@@ -118,8 +119,8 @@ fn init_logs(filter: Option<&str>) {
     // reports every store error itself, once, where sled repeats them.
     let directives = match filter.map(str::to_owned).or_else(|| std::env::var("RUST_LOG").ok()) {
         Some(f) if f.contains(['=', ',']) => f,
-        Some(level) => format!("warn,sled=off,kura_collector={level}"),
-        None => "warn,sled=off,kura_collector=info".to_owned(),
+        Some(level) => format!("warn,sled=off,kura_collector={level},kura_store={level}"),
+        None => "warn,sled=off,kura_collector=info,kura_store=info".to_owned(),
     };
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(directives))

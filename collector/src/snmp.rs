@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::host::{CpuTicks, HostReading, MemoryKib, Unsupported};
+pub use kura_store::payload::{CpuTicks, HostReading, MemoryKib, Unsupported};
 use snmp2::{AsyncSession, Oid, Value};
 use tokio::time::Instant;
 
@@ -322,7 +322,6 @@ fn random_request_id() -> i32 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, UdpSocket};

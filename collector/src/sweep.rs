@@ -16,13 +16,14 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::api::{self, ContainerDetails, ContainerInspect, ContainerSummary, ImageSummary, Info, Top};
+use crate::api::{self, ContainerInspect, ContainerSummary, ImageSummary};
 use crate::config::HostConfig;
 use crate::docker::{DockerClient, DockerError};
-use crate::host::{HostReading, Sizes};
-use crate::sample::{Sample, State, UnixMillis};
 use crate::snmp;
 use crate::stats;
+use kura_store::payload::{ContainerDetails, Info, Top};
+use kura_store::payload::{HostReading, Sizes};
+use kura_store::sample::{Sample, State, UnixMillis};
 
 /// Whether the sweep reached the daemon.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,7 +42,7 @@ pub enum Reach {
 
 /// What one sweep learnt about one container.
 #[derive(Clone, Debug)]
-pub struct ContainerSweep {
+pub struct ContainerReading {
     /// The list entry (names, image, labels, state, status, sizes when asked).
     pub summary: ContainerSummary,
     /// State and, for a running or paused container, counters.
@@ -56,7 +57,7 @@ pub struct ContainerSweep {
 
 /// Everything one sweep of one host learnt.
 #[derive(Clone, Debug)]
-pub struct SweepOutcome {
+pub struct HostSweep {
     /// The host's name.
     pub host: String,
     /// When the sweep started.
@@ -66,7 +67,7 @@ pub struct SweepOutcome {
     /// `/info`, when it was due and changed.
     pub info: Option<Info>,
     /// Every listed container.
-    pub containers: Vec<ContainerSweep>,
+    pub containers: Vec<ContainerReading>,
     /// Sizes and images, when due.
     pub sizes: Option<Sizes>,
     /// The SNMP reading, when configured and it answered.
@@ -127,7 +128,7 @@ impl HostSampler {
     }
 
     /// Runs one sweep. `now` is the sweep's wall-clock time.
-    pub async fn sweep(&mut self, now: UnixMillis) -> SweepOutcome {
+    pub async fn sweep(&mut self, now: UnixMillis) -> HostSweep {
         let started = Instant::now();
         let snmp_config = self.config.snmp.clone();
         let snmp = async move {
@@ -140,7 +141,7 @@ impl HostSampler {
         let (snmp, (reach, info, containers, sizes)) = tokio::join!(snmp, docker);
         let snmp = self.note_snmp(snmp);
         self.note_reach(&reach);
-        SweepOutcome {
+        HostSweep {
             host: self.config.name.clone(),
             time: now,
             reach,
@@ -196,7 +197,7 @@ impl HostSampler {
         }
     }
 
-    async fn docker(&mut self, now: UnixMillis) -> (Reach, Option<Info>, Vec<ContainerSweep>, Option<Sizes>) {
+    async fn docker(&mut self, now: UnixMillis) -> (Reach, Option<Info>, Vec<ContainerReading>, Option<Sizes>) {
         let down = |e: DockerError| (Reach::Down { reason: e.short_reason() }, None, Vec::new(), None);
         let latency = match self.client.ping().await {
             Ok(latency) => latency,
@@ -284,7 +285,12 @@ impl HostSampler {
         Some(sizes)
     }
 
-    async fn containers(&mut self, list: Vec<ContainerSummary>, now: UnixMillis, top: TopSlots) -> Vec<ContainerSweep> {
+    async fn containers(
+        &mut self,
+        list: Vec<ContainerSummary>,
+        now: UnixMillis,
+        top: TopSlots,
+    ) -> Vec<ContainerReading> {
         let permits = Arc::new(Semaphore::new(self.config.concurrency));
         let mut tasks = JoinSet::new();
         for (index, summary) in list.iter().enumerate() {
@@ -328,7 +334,7 @@ impl HostSampler {
             if let Some(details) = &details {
                 self.last_details.insert(summary.id.clone(), details.clone());
             }
-            containers.push(ContainerSweep {
+            containers.push(ContainerReading {
                 summary,
                 sample: sampled.sample,
                 details,
@@ -512,7 +518,7 @@ mod tests {
 
     #[test]
     fn every_container_gets_one_top_per_top_interval_and_all_on_the_first_sweep() {
-        let config = crate::config::Config::resolve(crate::config::FlagConfig::default());
+        let config = crate::config::Config::resolve(kura_store::config::FlagConfig::default());
         let Ok(config) = config else { panic!("default config") };
         let host = &config.hosts[0];
         assert_eq!(host.top_interval.as_secs() / host.interval.as_secs(), 6);

@@ -19,9 +19,9 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::sample::UnixMillis;
-use crate::store::socket::HandleSlot;
-use crate::store::{Store, StoreError, StoreOptions, SweepBatch};
+use kura_store::sample::UnixMillis;
+use kura_store::socket::HandleSlot;
+use kura_store::{Store, StoreError, StoreOptions, SweepBatch};
 
 /// Sweeps kept in memory while the store refuses writes (about an hour at
 /// 10 s with one host; each holds one sweep of one host).

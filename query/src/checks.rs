@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kura_collector::duration::parse_duration;
-use kura_collector::host::{HostReading, Sizes};
-use kura_collector::sample::{Field, SampleColumns, State};
-use kura_collector::store::Timed;
+use kura_store::duration::parse_duration;
+use kura_store::payload::{HostReading, Sizes};
+use kura_store::sample::{Field, SampleColumns, State};
+use kura_store::Timed;
 use serde_json::Value as Json;
 
 use crate::cli::{CpuArgs, DiskArgs, MemArgs, NetArgs, ProcArgs, Scale, SelectArgs};
@@ -32,7 +32,7 @@ pub struct Answer {
 
 /// `kura status`: `Status,0` when the newest sweep reached the daemon.
 pub fn status(scope: &Scope) -> Answer {
-    let down = !matches!(scope.sweep.outcome, kura_collector::store::SweepOutcome::Reached);
+    let down = !matches!(scope.sweep.outcome, kura_store::SweepOutcome::Reached);
     Answer { items: vec![Item::new("Status", Value::Integer(u64::from(down)))], ..Answer::default() }
 }
 
@@ -42,8 +42,8 @@ const COUNTED: [State; 6] =
 
 fn require_up(scope: &Scope) -> Result<(), QueryError> {
     match &scope.sweep.outcome {
-        kura_collector::store::SweepOutcome::Reached => Ok(()),
-        kura_collector::store::SweepOutcome::Down(reason) => {
+        kura_store::SweepOutcome::Reached => Ok(()),
+        kura_store::SweepOutcome::Down(reason) => {
             Err(QueryError::HostDown { host: scope.host.clone(), reason: reason.clone() })
         }
     }

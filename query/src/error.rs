@@ -2,7 +2,7 @@
 //! one line on stderr and exit status 1: Hinemos shows an empty output as
 //! "unknown", which is the truth in every one of these cases.
 
-use kura_collector::store::StoreError;
+use kura_store::StoreError;
 
 /// A query that could not be answered.
 #[derive(Debug, thiserror::Error)]

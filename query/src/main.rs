@@ -20,10 +20,25 @@ fn main() -> ExitCode {
         // A closed pipe (`kura ps | head`) is not an error.
         Err(QueryError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("kura: {}", one_line(&e.to_string()));
+            eprintln!("kura: {}", one_line(&chain(&e)));
             ExitCode::from(1)
         }
     }
+}
+
+/// An error and every cause below it, `outer: inner: ...`, each said once
+/// (an error that already quotes its cause is not followed by it again).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = cause.source();
+    }
+    message
 }
 
 /// A message on one line: multi-line reasons (a regex error draws a caret

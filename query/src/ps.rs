@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use kura_collector::sample::State;
+use kura_store::sample::State;
 use serde_json::Value as Json;
 
 use crate::error::QueryError;
@@ -46,7 +46,7 @@ pub fn rows(scope: &Scope, selection: &Selection, width_ms: u64, all: bool) -> R
         let details = scope.reader.details(target.series.series)?.map(|d| d.value).unwrap_or(Json::Null);
         let selected = window::select(&columns.time, &columns.state, window);
         let cpu = selected.and_then(|rows| {
-            rate::counter_increase(&columns.time, columns.column(kura_collector::sample::Field::CpuTotalNs), rows)
+            rate::counter_increase(&columns.time, columns.column(kura_store::sample::Field::CpuTotalNs), rows)
                 .map(|increase| increase.cpu_percent(CpuScale::Core))
         });
         let memory = selected.and_then(|rows| MemReading::latest(&columns, rows, MemUse::InUse));

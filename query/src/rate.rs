@@ -32,7 +32,7 @@
 
 use std::num::{NonZeroU32, NonZeroU64};
 
-use kura_collector::sample::{Column, Field, SampleColumns, UnixMillis};
+use kura_store::sample::{Column, Field, SampleColumns, UnixMillis};
 
 use crate::window::Rows;
 
@@ -635,10 +635,9 @@ pub fn snmp_cpu_busy_percent(prev: &SnmpCpuTicks, cur: &SnmpCpuTicks) -> Option<
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use kura_collector::sample::{Sample, State};
+    use kura_store::sample::{Sample, State};
     use proptest::prelude::*;
 
     const SECOND: u64 = 1000;

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use kura_collector::paths::default_data_dir;
-use kura_collector::sample::{SampleColumns, UnixMillis};
-use kura_collector::store::{Reader, SeriesInfo, SweepRecord};
+use kura_store::paths::default_data_dir;
+use kura_store::sample::{SampleColumns, UnixMillis};
+use kura_store::{Reader, SeriesInfo, SweepRecord};
 
 use crate::cli::{HostArgs, KeyStyle, SelectArgs};
 use crate::error::QueryError;

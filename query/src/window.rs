@@ -14,7 +14,7 @@
 
 use std::ops::RangeInclusive;
 
-use kura_collector::sample::{State, UnixMillis};
+use kura_store::sample::{State, UnixMillis};
 
 /// The default window width: 5 minutes.
 pub const DEFAULT_WIDTH_MS: u64 = 5 * 60 * 1000;
@@ -113,7 +113,6 @@ fn nearest_row(times: &[UnixMillis], target: UnixMillis) -> usize {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kura_collector::simulate::{Simulation, Simulator};
-use kura_collector::store::{Store, StoreOptions};
+use kura_store::simulate::{Simulation, Simulator};
+use kura_store::{Store, StoreOptions};
 
 /// When the simulated history ends (its last sweep is 10 s before).
 const END: &str = "2026-01-01T02:00:00Z";

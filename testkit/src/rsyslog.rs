@@ -242,7 +242,6 @@ impl Drop for Rsyslog {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::peer_unavailable;

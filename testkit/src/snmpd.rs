@@ -236,7 +236,6 @@ fn get_request(community: &str, oid: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::peer_unavailable;

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use kura_collector::config::{Config, FlagConfig};
+use kura_collector::config::Config;
 use kura_collector::daemon;
-use kura_collector::sample::{Field, State};
-use kura_collector::store::{Reader, SeriesInfo, SweepOutcome};
+use kura_store::config::FlagConfig;
+use kura_store::sample::{Field, State};
+use kura_store::{Reader, SeriesInfo, SweepOutcome};
 use serde_json::Value;
 use testkit::docker::{ContainerSpec, SOCKET};
 use testkit::process::{stop, wait_until, workspace_bin};

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use kura_collector::store::Reader;
+use kura_store::Reader;
 use testkit::docker::ContainerSpec;
 use testkit::process::wait_until;
 use testkit::tmpfs::Tmpfs;

@@ -46,7 +46,7 @@ async fn a_fresh_labelled_container_is_listed_with_its_label() {
     let ours = ours.unwrap_or_else(|| panic!("{} not in the list of {} containers", container.name(), list.len()));
     assert_eq!(ours.labels.get("hinemosAssignScopeId").map(String::as_str), Some("web1,web2"));
     assert_eq!(ours.name(), Some(container.name()));
-    assert_eq!(ours.state(), Some(kura_collector::sample::State::Running));
+    assert_eq!(ours.state(), Some(kura_store::sample::State::Running));
 }
 
 #[test]

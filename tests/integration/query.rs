@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use kura_collector::sample::Field;
+use kura_store::sample::Field;
 use testkit::docker::{docker_ok, ContainerSpec};
 use testkit::process::workspace_bin;
 

@@ -1,5 +1,4 @@
 //! `kura_collector::snmp::read_host` against a private net-snmp agent.
-#![allow(clippy::unwrap_used)]
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

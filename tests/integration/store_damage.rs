@@ -27,9 +27,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kura_collector::sample::{Sample, UnixMillis};
-use kura_collector::simulate::{Simulation, Simulator};
-use kura_collector::store::{Reader, Store, StoreError, StoreOptions, MARKER};
+use kura_store::sample::{Sample, UnixMillis};
+use kura_store::simulate::{Simulation, Simulator};
+use kura_store::{Reader, Store, StoreError, StoreOptions, MARKER};
 use testkit::process::workspace_bin;
 
 use crate::collector::DataDir;

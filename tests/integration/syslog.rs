@@ -1,6 +1,5 @@
 //! The syslog test peer: a private rsyslogd receives RFC 3164 lines sent
 //! over UDP and TCP and reports each one's fields as it parsed them.
-#![allow(clippy::unwrap_used)]
 
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpStream, UdpSocket};

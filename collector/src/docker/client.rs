@@ -21,9 +21,9 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 
-use super::endpoint::Endpoint;
 use super::error::DockerError;
 use crate::api::{self, Version};
+use kura_store::endpoint::Endpoint;
 
 /// The newest API version kura speaks: everything it reads exists in 1.41
 /// (Docker 20.10), including one-shot stats.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::endpoint::Endpoint;
+use kura_store::endpoint::Endpoint;
 
 /// A failed request to a Docker endpoint. Every variant names the endpoint,
 /// and the path where one was involved.

@@ -4,11 +4,10 @@
 //! `GET`: kura observes hosts and changes nothing on them.
 
 mod client;
-mod endpoint;
 mod error;
 mod tls;
 
 pub use client::{negotiate, ApiVersion, DockerClient, LineStream, MAX_API, MAX_BODY, ONE_SHOT_API};
-pub use endpoint::{Endpoint, EndpointError, DEFAULT_SOCKET, DEFAULT_TCP_PORT, DEFAULT_TLS_PORT};
 pub use error::DockerError;
+pub use kura_store::endpoint::{Endpoint, EndpointError, DEFAULT_SOCKET, DEFAULT_TCP_PORT, DEFAULT_TLS_PORT};
 pub use tls::{client_config, TlsError};

@@ -1,4 +1,4 @@
-//! The values of a stats document that a [`Sample`](crate::sample::Sample)
+//! The values of a stats document that a [`Sample`](kura_store::sample::Sample)
 //! needs, as both readers (`json`, `scan`) produce them. A section or value
 //! the document lacks (or sends as `null`) is `None`.
 
@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::json::{networks, object};
 use super::rfc3339;
-use crate::sample::UnixMillis;
+use kura_store::sample::UnixMillis;
 
 /// The fields of a stats document that a sample needs.
 #[derive(Debug, Default, PartialEq, Eq, Deserialize)]

@@ -34,7 +34,7 @@ mod scan;
 #[cfg(test)]
 mod tests;
 
-use crate::sample::{Field, Sample, State};
+use kura_store::sample::{Field, Sample, State};
 
 use self::document::{Document, ReadTime};
 

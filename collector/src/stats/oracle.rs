@@ -4,7 +4,6 @@
 //! Documents come from the fixtures, from byte edits of them, and from a
 //! generator of stats-shaped documents in which a chosen share of values is
 //! junk (wrong types, `null`, floats, overflow, escapes, duplicate keys).
-#![allow(clippy::unwrap_used)]
 
 use proptest::collection::vec;
 use proptest::prelude::*;

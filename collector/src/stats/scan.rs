@@ -526,7 +526,6 @@ impl<'a> Scanner<'a> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,12 +1,11 @@
 //! Behaviour of [`parse_stats`] on the recorded fixtures and on hand-made
 //! documents: values, no-data documents, errors, and what it returned before
 //! the fast path existed (`golden`).
-#![allow(clippy::unwrap_used)]
 
 use proptest::prelude::*;
 
 use super::parse_stats;
-use crate::sample::{Field, Sample, State};
+use kura_store::sample::{Field, Sample, State};
 
 /// The recorded documents: `<workspace>/fixtures`.
 fn fixture(name: &str) -> Vec<u8> {
@@ -50,7 +49,7 @@ fn read_stats_fixtures() -> Vec<(String, Vec<u8>)> {
 /// (the serde_json-only parser of commit 6a9a44c), in `Running` state: `None`
 /// for a zero document, else the time, the fields in [`Field`] order and
 /// `percpu_ns`.
-type Golden = Option<(i64, [Option<u64>; crate::sample::FIELD_COUNT], &'static [u64])>;
+type Golden = Option<(i64, [Option<u64>; kura_store::sample::FIELD_COUNT], &'static [u64])>;
 
 #[rustfmt::skip]
 const GOLDEN: [(&str, Golden); 20] = [
@@ -274,7 +273,7 @@ fn percpu_is_cut_to_online_cpus() {
 #[test]
 fn missing_sections_are_none_not_zero() {
     let s = running(br#"{"read":"2026-11-23T00:48:38Z","memory_stats":{}}"#);
-    assert_eq!(s.fields, [None; crate::sample::FIELD_COUNT]);
+    assert_eq!(s.fields, [None; kura_store::sample::FIELD_COUNT]);
     assert!(s.percpu_ns.is_empty());
     let s = running(
         br#"{"read":"2026-11-23T00:48:38Z","blkio_stats":{"io_service_bytes_recursive":null},"networks":null}"#,

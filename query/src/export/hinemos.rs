@@ -256,7 +256,6 @@ fn describe(items: &[Item], position: usize) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -27,9 +27,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::sample::{Field, Sample, State, UnixMillis};
-use crate::store::{
-    ContainerInfo, ContainerSweep, EventRecord, Store, StoreError, SweepBatch, SweepOutcome, SweepRecord,
-};
+use crate::{ContainerInfo, ContainerSweep, EventRecord, Store, StoreError, SweepBatch, SweepOutcome, SweepRecord};
 
 /// What to simulate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -419,10 +417,9 @@ impl Container {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::store::{Reader, StoreOptions};
+    use crate::{Reader, StoreOptions};
 
     #[test]
     fn the_simulation_is_deterministic_and_its_counters_grow_or_reset() {

@@ -24,7 +24,7 @@ use super::key::Tree;
 use super::record::SweepBatch;
 use super::{Store, StoreError};
 
-pub(super) use state::Writer;
+pub(super) use state::WriteState;
 
 /// What one [`Store::write_sweep`] stored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -123,7 +123,7 @@ impl Store {
             // The memory state may be ahead of the disk (a refused flush
             // included): reload it lazily, so that the same sweep written
             // again is not taken for one already stored.
-            *writer = Writer::default();
+            *writer = WriteState::default();
         }
         drop(writer);
         let report = result?;

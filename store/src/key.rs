@@ -3,7 +3,7 @@
 //! Numeric parts are big-endian so that keys sort by them; times are `i64`
 //! with the sign bit flipped so that negative times sort before positive
 //! ones. The tree a key belongs to is named by [`Tree`]; the module docs of
-//! [`crate::store`] list what each tree holds.
+//! [`crate`] list what each tree holds.
 
 use std::fmt;
 
@@ -215,7 +215,6 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

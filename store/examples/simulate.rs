@@ -1,8 +1,8 @@
 //! Fills a store with simulated history through the real store code
-//! (`kura_collector::simulate`): what `scripts/bench` measures `kura` on.
+//! (`kura_store::simulate`): what `scripts/bench` measures `kura` on.
 //!
 //! ```text
-//! cargo run --release -p kura-collector --example simulate -- DIR [DAYS] [CONTAINERS] [INTERVAL_S]
+//! cargo run --release -p kura-store --example simulate -- DIR [DAYS] [CONTAINERS] [INTERVAL_S]
 //! ```
 //!
 //! Defaults: 35 days, 100 containers, 10 s. The history ends when the
@@ -14,8 +14,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use kura_collector::simulate::{Simulation, Simulator};
-use kura_collector::store::{Store, StoreOptions};
+use kura_store::simulate::{Simulation, Simulator};
+use kura_store::{Store, StoreOptions};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

@@ -177,11 +177,10 @@ pub(super) fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::store::db::STORE_DIR;
-    use crate::store::{Store, StoreOptions};
+    use crate::db::STORE_DIR;
+    use crate::{Store, StoreOptions};
 
     #[test]
     fn a_panic_inside_quietly_is_returned_with_its_message_and_place() {

@@ -3,14 +3,14 @@
 
 use serde_json::{json, Value};
 
-use crate::store::{self, ContainerInfo, EventRecord, SweepBatch, SweepRecord};
-use crate::sweep::{ContainerSweep, Reach, SweepOutcome};
+use crate::sweep::{ContainerReading, HostSweep, Reach};
+use kura_store::{ContainerInfo, EventRecord, SweepBatch, SweepRecord};
 
 /// The store batch of one sweep and the events gathered since the last one.
-pub fn batch(outcome: SweepOutcome, events: Vec<EventRecord>) -> SweepBatch {
+pub fn batch(outcome: HostSweep, events: Vec<EventRecord>) -> SweepBatch {
     let (sweep_outcome, latency_us) = match &outcome.reach {
-        Reach::Up { latency_us } => (store::SweepOutcome::Reached, *latency_us),
-        Reach::Down { reason } => (store::SweepOutcome::Down(reason.clone()), 0),
+        Reach::Up { latency_us } => (kura_store::SweepOutcome::Reached, *latency_us),
+        Reach::Down { reason } => (kura_store::SweepOutcome::Down(reason.clone()), 0),
     };
     let containers = u32::try_from(outcome.containers.len()).unwrap_or(u32::MAX);
     SweepBatch {
@@ -24,7 +24,7 @@ pub fn batch(outcome: SweepOutcome, events: Vec<EventRecord>) -> SweepBatch {
     }
 }
 
-fn container(sweep: ContainerSweep) -> store::ContainerSweep {
+fn container(sweep: ContainerReading) -> kura_store::ContainerSweep {
     let summary = sweep.summary;
     let latest = (sweep.top.is_some() || sweep.memory_stats.is_some()).then(|| {
         json!({
@@ -32,7 +32,7 @@ fn container(sweep: ContainerSweep) -> store::ContainerSweep {
             "memory_stats": sweep.memory_stats,
         })
     });
-    store::ContainerSweep {
+    kura_store::ContainerSweep {
         info: ContainerInfo {
             name: summary.name().unwrap_or_default().to_owned(),
             image: summary.image.clone(),

@@ -3,18 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use super::state::{Counters, HostState, OpenBlock, SeriesState, Writer};
+use super::state::{Counters, HostState, OpenBlock, SeriesState, WriteState};
 use super::{WriteReport, Writes};
+use crate::codec;
+use crate::db::ReadHandle;
+use crate::key::{self, HostId, SeriesId, Tree, HOST_LEN, SERIES_LEN};
+use crate::page;
+use crate::reader::{Entry, Scan};
+use crate::record::{ContainerInfo, SeriesInfo};
 use crate::sample::{Sample, UnixMillis};
-use crate::store::codec;
-use crate::store::db::ReadHandle;
-use crate::store::key::{self, HostId, SeriesId, Tree, HOST_LEN, SERIES_LEN};
-use crate::store::page;
-use crate::store::reader::{Entry, Scan};
-use crate::store::record::{ContainerInfo, SeriesInfo};
-use crate::store::StoreError;
+use crate::StoreError;
 
-impl Writer {
+impl WriteState {
     fn counters(&mut self, h: &ReadHandle) -> Result<&mut Counters, StoreError> {
         if self.counters.is_none() {
             let meta = h.tree(Tree::Meta);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::damage::{damage, open_error, quietly, Before, LOG_FILE, MARKER};
 use super::key::{self, Tree};
 use super::reader::{Entry, Kv, Scan};
-use super::write::Writer;
+use super::write::WriteState;
 use super::{StoreError, FORMAT_VERSION};
 
 /// The sled directory inside the data directory.
@@ -50,7 +50,7 @@ pub struct Store {
     db: sled::Db,
     handle: ReadHandle,
     options: StoreOptions,
-    writer: Mutex<Writer>,
+    writer: Mutex<WriteState>,
 }
 
 /// A cheap, cloneable read handle on a store's trees: what the socket
@@ -104,7 +104,7 @@ impl Store {
         if !before.made {
             mark_made(dir);
         }
-        Ok(Store { dir: dir.to_path_buf(), db, handle, options, writer: Mutex::new(Writer::default()) })
+        Ok(Store { dir: dir.to_path_buf(), db, handle, options, writer: Mutex::new(WriteState::default()) })
     }
 
     /// The data directory.
@@ -142,11 +142,11 @@ impl Store {
     }
 
     /// The writer state, reset if a panic left it poisoned.
-    pub(super) fn writer(&self) -> MutexGuard<'_, Writer> {
+    pub(super) fn writer(&self) -> MutexGuard<'_, WriteState> {
         self.writer.lock().unwrap_or_else(|poisoned| {
             self.writer.clear_poison();
             let mut writer = poisoned.into_inner();
-            *writer = Writer::default();
+            *writer = WriteState::default();
             writer
         })
     }

@@ -306,7 +306,6 @@ impl SampleColumns {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::collection::vec;

@@ -181,7 +181,6 @@ pub fn decode_timed_json(bytes: &[u8]) -> Result<Timed<Value>, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -779,7 +779,6 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::collection::vec;

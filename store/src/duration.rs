@@ -16,7 +16,7 @@ pub struct DurationError {
 ///
 /// ```
 /// use std::time::Duration;
-/// use kura_collector::duration::parse_duration;
+/// use kura_store::duration::parse_duration;
 ///
 /// assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
 /// assert!(parse_duration("10").is_err());

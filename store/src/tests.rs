@@ -1,7 +1,5 @@
 //! Tests of the store through real sled databases in temporary directories.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;

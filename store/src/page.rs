@@ -138,7 +138,6 @@ fn take_bytes<'a>(input: &mut &'a [u8]) -> Result<&'a [u8], VarintError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

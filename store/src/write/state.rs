@@ -6,24 +6,24 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::{WriteReport, Writes};
+use crate::codec;
+use crate::db::{ReadHandle, StoreOptions};
+use crate::key::{self, HostId, SeriesId, Tree};
+use crate::page::{self, HeadPage};
+use crate::prune::PruneCursor;
+use crate::record::{self, SeriesInfo, SweepBatch};
 use crate::sample::{Sample, UnixMillis, FIELD_COUNT};
-use crate::store::codec;
-use crate::store::db::{ReadHandle, StoreOptions};
-use crate::store::key::{self, HostId, SeriesId, Tree};
-use crate::store::page::{self, HeadPage};
-use crate::store::prune::PruneCursor;
-use crate::store::record::{self, SeriesInfo, SweepBatch};
-use crate::store::StoreError;
+use crate::StoreError;
 
 /// The writer's memory (see the module docs of `write`).
 #[derive(Default)]
-pub(in crate::store) struct Writer {
+pub(crate) struct WriteState {
     pub(super) counters: Option<Counters>,
     pub(super) hosts: HashMap<String, HostState>,
     pub(super) containers: HashMap<(HostId, String), SeriesId>,
     pub(super) series: HashMap<SeriesId, SeriesState>,
-    /// Where [`Store::prune`](crate::store::Store::prune) continues.
-    pub(in crate::store) prune: PruneCursor,
+    /// Where [`Store::prune`](crate::Store::prune) continues.
+    pub(crate) prune: PruneCursor,
 }
 
 /// The next free ids (wider than the ids, to tell "exhausted").
@@ -85,7 +85,7 @@ impl OpenBlock {
     }
 }
 
-impl Writer {
+impl WriteState {
     /// Stages the writes of one sweep and updates the memory state.
     pub(super) fn stage(
         &mut self,
@@ -210,12 +210,12 @@ impl Writer {
 
     /// How many series the writer holds in memory.
     #[cfg(test)]
-    pub(in crate::store) fn series_count(&self) -> usize {
+    pub(crate) fn series_count(&self) -> usize {
         self.series.len()
     }
 
     /// Forgets a host and its series (its head pages changed under it).
-    pub(in crate::store) fn evict_host(&mut self, host: HostId) {
+    pub(crate) fn evict_host(&mut self, host: HostId) {
         self.hosts.retain(|_, state| state.id != host);
         self.series.retain(|_, state| state.host != host);
         self.containers.retain(|(h, _), _| *h != host);

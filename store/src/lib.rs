@@ -1,4 +1,7 @@
-//! The sled store: the history of every container of every host.
+//! kura's store: the vocabulary every kura crate speaks (the sample model,
+//! typed payloads, records, host configuration) and everything on disk (keys,
+//! the block codec, the writer, retention, damage diagnosis, the reader and
+//! the collector's socket). std and sled only: no async runtime, no HTTP.
 //!
 //! # Layout on disk
 //!
@@ -50,9 +53,19 @@
 //!
 //! # Modules
 //!
+//! The vocabulary:
+//! - [`sample`]: the model: a container's state and raw counters at one instant, and columns of them.
+//! - [`payload`]: the typed documents kept besides samples (details, processes, memory, info, events, SNMP, sizes).
+//! - [`record`]: batches, sweep records, series descriptions.
+//! - [`config`]: the configuration file and flags every kura program reads: hosts, endpoints, the data folder.
+//! - [`endpoint`]: Docker endpoints as operators write them.
+//! - [`duration`]: `10s`, `5m`, `35d` as operators write them.
+//! - [`paths`]: the default data folder.
+//! - [`simulate`]: realistic simulated history, written through the real store.
+//!
+//! On disk:
 //! - [`codec`]: the column-wise sample block encoding.
 //! - [`key`]: key shapes, ids, the [`Tree`] names.
-//! - [`record`]: batches, sweep records, series descriptions.
 //! - `db`: [`Store`]: open (lock, version, recovery), the sled handles.
 //! - `damage`: which file of a store that does not open is damaged.
 //! - `page`: the head page and record block formats.
@@ -63,13 +76,20 @@
 //! - `varint`: varints and zigzag.
 
 pub mod codec;
+pub mod config;
 mod damage;
 mod db;
+pub mod duration;
+pub mod endpoint;
 pub mod key;
 mod page;
+pub mod paths;
+pub mod payload;
 mod prune;
 pub mod reader;
 pub mod record;
+pub mod sample;
+pub mod simulate;
 pub mod socket;
 mod varint;
 mod write;
