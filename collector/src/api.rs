@@ -461,7 +461,7 @@ mod tests {
     fn health_and_restart_policy_spelling() {
         let doc = br#"{"Id":"x","Name":"/h","State":{"Status":"running","Running":true,
             "Health":{"Status":"unhealthy","FailingStreak":3,"Log":[]}},
-            "InspectHostConfig":{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":5}}}"#;
+            "HostConfig":{"RestartPolicy":{"Name":"on-failure","MaximumRetryCount":5}}}"#;
         let inspect: ContainerInspect = parse("container inspect", doc).unwrap();
         let details = ContainerDetails::from(&inspect);
         assert_eq!(details.health.as_deref(), Some("unhealthy"));
