@@ -1,9 +1,8 @@
 //! What a sweep learnt, as the store keeps it: the one place that knows both
 //! the sweep's shapes and the store's.
 
-use serde_json::{json, Value};
-
 use crate::sweep::{ContainerReading, HostSweep, Reach};
+use kura_store::payload::Latest;
 use kura_store::{ContainerInfo, EventRecord, SweepBatch, SweepRecord};
 
 /// The store batch of one sweep and the events gathered since the last one.
@@ -18,20 +17,16 @@ pub fn batch(outcome: HostSweep, events: Vec<EventRecord>) -> SweepBatch {
         sweep: SweepRecord { time: outcome.time, outcome: sweep_outcome, latency_us, containers },
         containers: outcome.containers.into_iter().map(container).collect(),
         events,
-        snmp: outcome.snmp.and_then(|reading| serde_json::to_value(reading).ok()),
-        sizes: outcome.sizes.and_then(|sizes| serde_json::to_value(sizes).ok()),
-        host_info: outcome.info.and_then(|info| serde_json::to_value(info).ok()),
+        snmp: outcome.snmp,
+        sizes: outcome.sizes,
+        host_info: outcome.info,
     }
 }
 
 fn container(sweep: ContainerReading) -> kura_store::ContainerSweep {
     let summary = sweep.summary;
-    let latest = (sweep.top.is_some() || sweep.memory_stats.is_some()).then(|| {
-        json!({
-            "top": sweep.top,
-            "memory_stats": sweep.memory_stats,
-        })
-    });
+    let latest = (sweep.top.is_some() || sweep.memory_stats.is_some())
+        .then_some(Latest { top: sweep.top, memory_stats: sweep.memory_stats });
     kura_store::ContainerSweep {
         info: ContainerInfo {
             name: summary.name().unwrap_or_default().to_owned(),
@@ -42,7 +37,7 @@ fn container(sweep: ContainerReading) -> kura_store::ContainerSweep {
             id: summary.id,
         },
         sample: Some(sweep.sample),
-        details: sweep.details.and_then(|details| serde_json::to_value(details).ok()),
-        latest: latest.filter(|v: &Value| !v.is_null()),
+        details: sweep.details,
+        latest,
     }
 }

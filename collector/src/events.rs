@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::docker::DockerClient;
+use kura_store::payload::Event;
 use kura_store::sample::UnixMillis;
 use kura_store::EventRecord;
 
@@ -72,17 +73,15 @@ impl EventBuffer {
 /// Parses one line of the events stream; `None` (after a warning) for a
 /// line that is not an event object with a `timeNano`.
 pub fn parse_line(host: &str, line: &[u8]) -> Option<EventRecord> {
-    let event: serde_json::Value = match serde_json::from_slice(line) {
+    let event: Event = match serde_json::from_slice(line) {
         Ok(event) => event,
         Err(e) => {
-            tracing::warn!(host, "events: a line that is not JSON: {e}");
+            tracing::warn!(host, "events: a line that is not an event: {e}");
             return None;
         }
     };
-    let time_ns = event.get("timeNano").and_then(serde_json::Value::as_i64).or_else(|| {
-        // Daemons before API 1.22 give seconds only.
-        event.get("time").and_then(serde_json::Value::as_i64).and_then(|s| s.checked_mul(1_000_000_000))
-    });
+    // Daemons before API 1.22 give seconds only.
+    let time_ns = event.time_nano.or_else(|| event.time.and_then(|s| s.checked_mul(1_000_000_000)));
     match time_ns {
         Some(time_ns) => Some(EventRecord { time_ns, event }),
         None => {

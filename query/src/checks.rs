@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kura_store::duration::parse_duration;
-use kura_store::payload::{HostReading, Sizes};
+use kura_store::payload::{HostReading, Sizes, Top};
 use kura_store::sample::{Field, SampleColumns, State};
 use kura_store::Timed;
-use serde_json::Value as Json;
 
 use crate::cli::{CpuArgs, DiskArgs, MemArgs, NetArgs, ProcArgs, Scale, SelectArgs};
 use crate::error::QueryError;
@@ -53,10 +52,8 @@ fn require_up(scope: &Scope) -> Result<(), QueryError> {
 pub fn count(scope: &Scope, selection: &Selection) -> Result<Answer, QueryError> {
     require_up(scope)?;
     let mut counts: BTreeMap<State, u64> = BTreeMap::new();
-    for target in &selection.targets {
-        if let Some(sample) = scope.reader.last_sample(target.series.series)? {
-            *counts.entry(sample.state).or_default() += 1;
-        }
+    for sample in scope.sweep_samples(&selection.targets)?.into_iter().flatten() {
+        *counts.entry(sample.state).or_default() += 1;
     }
     let items = COUNTED
         .iter()
@@ -67,16 +64,13 @@ pub fn count(scope: &Scope, selection: &Selection) -> Result<Answer, QueryError>
 
 /// `kura size`: image bytes, then containers' writable layers per state.
 pub fn size(scope: &Scope) -> Result<Answer, QueryError> {
-    let sizes = scope.reader.latest_sizes(&scope.host)?.ok_or_else(|| {
+    let sizes = scope.reader.sizes_at(&scope.host, scope.now)?.ok_or_else(|| {
         QueryError::Usage(format!(
             "host {} has no size sweep yet (sizes are sampled every size_interval, 1h by default)",
             scope.host
         ))
     })?;
-    let sizes: Sizes = serde_json::from_value(sizes.value).map_err(|e| QueryError::BadRecord {
-        what: format!("size sweep of host {}", scope.host),
-        reason: e.to_string(),
-    })?;
+    let sizes: Sizes = sizes.value;
     let mut items = vec![Item::new("image", Value::Integer(sizes.images))];
     for state in COUNTED {
         let bytes = sizes.containers.get(state.as_str()).copied().unwrap_or(0);
@@ -180,12 +174,7 @@ pub fn cpu(scope: &Scope, selection: &Selection, args: &CpuArgs) -> Result<Answe
 /// The SNMP readings of the window, oldest first.
 fn snmp_readings(scope: &Scope, width: u64) -> Result<Vec<Timed<HostReading>>, QueryError> {
     let from = scope.now.saturating_sub(i64::try_from(width).unwrap_or(i64::MAX).saturating_add(scope.interval_ms));
-    let readings: Vec<Timed<HostReading>> = scope
-        .reader
-        .snmp(&scope.host, from, scope.now)?
-        .into_iter()
-        .filter_map(|r| Some(Timed { time: r.time, value: serde_json::from_value(r.value).ok()? }))
-        .collect();
+    let readings = scope.reader.snmp(&scope.host, from, scope.now)?;
     if readings.is_empty() {
         return Err(QueryError::NoSnmp(scope.host.clone()));
     }
@@ -223,14 +212,12 @@ fn snmp_cpu_busy(scope: &Scope, width: u64) -> Result<f64, QueryError> {
 
 /// The host's memory in bytes: the daemon's MemTotal, else SNMP memTotalReal.
 fn host_memory(scope: &Scope) -> Result<Option<u64>, QueryError> {
-    if let Some(info) = scope.reader.latest_host_info(&scope.host)? {
-        if let Some(total) = info.value["MemTotal"].as_u64() {
-            return Ok(Some(total));
-        }
+    let info = scope.reader.host_info_at(&scope.host, scope.now)?;
+    if let Some(total) = info.and_then(|info| u64::try_from(info.value.mem_total?).ok()) {
+        return Ok(Some(total));
     }
     let newest = scope.reader.snmp(&scope.host, scope.now.saturating_sub(3_600_000), scope.now)?;
-    let reading = newest.last().and_then(|r| serde_json::from_value::<HostReading>(r.value.clone()).ok());
-    Ok(reading.and_then(|r| r.memory.total_real).and_then(|kib| kib.checked_mul(1024)))
+    Ok(newest.last().and_then(|r| r.value.memory.total_real).and_then(|kib| kib.checked_mul(1024)))
 }
 
 /// `kura mem`.
@@ -277,18 +264,13 @@ fn mem_detail(scope: &Scope, selection: &Selection) -> Result<Answer, QueryError
             selection.targets.len()
         )));
     };
-    let latest = scope.reader.latest(target.series.series)?;
-    let stats = latest.as_ref().and_then(|l| l.value["memory_stats"].as_object());
-    let Some(stats) = stats else {
+    let Some(stats) = scope.reader.memory_stats_at(target.series.series, scope.now)? else {
         return Err(QueryError::Usage(format!(
             "{}: no memory statistics stored yet (they are sampled with top, every top_interval)",
             target.key
         )));
     };
-    let items = stats
-        .iter()
-        .filter_map(|(name, value)| Some(Item::new(name.clone(), Value::Integer(value.as_u64()?))))
-        .collect();
+    let items = stats.value.into_iter().map(|(name, value)| Item::new(name, Value::Integer(value))).collect();
     Ok(Answer { items, ..Answer::default() })
 }
 
@@ -363,10 +345,9 @@ pub fn proc(scope: &Scope, selection: &Selection, args: &ProcArgs) -> Result<Ans
     let regex = regex::Regex::new(&pattern).map_err(|e| QueryError::Usage(format!("--prog/--args: {e}")))?;
     let mut answer = Answer::default();
     for target in &selection.targets {
-        let latest = scope.reader.latest(target.series.series)?;
-        let top = latest.as_ref().map(|l| &l.value["top"]).filter(|t| !t.is_null());
+        let top = scope.reader.processes_at(target.series.series, scope.now)?;
         let key = format!("{}:{}", args.prog, target.key);
-        match top.and_then(|top| count_matching(top, &regex)) {
+        match top.and_then(|top| count_matching(&top.value, &regex)) {
             Some(n) => answer.items.push(Item::new(key, Value::Integer(n))),
             None if selection.explicit => answer.missing.push(format!("{key}: no process list stored (not running?)")),
             None => {}
@@ -375,17 +356,11 @@ pub fn proc(scope: &Scope, selection: &Selection, args: &ProcArgs) -> Result<Ans
     Ok(answer)
 }
 
-/// Counts the processes of a stored `top` (`Titles`, `Processes`) whose
-/// command column matches.
-fn count_matching(top: &Json, regex: &regex::Regex) -> Option<u64> {
-    let titles = top["Titles"].as_array()?;
-    let column = titles.iter().position(|t| t == "CMD" || t == "COMMAND")?;
-    let processes = top["Processes"].as_array()?;
-    let n = processes
-        .iter()
-        .filter(|p| p.get(column).and_then(Json::as_str).is_some_and(|cmd| regex.is_match(cmd)))
-        .count();
-    u64::try_from(n).ok()
+/// Counts the processes of a stored `top` whose command line matches;
+/// `None` when it has no command column.
+fn count_matching(top: &Top, regex: &regex::Regex) -> Option<u64> {
+    top.command_column()?;
+    u64::try_from(top.commands().filter(|cmd| regex.is_match(cmd)).count()).ok()
 }
 
 #[cfg(test)]
@@ -394,22 +369,20 @@ mod tests {
 
     #[test]
     fn processes_are_counted_on_the_command_column() {
-        let top = serde_json::json!({
+        let top: Top = serde_json::from_value(serde_json::json!({
             "Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
             "Processes": [
                 ["root", "1", "0", "0", "10:00", "?", "00:00:00", "httpd -f -p 80"],
                 ["root", "7", "1", "0", "10:00", "?", "00:00:00", "httpd -f -p 80"],
                 ["root", "9", "1", "0", "10:00", "?", "00:00:00", "sleep 100"],
             ]
-        });
+        }))
+        .unwrap();
         let count = |pattern: &str| regex::Regex::new(pattern).ok().and_then(|r| count_matching(&top, &r));
         assert_eq!(count(".*"), Some(3));
         assert_eq!(count("httpd"), Some(2));
         assert_eq!(count("httpd -f"), Some(2));
         assert_eq!(count("nginx"), Some(0));
-        assert_eq!(
-            count_matching(&serde_json::json!({}), &regex::Regex::new(".*").unwrap_or_else(|e| panic!("{e}"))),
-            None
-        );
+        assert_eq!(count_matching(&Top::default(), &regex::Regex::new(".*").unwrap()), None);
     }
 }

@@ -3,8 +3,8 @@
 
 use std::io::{self, Write};
 
+use kura_store::payload::ContainerDetails;
 use kura_store::sample::State;
-use serde_json::Value as Json;
 
 use crate::error::QueryError;
 use crate::rate::{self, CpuScale, MemReading, MemUse};
@@ -37,13 +37,14 @@ pub fn rows(scope: &Scope, selection: &Selection, width_ms: u64, all: bool) -> R
     let mut rows = Vec::new();
     let window = Window { end: scope.now, width_ms };
     let samples = scope.window_samples(&selection.targets, width_ms)?;
-    for (target, columns) in selection.targets.iter().zip(samples) {
-        let Some(last) = scope.reader.last_sample(target.series.series)? else { continue };
+    let in_sweep = scope.sweep_samples(&selection.targets)?;
+    for ((target, columns), last) in selection.targets.iter().zip(samples).zip(in_sweep) {
+        let Some(last) = last else { continue };
         let up = matches!(last.state, State::Running | State::Paused | State::Restarting);
         if !up && !all {
             continue;
         }
-        let details = scope.reader.details(target.series.series)?.map(|d| d.value).unwrap_or(Json::Null);
+        let details = scope.reader.details_at(target.series.series, scope.now)?.map(|d| d.value);
         let selected = window::select(&columns.time, &columns.state, window);
         let cpu = selected.and_then(|rows| {
             rate::counter_increase(&columns.time, columns.column(kura_store::sample::Field::CpuTotalNs), rows)
@@ -54,31 +55,34 @@ pub fn rows(scope: &Scope, selection: &Selection, width_ms: u64, all: bool) -> R
             name: target.series.container.name.clone(),
             id: target.series.container.id.chars().take(12).collect(),
             state: last.state.as_str().to_owned(),
-            status: status(last.state, &details, scope.now),
+            status: status(last.state, details.as_ref(), scope.now),
             cpu,
             mem: memory.as_ref().map(|m| m.used),
             limit: memory.and_then(|m| m.limit),
-            restarts: details["restart_count"].as_u64(),
+            restarts: details.and_then(|d| u64::try_from(d.restart_count).ok()),
         });
     }
     Ok(rows)
 }
 
 /// A status like Docker's: `Up 3 minutes`, `Exited (3) 2 hours ago`.
-fn status(state: State, details: &Json, now: i64) -> String {
-    let since = |field: &str| {
-        details[field]
-            .as_str()
+fn status(state: State, details: Option<&ContainerDetails>, now: i64) -> String {
+    let since = |time: fn(&ContainerDetails) -> &Option<String>| {
+        details
+            .and_then(|d| time(d).as_deref())
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| human_duration(now.saturating_sub(t.timestamp_millis())))
     };
     match state {
-        State::Running => since("started_at").map_or_else(|| "Up".to_owned(), |d| format!("Up {d}")),
-        State::Paused => since("started_at").map_or_else(|| "Up (Paused)".to_owned(), |d| format!("Up {d} (Paused)")),
+        State::Running => since(|d| &d.started_at).map_or_else(|| "Up".to_owned(), |d| format!("Up {d}")),
+        State::Paused => {
+            since(|d| &d.started_at).map_or_else(|| "Up (Paused)".to_owned(), |d| format!("Up {d} (Paused)"))
+        }
         State::Exited => {
-            let code = details["exit_code"].as_i64().map_or_else(String::new, |c| format!(" ({c})"));
-            let oom = if details["oom_killed"] == true { " OOM-killed" } else { "" };
-            since("finished_at").map_or_else(|| format!("Exited{code}{oom}"), |d| format!("Exited{code}{oom} {d} ago"))
+            let code = details.map_or_else(String::new, |d| format!(" ({})", d.exit_code));
+            let oom = if details.is_some_and(|d| d.oom_killed) { " OOM-killed" } else { "" };
+            since(|d| &d.finished_at)
+                .map_or_else(|| format!("Exited{code}{oom}"), |d| format!("Exited{code}{oom} {d} ago"))
         }
         other => capitalized(other.as_str()),
     }
@@ -165,17 +169,17 @@ mod tests {
 
     #[test]
     fn statuses_read_like_dockers() {
-        let details = serde_json::json!({
-            "started_at": "2026-11-28T10:00:00Z",
-            "finished_at": "2026-11-28T10:58:00Z",
-            "exit_code": 3,
-            "oom_killed": false
-        });
+        let details = ContainerDetails {
+            started_at: Some("2026-11-28T10:00:00Z".to_owned()),
+            finished_at: Some("2026-11-28T10:58:00Z".to_owned()),
+            exit_code: 3,
+            ..ContainerDetails::default()
+        };
         let now =
             chrono::DateTime::parse_from_rfc3339("2026-11-28T11:00:00Z").map(|t| t.timestamp_millis()).unwrap_or(0);
-        assert_eq!(status(State::Running, &details, now), "Up 1 hour");
-        assert_eq!(status(State::Exited, &details, now), "Exited (3) 2 minutes ago");
-        assert_eq!(status(State::Created, &details, now), "Created");
+        assert_eq!(status(State::Running, Some(&details), now), "Up 1 hour");
+        assert_eq!(status(State::Exited, Some(&details), now), "Exited (3) 2 minutes ago");
+        assert_eq!(status(State::Created, Some(&details), now), "Created");
         assert_eq!(human_bytes(512), "512B");
         assert_eq!(human_bytes(64 << 20), "64.0MiB");
     }

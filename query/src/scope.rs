@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use kura_store::paths::default_data_dir;
-use kura_store::sample::{SampleColumns, UnixMillis};
+use kura_store::sample::{Sample, SampleColumns, UnixMillis};
 use kura_store::{Reader, SeriesInfo, SweepRecord};
 
 use crate::cli::{HostArgs, KeyStyle, SelectArgs};
@@ -98,8 +98,9 @@ impl Scope {
             .reader
             .series(&self.host)?
             .into_iter()
-            // In the newest sweep: its sample is at or after the sweep's start.
-            .filter(|s| s.last_seen.is_some_and(|t| t >= self.sweep.time))
+            // Possibly in the sweep in force: seen by then, and sampled at or
+            // after its start (`sweep_samples` has the exact answer).
+            .filter(|s| s.first_seen <= self.now && s.last_seen.is_some_and(|t| t >= self.sweep.time))
             .filter(|s| matcher.matches(s))
             .map(|series| Target { key: key_of(&series, args.key), series })
             .collect();
@@ -119,6 +120,17 @@ impl Scope {
         let from = self.now.saturating_sub(width.saturating_add(STALE_INTERVALS.saturating_mul(self.interval_ms)));
         let ids: Vec<_> = targets.iter().map(|t| t.series.series).collect();
         Ok(self.reader.samples_many(&ids, from, self.now)?)
+    }
+}
+
+impl Scope {
+    /// Each target's sample in the sweep in force (the newest at or before
+    /// the query's time, if the sweep took one), in target order, read in
+    /// one pass.
+    pub fn sweep_samples(&self, targets: &[Target]) -> Result<Vec<Option<Sample>>, QueryError> {
+        let ids: Vec<_> = targets.iter().map(|t| t.series.series).collect();
+        let columns = self.reader.samples_many(&ids, self.sweep.time, self.now)?;
+        Ok(columns.iter().map(|c| c.len().checked_sub(1).and_then(|last| c.row(last))).collect())
     }
 }
 

@@ -28,10 +28,10 @@ where
 /// Limits are kept as Docker reports them: 0 means "unlimited" (or "the
 /// default" for `cpu_period` and `cpu_shares`), `memory_swap` -1 means
 /// unlimited swap. `None` means the daemon did not say.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerDetails {
     /// The state: `State.Status`, else derived from the flags.
-    #[serde(with = "state_name")]
+    #[serde(default, with = "state_name")]
     pub state: Option<State>,
     /// Exit code of the last run.
     pub exit_code: i64,
@@ -92,7 +92,7 @@ mod state_name {
 }
 
 /// `GET /containers/{id}/top`: `ps` output of a running container.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Top {
     /// Column titles (`UID`, `PID`, ..., `CMD`).
@@ -106,10 +106,16 @@ impl Top {
     /// The command line of each process: the `CMD` column (`COMMAND` with
     /// some `ps` options). Nothing when there is no such column.
     pub fn commands(&self) -> impl Iterator<Item = &str> {
-        let column = self.titles.iter().position(|title| title == "CMD" || title == "COMMAND");
+        let column = self.command_column();
         self.processes
             .iter()
             .filter_map(move |process| column.and_then(|column| process.get(column)).map(String::as_str))
+    }
+
+    /// The index of the command line column (`CMD`, or `COMMAND` with some
+    /// `ps` options), if there is one.
+    pub fn command_column(&self) -> Option<usize> {
+        self.titles.iter().position(|title| title == "CMD" || title == "COMMAND")
     }
 
     /// How many processes the container runs.
@@ -119,7 +125,7 @@ impl Top {
 }
 
 /// `GET /info`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Info {
     /// The daemon's id.
@@ -146,38 +152,42 @@ pub struct Info {
 
 /// One line of `GET /events`. Since API 1.22 events carry `Type`, `Action`
 /// and `Actor`; container events also keep the legacy `status`, `id`, `from`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Absent fields stay absent when stored, so the stored bytes are the
+/// daemon's document in canonical form (the store deduplicates by them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Event {
     /// `container`, `image`, `network`, `volume`, ...
-    #[serde(rename = "Type")]
+    #[serde(rename = "Type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// `create`, `start`, `die`, `oom`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// The object the event is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<Actor>,
     /// `local` or `swarm`.
-    #[serde(rename = "scope")]
+    #[serde(rename = "scope", skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// Unix seconds.
-    #[serde(rename = "time")]
+    #[serde(rename = "time", skip_serializing_if = "Option::is_none")]
     pub time: Option<i64>,
     /// Unix nanoseconds.
-    #[serde(rename = "timeNano")]
+    #[serde(rename = "timeNano", skip_serializing_if = "Option::is_none")]
     pub time_nano: Option<i64>,
     /// Legacy: the action.
-    #[serde(rename = "status")]
+    #[serde(rename = "status", skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     /// Legacy: the container id.
-    #[serde(rename = "id")]
+    #[serde(rename = "id", skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Legacy: the container's image.
-    #[serde(rename = "from")]
+    #[serde(rename = "from", skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
 }
 
 /// `Actor` of an event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Actor {
     /// The object's id (a container id for container events).

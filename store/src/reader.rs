@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 
 use super::codec::{self, CodecError};
 use super::db::{Store, StoreOptions, STORE_DIR};
@@ -17,6 +17,7 @@ use super::page;
 use super::record::{self, EventRecord, SeriesInfo, SweepRecord, Timed};
 use super::socket::{SocketClient, SOCKET_FILE};
 use super::{StoreError, FORMAT_VERSION};
+use crate::payload::{ContainerDetails, Event, HostReading, Info, Latest, MemoryStats, Sizes, Top};
 use crate::sample::{Sample, SampleColumns, UnixMillis};
 
 /// A key range of one tree: keys from `start` (inclusive) to `end`
@@ -313,44 +314,85 @@ impl Reader {
         newest.map(|(time, bytes)| self.sweep_record(host, time, &bytes)).transpose()
     }
 
-    /// The newest details of a series' container.
-    pub fn details(&self, series: SeriesId) -> Result<Option<Timed<Value>>, StoreError> {
-        self.newest(Tree::Details, &key::series_prefix(series))?
-            .map(|(k, v)| self.timed_json(Tree::Details, SERIES_LEN, &k, &v))
+    /// The sweep of a host in force at `at`: the newest that started at or
+    /// before it.
+    pub fn sweep_at(&self, host: &str, at: UnixMillis) -> Result<Option<SweepRecord>, StoreError> {
+        let host_id = self.host_id(host)?;
+        // The record block that holds `at`, if any, starts at or before it;
+        // head pages are newer than every block.
+        let scan = Scan::between(key::host_prefix(host_id).to_vec(), &key::host_time(host_id, at)).rev().limit(1);
+        let from = match self.kv().scan(Tree::Sweeps, &scan)?.pop() {
+            Some((block_key, _)) => key::time_of(&block_key, HOST_LEN)
+                .ok_or_else(|| self.corrupt(format!("sweeps key {block_key:02x?} is too short")))?,
+            None => UnixMillis::MIN,
+        };
+        Ok(self.sweeps(host, from, at)?.pop())
+    }
+
+    /// The details of a series' container in force at `at`: the newest
+    /// recorded at or before it (details are written when they change).
+    pub fn details_at(&self, series: SeriesId, at: UnixMillis) -> Result<Option<Timed<ContainerDetails>>, StoreError> {
+        self.timed_at(Tree::Details, &key::series_prefix(series), &key::series_time(series, at), SERIES_LEN)
+    }
+
+    /// The details of a series' container recorded with `from <= time <= to`,
+    /// in time order (each is a change; the one in force at `from` is
+    /// [`details_at`](Reader::details_at)).
+    pub fn details_between(
+        &self,
+        series: SeriesId,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<Timed<ContainerDetails>>, StoreError> {
+        self.timed_between(Tree::Details, key::series_time(series, from), &key::series_time(series, to), SERIES_LEN)
+    }
+
+    /// The newest processes and memory statistics of a series' container.
+    pub fn latest(&self, series: SeriesId) -> Result<Option<Timed<Latest>>, StoreError> {
+        self.kv()
+            .get(Tree::Latest, &key::series_prefix(series))?
+            .map(|v| record::decode_timed(&v).map_err(|e| self.corrupt(format!("latest of series {series}: {e}"))))
             .transpose()
     }
 
-    /// The newest processes and memory stats of a series' container.
-    pub fn latest(&self, series: SeriesId) -> Result<Option<Timed<Value>>, StoreError> {
-        self.kv()
-            .get(Tree::Latest, &key::series_prefix(series))?
-            .map(|v| record::decode_timed_json(&v).map_err(|e| self.corrupt(format!("latest of series {series}: {e}"))))
-            .transpose()
+    /// The processes of a series' container in force at `at`: the newest
+    /// `top` read at or before it.
+    pub fn processes_at(&self, series: SeriesId, at: UnixMillis) -> Result<Option<Timed<Top>>, StoreError> {
+        Ok(self
+            .latest(series)?
+            .filter(|latest| latest.time <= at)
+            .and_then(|Timed { time, value }| Some(Timed { time, value: value.top? })))
+    }
+
+    /// The raw memory statistics of a series' container in force at `at`.
+    pub fn memory_stats_at(&self, series: SeriesId, at: UnixMillis) -> Result<Option<Timed<MemoryStats>>, StoreError> {
+        Ok(self
+            .latest(series)?
+            .filter(|latest| latest.time <= at)
+            .and_then(|Timed { time, value }| Some(Timed { time, value: value.memory_stats? })))
     }
 
     /// The events of a host with `from_ns <= time <= to_ns`, in time order.
     pub fn events(&self, host: &str, from_ns: i64, to_ns: i64) -> Result<Vec<EventRecord>, StoreError> {
         let host_id = self.host_id(host)?;
-        let scan = Scan::between(key::host_time(host_id, from_ns), &key::host_time(host_id, to_ns));
-        self.kv()
-            .scan(Tree::Events, &scan)?
-            .iter()
-            .map(|(k, v)| {
-                let Timed { time, value } = self.timed_json(Tree::Events, HOST_LEN, k, v)?;
-                Ok(EventRecord { time_ns: time, event: value })
-            })
-            .collect()
+        Ok(self
+            .timed_between(Tree::Events, key::host_time(host_id, from_ns), &key::host_time(host_id, to_ns), HOST_LEN)?
+            .into_iter()
+            .map(|Timed { time, value }| EventRecord { time_ns: time, event: value })
+            .collect())
     }
 
     /// The newest stored event of a host (the collector resumes its event
     /// stream from it).
     pub fn last_event(&self, host: &str) -> Result<Option<EventRecord>, StoreError> {
-        let newest = self.newest_host_json(Tree::Events, host)?;
+        let host_id = self.host_id(host)?;
+        let prefix = key::host_prefix(host_id);
+        let newest: Option<Timed<Event>> = self.timed_at(Tree::Events, &prefix, &prefix, HOST_LEN)?;
         Ok(newest.map(|Timed { time, value }| EventRecord { time_ns: time, event: value }))
     }
 
     /// The SNMP readings of a host with `from <= time <= to`.
-    pub fn snmp(&self, host: &str, from: UnixMillis, to: UnixMillis) -> Result<Vec<Timed<Value>>, StoreError> {
+    pub fn snmp(&self, host: &str, from: UnixMillis, to: UnixMillis) -> Result<Vec<Timed<HostReading>>, StoreError> {
         let host_id = self.host_id(host)?;
         self.host_records(Tree::Snmp, host_id, from, to)?
             .into_iter()
@@ -362,19 +404,62 @@ impl Reader {
             .collect()
     }
 
-    /// The newest size sweep of a host.
-    pub fn latest_sizes(&self, host: &str) -> Result<Option<Timed<Value>>, StoreError> {
-        self.newest_host_json(Tree::Sizes, host)
-    }
-
-    /// The newest `/info` of a host.
-    pub fn latest_host_info(&self, host: &str) -> Result<Option<Timed<Value>>, StoreError> {
-        self.newest_host_json(Tree::HostInfo, host)
-    }
-
-    fn newest_host_json(&self, tree: Tree, host: &str) -> Result<Option<Timed<Value>>, StoreError> {
+    /// The size sweep of a host in force at `at`: the newest at or before it.
+    pub fn sizes_at(&self, host: &str, at: UnixMillis) -> Result<Option<Timed<Sizes>>, StoreError> {
         let host_id = self.host_id(host)?;
-        self.newest(tree, &key::host_prefix(host_id))?.map(|(k, v)| self.timed_json(tree, HOST_LEN, &k, &v)).transpose()
+        self.timed_at(Tree::Sizes, &key::host_prefix(host_id), &key::host_time(host_id, at), HOST_LEN)
+    }
+
+    /// The size sweeps of a host with `from <= time <= to`, in time order.
+    pub fn sizes_between(&self, host: &str, from: UnixMillis, to: UnixMillis) -> Result<Vec<Timed<Sizes>>, StoreError> {
+        let host_id = self.host_id(host)?;
+        self.timed_between(Tree::Sizes, key::host_time(host_id, from), &key::host_time(host_id, to), HOST_LEN)
+    }
+
+    /// The daemon's `/info` of a host in force at `at` (written when it changes).
+    pub fn host_info_at(&self, host: &str, at: UnixMillis) -> Result<Option<Timed<Info>>, StoreError> {
+        let host_id = self.host_id(host)?;
+        self.timed_at(Tree::HostInfo, &key::host_prefix(host_id), &key::host_time(host_id, at), HOST_LEN)
+    }
+
+    /// The `/info` documents of a host recorded with `from <= time <= to`.
+    pub fn host_info_between(
+        &self,
+        host: &str,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<Timed<Info>>, StoreError> {
+        let host_id = self.host_id(host)?;
+        self.timed_between(Tree::HostInfo, key::host_time(host_id, from), &key::host_time(host_id, to), HOST_LEN)
+    }
+
+    /// The newest document under `prefix` whose key is at most `last` (and
+    /// the keys that extend it).
+    fn timed_at<T: DeserializeOwned>(
+        &self,
+        tree: Tree,
+        prefix: &[u8],
+        last: &[u8],
+        id_len: usize,
+    ) -> Result<Option<Timed<T>>, StoreError> {
+        let scan = Scan::between(prefix.to_vec(), last).rev().limit(1);
+        self.kv().scan(tree, &scan)?.pop().map(|(k, v)| self.timed_doc(tree, id_len, &k, &v)).transpose()
+    }
+
+    /// The documents with keys from `first` to `last` (inclusive, with the
+    /// keys that extend it), in key order.
+    fn timed_between<T: DeserializeOwned>(
+        &self,
+        tree: Tree,
+        first: Vec<u8>,
+        last: &[u8],
+        id_len: usize,
+    ) -> Result<Vec<Timed<T>>, StoreError> {
+        if first.as_slice() > last {
+            return Ok(Vec::new());
+        }
+        let scan = Scan::between(first, last);
+        self.kv().scan(tree, &scan)?.iter().map(|(k, v)| self.timed_doc(tree, id_len, k, v)).collect()
     }
 
     /// The entry with the greatest key that starts with `prefix`.
@@ -535,8 +620,14 @@ impl Reader {
         page::parse_head(bytes).map_err(|e| self.corrupt(format!("head page {page_key:02x?}: {e}")))
     }
 
-    /// A JSON value stored under an id + time key.
-    fn timed_json(&self, tree: Tree, id_len: usize, k: &[u8], v: &[u8]) -> Result<Timed<Value>, StoreError> {
+    /// A document stored under an id + time key.
+    fn timed_doc<T: DeserializeOwned>(
+        &self,
+        tree: Tree,
+        id_len: usize,
+        k: &[u8],
+        v: &[u8],
+    ) -> Result<Timed<T>, StoreError> {
         let time = key::time_of(k, id_len)
             .ok_or_else(|| self.corrupt(format!("{} key {k:02x?} is too short", tree.name())))?;
         let value = serde_json::from_slice(v)

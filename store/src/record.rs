@@ -3,17 +3,18 @@
 //! [`SweepRecord`], [`Timed`], [`EventRecord`]) and the small binary
 //! encodings of the frequent ones.
 //!
-//! Payloads whose shape belongs to the Docker API module (details, newest
-//! processes, events, host info, sizes, SNMP readings) are kept as
-//! [`serde_json::Value`]: the store neither knows nor checks their fields.
+//! Documents (details, processes and memory statistics, events, host info,
+//! sizes, SNMP readings) are the typed [`payload`](crate::payload)s; they
+//! are stored as canonical JSON ([`json_bytes`]).
 
 use std::collections::BTreeMap;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::key::{self, SeriesId};
 use super::varint::{self, VarintError};
+use crate::payload::{ContainerDetails, Event, HostReading, Info, Latest, Sizes};
 use crate::sample::{Sample, UnixMillis};
 
 /// What the collector knows about a container, kept with its series and
@@ -128,7 +129,7 @@ pub struct EventRecord {
     /// The event's `timeNano`.
     pub time_ns: i64,
     /// The event document.
-    pub event: Value,
+    pub event: Event,
 }
 
 /// Everything one sweep of one host learnt, written by
@@ -144,11 +145,11 @@ pub struct SweepBatch {
     /// Events since the previous sweep (storing one twice stores it once).
     pub events: Vec<EventRecord>,
     /// The host's SNMP reading, if taken in this sweep.
-    pub snmp: Option<Value>,
+    pub snmp: Option<HostReading>,
     /// The size sweep, if taken in this sweep.
-    pub sizes: Option<Value>,
+    pub sizes: Option<Sizes>,
     /// The daemon's `/info`; stored only when it differs from the stored one.
-    pub host_info: Option<Value>,
+    pub host_info: Option<Info>,
 }
 
 /// What one sweep learnt about one container.
@@ -159,22 +160,30 @@ pub struct ContainerSweep {
     /// Its state and counters (none if the stats call failed).
     pub sample: Option<Sample>,
     /// Its inspect details; stored only when they differ from the stored ones.
-    pub details: Option<Value>,
+    pub details: Option<ContainerDetails>,
     /// Its newest processes and raw memory stats; replaces the stored ones.
-    pub latest: Option<Value>,
+    pub latest: Option<Latest>,
 }
 
-/// A time and a JSON document, as stored in `latest`: 8 time bytes, then
-/// the JSON.
-pub fn encode_timed_json(time: UnixMillis, value: &Value) -> Vec<u8> {
+/// A document as stored: canonical JSON, its object keys in sorted order
+/// (as format 1 wrote them), so equal documents are equal bytes (the
+/// writer compares and deduplicates them by hash).
+pub fn json_bytes<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing plain data into a `Value` and a `Value` into bytes cannot
+    // fail (no maps with non-string keys in the payloads).
+    serde_json::to_value(value).and_then(|v| serde_json::to_vec(&v)).unwrap_or_default()
+}
+
+/// A time and a document, as stored in `latest`: 8 time bytes, then the
+/// JSON.
+pub fn encode_timed<T: Serialize>(time: UnixMillis, value: &T) -> Vec<u8> {
     let mut out = key::time_bytes(time).to_vec();
-    // Serializing a `Value` into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut out, value);
+    out.extend_from_slice(&json_bytes(value));
     out
 }
 
-/// Reads what [`encode_timed_json`] wrote.
-pub fn decode_timed_json(bytes: &[u8]) -> Result<Timed<Value>, String> {
+/// Reads what [`encode_timed`] wrote.
+pub fn decode_timed<T: DeserializeOwned>(bytes: &[u8]) -> Result<Timed<T>, String> {
     let time = key::time_of(bytes, 0).ok_or("value shorter than its time")?;
     let value = serde_json::from_slice(&bytes[key::TIME_LEN..]).map_err(|e| e.to_string())?;
     Ok(Timed { time, value })
@@ -198,10 +207,10 @@ mod tests {
     }
 
     #[test]
-    fn timed_json_round_trips() {
+    fn timed_documents_round_trip() {
         let value = serde_json::json!({"Processes": [["1", "sh"]]});
-        let bytes = encode_timed_json(-3, &value);
-        assert_eq!(decode_timed_json(&bytes).unwrap(), Timed { time: -3, value });
-        assert!(decode_timed_json(&bytes[..4]).is_err());
+        let bytes = encode_timed(-3, &value);
+        assert_eq!(decode_timed::<serde_json::Value>(&bytes).unwrap(), Timed { time: -3, value });
+        assert!(decode_timed::<serde_json::Value>(&bytes[..4]).is_err());
     }
 }

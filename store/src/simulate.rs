@@ -24,8 +24,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
-
+use crate::payload::{Actor, ContainerDetails, CpuTicks, Event, HostReading, Info, Latest, MemoryKib, Sizes, Top};
 use crate::sample::{Field, Sample, State, UnixMillis};
 use crate::{ContainerInfo, ContainerSweep, EventRecord, Store, StoreError, SweepBatch, SweepOutcome, SweepRecord};
 
@@ -249,44 +248,68 @@ impl Simulator {
                 self.restarts += 1;
                 batch.events.push(EventRecord {
                     time_ns: time.saturating_mul(1_000_000),
-                    event: json!({"Type": "container", "Action": "restart", "Actor": {"ID": sweep.info.id}}),
+                    event: Event {
+                        kind: Some("container".to_owned()),
+                        action: Some("restart".to_owned()),
+                        actor: Some(Actor { id: sweep.info.id.clone(), attributes: BTreeMap::new() }),
+                        ..Event::default()
+                    },
                 });
             }
             sweep.sample = Some(container.sample(time, jitter));
-            // The shape of `api::ContainerDetails`, as the collector stores it.
-            sweep.details = (first || restarted).then(|| {
-                let started = chrono::DateTime::from_timestamp_millis(time).map(|t| t.to_rfc3339());
-                json!({"state": "running", "exit_code": 0, "oom_killed": false,
-                       "restart_count": container.restarts, "started_at": started})
+            sweep.details = (first || restarted).then(|| ContainerDetails {
+                state: Some(State::Running),
+                restart_count: i64::from(container.restarts),
+                started_at: chrono::DateTime::from_timestamp_millis(time).map(|t| t.to_rfc3339()),
+                ..ContainerDetails::default()
             });
             sweep.latest = (container.kind != Kind::Stopped).then(|| container.latest());
         }
-        // The shapes the collector stores: `snmp::HostReading` (KiB, ticks
-        // summed over 2 CPUs at 100 Hz: 2 000 a sweep, a quarter busy) and
-        // `sweep::Sizes`.
-        let ticks = |per_sweep: i64| index.saturating_mul(per_sweep).rem_euclid(1 << 32);
-        batch.snmp = Some(json!({
-            "sys_uptime": index * 1000,
-            "memory": {
-                "total_real": 24_000_000,
-                "avail_real": 20_000_000 - rng.range(0, 1_000_000),
-                "buffer": 200_000,
-                "cached": 2_000_000,
-                "sys_avail": null,
+        // An SNMP reading in KiB, and ticks summed over 2 CPUs at 100 Hz:
+        // 2 000 a sweep, a quarter busy.
+        let count = u64::try_from(index).unwrap_or(0);
+        let ticks = |per_sweep: u64| Some(count.saturating_mul(per_sweep) % (1 << 32));
+        batch.snmp = Some(HostReading {
+            sys_uptime: Some(count * 1000),
+            memory: MemoryKib {
+                total_real: Some(24_000_000),
+                avail_real: Some(20_000_000 - rng.range(0, 1_000_000)),
+                buffer: Some(200_000),
+                cached: Some(2_000_000),
+                sys_avail: None,
             },
-            "cpu": {
-                "user": ticks(400), "nice": ticks(0), "system": ticks(100), "idle": ticks(1500),
-                "wait": ticks(0), "kernel": ticks(0), "interrupt": ticks(0), "soft_irq": ticks(0),
+            cpu: CpuTicks {
+                user: ticks(400),
+                nice: ticks(0),
+                system: ticks(100),
+                idle: ticks(1500),
+                wait: ticks(0),
+                kernel: ticks(0),
+                interrupt: ticks(0),
+                soft_irq: ticks(0),
             },
-            "unsupported": [],
-        }));
-        batch.sizes = (self.sweep % 360 == 0).then(|| {
-            json!({
-                "images": 474_361_657,
-                "containers": {"running": 6 * 1024, "restarting": 0, "paused": 0, "exited": 4096, "created": 0, "dead": 0},
-            })
+            unsupported: Vec::new(),
         });
-        batch.host_info = first.then(|| json!({"Name": "sim-host", "NCPU": 2, "MemTotal": 25_769_803_776_u64}));
+        batch.sizes = (self.sweep % 360 == 0).then(|| Sizes {
+            images: 474_361_657,
+            containers: [
+                ("running", 6 * 1024),
+                ("restarting", 0),
+                ("paused", 0),
+                ("exited", 4096),
+                ("created", 0),
+                ("dead", 0),
+            ]
+            .into_iter()
+            .map(|(state, bytes)| (state.to_owned(), bytes))
+            .collect(),
+        });
+        batch.host_info = first.then(|| Info {
+            name: Some("sim-host".to_owned()),
+            ncpu: Some(2),
+            mem_total: Some(25_769_803_776),
+            ..Info::default()
+        });
         self.sweep += 1;
         Some(&self.batch)
     }
@@ -402,17 +425,22 @@ impl Container {
         sample
     }
 
-    /// A `latest` document: processes and raw memory stats.
-    fn latest(&self) -> Value {
-        json!({
-            "top": {"Titles": ["PID", "CMD"], "Processes": [["1", "httpd -f -p 80"], ["7", "sh"]]},
-            "memory_stats": {
-                "active_anon": (self.mem_pages - self.cache_pages) * PAGE,
-                "active_file": self.cache_pages * PAGE / 2,
-                "inactive_file": self.cache_pages * PAGE / 2,
-                "pgfault": self.counters.cpu_ns.iter().sum::<u64>() / 1_000_000,
-            },
-        })
+    /// Its processes and raw memory stats.
+    fn latest(&self) -> Latest {
+        let processes = [["1", "httpd -f -p 80"], ["7", "sh"]];
+        let memory = [
+            ("active_anon", (self.mem_pages - self.cache_pages) * PAGE),
+            ("active_file", self.cache_pages * PAGE / 2),
+            ("inactive_file", self.cache_pages * PAGE / 2),
+            ("pgfault", self.counters.cpu_ns.iter().sum::<u64>() / 1_000_000),
+        ];
+        Latest {
+            top: Some(Top {
+                titles: vec!["PID".to_owned(), "CMD".to_owned()],
+                processes: processes.iter().map(|row| row.iter().map(|c| (*c).to_owned()).collect()).collect(),
+            }),
+            memory_stats: Some(memory.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+        }
     }
 }
 

@@ -7,8 +7,8 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::thread;
 
+use crate::payload::{Actor, ContainerDetails, Event, HostReading, Info, Latest, Sizes};
 use proptest::prelude::*;
-use serde_json::json;
 
 use super::socket::{self, HandleSlot, ServerLimits, Shutdown, SocketClient, SOCKET_FILE};
 use super::*;
@@ -64,6 +64,40 @@ fn rows(columns: &SampleColumns) -> Vec<Sample> {
     (0..columns.len()).filter_map(|i| columns.row(i)).collect()
 }
 
+/// Details whose restart count is `n`.
+fn details(n: i64) -> ContainerDetails {
+    ContainerDetails { restart_count: n, ..ContainerDetails::default() }
+}
+
+/// A `latest` document that carries `n` (as its one memory statistic).
+fn latest(n: i64) -> Latest {
+    Latest { top: None, memory_stats: Some([("n".to_owned(), u64::try_from(n).unwrap())].into()) }
+}
+
+/// An event of this action and number (in its attributes).
+fn event(action: &str, n: i64) -> Event {
+    Event {
+        action: Some(action.to_owned()),
+        actor: Some(Actor { id: String::new(), attributes: [("n".to_owned(), n.to_string())].into() }),
+        ..Event::default()
+    }
+}
+
+/// An SNMP reading that carries `n`.
+fn snmp(n: i64) -> HostReading {
+    HostReading { sys_uptime: Some(u64::try_from(n).unwrap()), ..HostReading::default() }
+}
+
+/// A size sweep that carries `n`.
+fn sizes(n: i64) -> Sizes {
+    Sizes { images: u64::try_from(n).unwrap(), ..Sizes::default() }
+}
+
+/// Host info whose epoch is `n` (as its kernel).
+fn info(n: i64) -> Info {
+    Info { name: Some(HOST.to_owned()), kernel_version: Some(n.to_string()), ..Info::default() }
+}
+
 /// Writes `sweeps` sweeps of `containers` containers, 10 s apart, with every
 /// kind of record; returns the samples written per container.
 fn fill(store: &Store, sweeps: i64, containers: usize) -> Vec<Vec<Sample>> {
@@ -75,17 +109,17 @@ fn fill(store: &Store, sweeps: i64, containers: usize) -> Vec<Vec<Sample>> {
             (0..containers)
                 .map(|i| {
                     let mut c = running(i, time + i64::try_from(i).unwrap(), u64::try_from(n).unwrap() * 1000);
-                    c.details = Some(json!({"RestartCount": n / 5}));
-                    c.latest = Some(json!({"n": n}));
+                    c.details = Some(details(n / 5));
+                    c.latest = Some(latest(n));
                     written[i].push(c.sample.clone().unwrap());
                     c
                 })
                 .collect(),
         );
-        batch.events = vec![EventRecord { time_ns: time * 1_000_000, event: json!({"Action": "start", "n": n}) }];
-        batch.snmp = Some(json!({"memAvailReal": n}));
-        batch.sizes = (n % 4 == 0).then(|| json!({"image": n}));
-        batch.host_info = Some(json!({"Name": HOST, "epoch": n / 3}));
+        batch.events = vec![EventRecord { time_ns: time * 1_000_000, event: event("start", n) }];
+        batch.snmp = Some(snmp(n));
+        batch.sizes = (n % 4 == 0).then(|| sizes(n));
+        batch.host_info = Some(info(n / 3));
         let report = store.write_sweep(&batch).unwrap();
         assert_eq!(report.samples, containers);
     }
@@ -149,10 +183,10 @@ fn everything_written_reads_back() {
             written[i].iter().filter(|s| (1_020_000..=1_090_000).contains(&s.time)).cloned().collect();
         assert_eq!(rows(&window), expected);
         assert_eq!(
-            reader.details(info.series).unwrap().unwrap(),
-            Timed { time: 1_100_000, value: json!({"RestartCount": 2}) }
+            reader.details_at(info.series, i64::MAX).unwrap().unwrap(),
+            Timed { time: 1_100_000, value: details(2) }
         );
-        assert_eq!(reader.latest(info.series).unwrap().unwrap(), Timed { time: 1_100_000, value: json!({"n": 10}) });
+        assert_eq!(reader.latest(info.series).unwrap().unwrap(), Timed { time: 1_100_000, value: latest(10) });
     }
     // Several series at once: the same answers.
     let ids: Vec<SeriesId> = series.iter().map(|s| s.series).rev().collect();
@@ -166,11 +200,8 @@ fn everything_written_reads_back() {
     assert_eq!(reader.latest_sweep(HOST).unwrap().unwrap().time, 1_100_000);
     assert_eq!(reader.events(HOST, 0, i64::MAX).unwrap().len(), 11);
     assert_eq!(reader.snmp(HOST, 1_050_000, 1_060_000).unwrap().len(), 2);
-    assert_eq!(reader.latest_sizes(HOST).unwrap().unwrap(), Timed { time: 1_080_000, value: json!({"image": 8}) });
-    assert_eq!(
-        reader.latest_host_info(HOST).unwrap().unwrap(),
-        Timed { time: 1_090_000, value: json!({"Name": HOST, "epoch": 3}) }
-    );
+    assert_eq!(reader.sizes_at(HOST, i64::MAX).unwrap().unwrap(), Timed { time: 1_080_000, value: sizes(8) });
+    assert_eq!(reader.host_info_at(HOST, i64::MAX).unwrap().unwrap(), Timed { time: 1_090_000, value: info(3) });
     // Details and host info are stored only when they change.
     let store = into_store(reader);
     assert_eq!(store.handle().tree(Tree::Details).len(), 3 * 3);
@@ -185,7 +216,7 @@ fn everything_written_reads_back() {
 fn the_same_event_twice_is_stored_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), options(4)).unwrap();
-    let event = EventRecord { time_ns: 5, event: json!({"Action": "die"}) };
+    let event = EventRecord { time_ns: 5, event: event("die", 0) };
     for time in [10, 20] {
         let mut batch = sweep(time, Vec::new());
         batch.events = vec![event.clone()];
@@ -492,7 +523,7 @@ fn assert_same_answers(direct: &Reader, socket: &Reader) {
             assert_eq!(direct.samples(id, from, to).unwrap(), socket.samples(id, from, to).unwrap());
         }
         assert_eq!(direct.last_sample(id).unwrap(), socket.last_sample(id).unwrap());
-        assert_eq!(direct.details(id).unwrap(), socket.details(id).unwrap());
+        assert_eq!(direct.details_at(id, i64::MAX).unwrap(), socket.details_at(id, i64::MAX).unwrap());
         assert_eq!(direct.latest(id).unwrap(), socket.latest(id).unwrap());
     }
     let ids: Vec<SeriesId> = series.iter().map(|s| s.series).collect();
@@ -501,8 +532,8 @@ fn assert_same_answers(direct: &Reader, socket: &Reader) {
     assert_eq!(direct.latest_sweep(HOST).unwrap(), socket.latest_sweep(HOST).unwrap());
     assert_eq!(direct.events(HOST, 0, i64::MAX).unwrap(), socket.events(HOST, 0, i64::MAX).unwrap());
     assert_eq!(direct.snmp(HOST, 0, i64::MAX).unwrap(), socket.snmp(HOST, 0, i64::MAX).unwrap());
-    assert_eq!(direct.latest_sizes(HOST).unwrap(), socket.latest_sizes(HOST).unwrap());
-    assert_eq!(direct.latest_host_info(HOST).unwrap(), socket.latest_host_info(HOST).unwrap());
+    assert_eq!(direct.sizes_at(HOST, i64::MAX).unwrap(), socket.sizes_at(HOST, i64::MAX).unwrap());
+    assert_eq!(direct.host_info_at(HOST, i64::MAX).unwrap(), socket.host_info_at(HOST, i64::MAX).unwrap());
     assert_eq!(
         direct.series("nobody").err().map(|e| matches!(e, StoreError::UnknownHost { .. })),
         socket.series("nobody").err().map(|e| matches!(e, StoreError::UnknownHost { .. })),
@@ -515,7 +546,7 @@ fn the_socket_reader_answers_like_the_direct_reader() {
     let store = Store::open(dir.path(), options(4)).unwrap();
     fill(&store, 23, 3);
     // Frames small enough that scans come back in many pages.
-    let limits = ServerLimits { max_response_bytes: 600, ..ServerLimits::default() };
+    let limits = ServerLimits { max_response_bytes: 1500, ..ServerLimits::default() };
     let server = Server::start(dir.path(), &store, limits);
     let socket_path = dir.path().join(SOCKET_FILE);
     let mode = std::fs::metadata(&socket_path).unwrap().permissions().mode();
@@ -597,22 +628,22 @@ fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions(
         // past the cut) on are kept.
         let expected: Vec<Sample> = written[i].iter().filter(|s| s.time >= 1_080_000).cloned().collect();
         assert_eq!(kept, expected);
-        assert!(reader.details(id).unwrap().is_some());
+        assert!(reader.details_at(id, i64::MAX).unwrap().is_some());
     }
     // Sweep records and SNMP readings go by whole blocks too.
     assert_eq!(reader.sweeps(HOST, 0, i64::MAX).unwrap().first().unwrap().time, 1_080_000);
     assert_eq!(reader.snmp(HOST, 0, i64::MAX).unwrap().first().unwrap().time, 1_080_000);
     assert_eq!(reader.sweeps(HOST, 0, i64::MAX).unwrap().len(), 14);
     assert_eq!(reader.events(HOST, 0, i64::MAX).unwrap().len(), 12);
-    assert!(reader.latest_host_info(HOST).unwrap().is_some());
+    assert!(reader.host_info_at(HOST, i64::MAX).unwrap().is_some());
     // Pruning everything keeps the newest details and host info.
     let store = into_store(reader);
     while !store.prune(i64::MAX, 100).unwrap().done {}
     let reader = Reader::Direct(store);
     let id = series_ids(&reader)[0];
     assert!(reader.samples(id, i64::MIN, i64::MAX).unwrap().is_empty());
-    assert!(reader.details(id).unwrap().is_some());
-    assert!(reader.latest_host_info(HOST).unwrap().is_some());
+    assert!(reader.details_at(id, i64::MAX).unwrap().is_some());
+    assert!(reader.host_info_at(HOST, i64::MAX).unwrap().is_some());
     assert!(reader.latest_sweep(HOST).unwrap().is_none());
     // The writer forgot the pruned head pages: the next block holds only
     // what was written after the prune.

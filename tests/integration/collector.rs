@@ -10,9 +10,9 @@ use std::time::Duration;
 use kura_collector::config::Config;
 use kura_collector::daemon;
 use kura_store::config::FlagConfig;
+use kura_store::payload::ContainerDetails;
 use kura_store::sample::{Field, State};
 use kura_store::{Reader, SeriesInfo, SweepOutcome};
-use serde_json::Value;
 use testkit::docker::{ContainerSpec, SOCKET};
 use testkit::process::{stop, wait_until, workspace_bin};
 use testkit::proxy::{Fault, Proxy};
@@ -111,8 +111,8 @@ pub async fn wait_sweeps(data: &Path, host: &str, n: usize) {
     panic!("{host} did not reach {n} sweeps within 30 s");
 }
 
-fn details(reader: &Reader, series: &SeriesInfo) -> Value {
-    let details = reader.details(series.series).unwrap_or_else(|e| panic!("details: {e}"));
+fn details(reader: &Reader, series: &SeriesInfo) -> ContainerDetails {
+    let details = reader.details_at(series.series, i64::MAX).unwrap_or_else(|e| panic!("details: {e}"));
     details.map(|d| d.value).unwrap_or_else(|| panic!("no details for {}", series.container.name))
 }
 
@@ -163,7 +163,7 @@ async fn containers_in_every_state_appear_with_their_details() {
     assert_eq!(sample.state, State::Running);
     assert!(sample.get(Field::CpuTotalNs).is_some(), "a running container has CPU counters");
     assert_eq!(sample.get(Field::MemLimit), Some(64 << 20));
-    assert_eq!(details(&reader, &web)["memory_limit"], 64 << 20);
+    assert_eq!(details(&reader, &web).memory_limit, Some(64 << 20));
 
     let expect = [
         (paused.id(), State::Paused),
@@ -180,13 +180,13 @@ async fn containers_in_every_state_appear_with_their_details() {
     let flappy = series_of(&reader, "local", restarting.id());
     let state = reader.last_sample(flappy.series).ok().flatten().map(|s| s.state);
     assert!(matches!(state, Some(State::Restarting | State::Running)), "{state:?}");
-    assert!(details(&reader, &flappy)["restart_count"].as_u64() >= Some(1));
+    assert!(details(&reader, &flappy).restart_count >= 1);
 
     let exited_details = details(&reader, &series_of(&reader, "local", exited.id()));
-    assert_eq!(exited_details["exit_code"], 3);
+    assert_eq!(exited_details.exit_code, 3);
     let oom_details = details(&reader, &series_of(&reader, "local", oom.id()));
-    assert_eq!(oom_details["oom_killed"], daemon_oom);
-    assert_eq!(oom_details["exit_code"], daemon_exit);
+    assert_eq!(oom_details.oom_killed, daemon_oom);
+    assert_eq!(oom_details.exit_code, daemon_exit);
     assert_ne!(daemon_exit, 0, "the memory hog cannot exit cleanly");
     // A stopped container has no counters: absent, never zeros.
     let stopped = reader.last_sample(series_of(&reader, "local", exited.id()).series).ok().flatten();
@@ -271,8 +271,8 @@ async fn injected_faults_cost_only_the_container_concerned() {
     let stored = reader.series("proxied").unwrap_or_else(|e| panic!("{e}"));
     assert!(!stored.iter().any(|s| s.container.id == vanished.id()), "a vanished container is not stored");
     let failed_inspect = series_of(&reader, "proxied", error.id());
-    assert!(reader.details(failed_inspect.series).ok().flatten().is_none());
-    assert!(reader.details(series_of(&reader, "proxied", healthy.id()).series).ok().flatten().is_some());
+    assert!(reader.details_at(failed_inspect.series, i64::MAX).ok().flatten().is_none());
+    assert!(reader.details_at(series_of(&reader, "proxied", healthy.id()).series, i64::MAX).ok().flatten().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -338,8 +338,8 @@ async fn events_are_stored_once_each_across_a_collector_restart() {
     let events = reader.events("local", 0, i64::MAX).unwrap_or_else(|e| panic!("{e}"));
     let actions: Vec<String> = events
         .iter()
-        .filter(|e| e.event["Actor"]["ID"] == id.as_str() && e.event["Type"] == "container")
-        .map(|e| e.event["Action"].as_str().unwrap_or_default().to_owned())
+        .filter(|e| e.event.container_id() == Some(id.as_str()))
+        .map(|e| e.event.action().unwrap_or_default().to_owned())
         .collect();
     for action in ["create", "start", "die", "destroy"] {
         let n = actions.iter().filter(|a| *a == action).count();
@@ -499,8 +499,8 @@ async fn snmp_values_are_stored_and_a_wrong_community_or_stopped_agent_stores_no
         .lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
-    assert_eq!(readings[0].value["memory"]["total_real"].as_u64(), total_kib);
-    assert!(readings[0].value["cpu"]["idle"].as_u64().is_some());
+    assert_eq!(readings[0].value.memory.total_real, total_kib);
+    assert!(readings[0].value.cpu.idle.is_some());
 
     sweep_once(with_community("not-the-community")).await;
     assert_eq!(stored(&data).len(), 1, "a wrong community stores no (stale) values");

@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use super::{WriteReport, Writes};
 use crate::codec;
 use crate::db::{ReadHandle, StoreOptions};
@@ -113,7 +111,7 @@ impl WriteState {
                 }
             }
             if let Some(details) = &container.details {
-                let bytes = json_bytes(details);
+                let bytes = record::json_bytes(details);
                 let hash = key::fnv1a(&bytes);
                 if state.details_hash != Some(hash) {
                     w.insert(Tree::Details, key::series_time(id, time), bytes);
@@ -121,21 +119,21 @@ impl WriteState {
                 }
             }
             if let Some(latest) = &container.latest {
-                w.insert(Tree::Latest, key::series_prefix(id), record::encode_timed_json(time, latest));
+                w.insert(Tree::Latest, key::series_prefix(id), record::encode_timed(time, latest));
             }
         }
-        let snmp = batch.snmp.as_ref().map(json_bytes);
+        let snmp = batch.snmp.as_ref().map(record::json_bytes);
         self.write_head(h, batch, host, &rows, snmp, options.block_rows, w, &mut report)?;
         for event in &batch.events {
-            let bytes = json_bytes(&event.event);
+            let bytes = record::json_bytes(&event.event);
             let event_key = key::event(host, event.time_ns, key::fnv1a(&bytes));
             w.insert(Tree::Events, event_key, bytes);
         }
         if let Some(sizes) = &batch.sizes {
-            w.insert(Tree::Sizes, key::host_time(host, time), json_bytes(sizes));
+            w.insert(Tree::Sizes, key::host_time(host, time), record::json_bytes(sizes));
         }
         if let (Some(info), Some(state)) = (&batch.host_info, self.hosts.get_mut(&batch.host)) {
-            let bytes = json_bytes(info);
+            let bytes = record::json_bytes(info);
             let hash = key::fnv1a(&bytes);
             if state.info_hash != Some(hash) {
                 w.insert(Tree::HostInfo, key::host_time(host, time), bytes);
@@ -275,10 +273,4 @@ impl SeriesState {
         self.last = None;
         Ok(())
     }
-}
-
-pub(super) fn json_bytes(value: &Value) -> Vec<u8> {
-    // Serializing a `Value` cannot fail; maps serialize in key order, so
-    // equal documents give equal bytes (and hashes).
-    serde_json::to_vec(value).unwrap_or_default()
 }
