@@ -17,12 +17,14 @@
 //! - [`checks`]: each command's items.
 //! - [`ps`]: the human table of `kura ps`.
 //! - [`error`]: why a query printed nothing.
+//! - [`delegate`]: commands another kura program answers (`kura-ops`, `kura-nodes`).
 //!
 //! The `kura` binary (`src/main.rs`) parses the command line, runs a check
 //! and prints it; it is the only place an error becomes an exit status.
 
 pub mod checks;
 pub mod cli;
+pub mod delegate;
 pub mod error;
 pub mod export;
 pub mod ps;
