@@ -110,11 +110,8 @@ pub fn now_millis() -> UnixMillis {
 
 /// Runs the collector until `shutdown` resolves (or one sweep with `once`).
 pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
-    let reader = Reader::Direct(open_store(&config.data_dir).await?);
-    let last_events = last_event_times(&reader, &config.hosts);
-    let Reader::Direct(store) = reader else {
-        return Err(DaemonError::Store(StoreError::Missing { path: config.data_dir.clone() }));
-    };
+    let store = open_store(&config.data_dir).await?;
+    let last_events = last_event_times(&Reader::Handle(store.read_handle()), &config.hosts);
     tracing::info!(data = %config.data_dir.display(), hosts = config.hosts.len(), "store open");
     let listener = socket::bind(&config.data_dir)?;
     let server_shutdown = Shutdown::for_listener(&listener)

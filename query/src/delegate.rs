@@ -27,8 +27,5 @@ pub fn sibling(program: &str) -> PathBuf {
 pub fn exec(program: &str, subcommand: &str, args: &[OsString]) -> io::Error {
     let path = sibling(program);
     let error = Command::new(&path).arg(subcommand).args(args).exec();
-    io::Error::new(
-        error.kind(),
-        format!("cannot run {} (installed beside kura?): {error}", path.display()),
-    )
+    io::Error::new(error.kind(), format!("cannot run {} (installed beside kura?): {error}", path.display()))
 }

@@ -3,6 +3,9 @@
 //! became its own crate), and every command prints on it what that commit's
 //! `kura` printed (`fixtures/compat-v1/expected/`).
 
+// A test binary: its helpers may unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -16,13 +19,8 @@ fn fixture() -> PathBuf {
 /// A private copy of the fixture store (sled opens it for writing).
 fn unpacked() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let status = Command::new("tar")
-        .arg("-xzf")
-        .arg(fixture().join("store.tar.gz"))
-        .arg("-C")
-        .arg(dir.path())
-        .status()
-        .unwrap();
+    let status =
+        Command::new("tar").arg("-xzf").arg(fixture().join("store.tar.gz")).arg("-C").arg(dir.path()).status().unwrap();
     assert!(status.success(), "tar could not unpack the fixture store");
     dir
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use super::codec::{self, CodecError};
-use super::db::{Store, StoreOptions, STORE_DIR};
+use super::db::{ReadHandle, Store, StoreOptions, STORE_DIR};
 use super::key::{self, HostId, SeriesId, Tree, HOST_LEN, SERIES_LEN};
 use super::page;
 use super::record::{self, EventRecord, SeriesInfo, SweepRecord, Timed};
@@ -80,6 +80,9 @@ pub enum Reader {
     Direct(Store),
     /// The collector's socket.
     Socket(SocketClient),
+    /// A read handle of a store this process holds open (the collector
+    /// reading its own store: `/metrics`, forwarding).
+    Handle(ReadHandle),
 }
 
 impl Reader {
@@ -121,6 +124,7 @@ impl Reader {
         match self {
             Reader::Direct(store) => store,
             Reader::Socket(client) => client,
+            Reader::Handle(handle) => handle,
         }
     }
 

@@ -153,7 +153,7 @@ fn series_ids(reader: &Reader) -> Vec<SeriesId> {
 fn into_store(reader: Reader) -> Store {
     match reader {
         Reader::Direct(store) => store,
-        Reader::Socket(_) => unreachable!("a direct reader"),
+        Reader::Socket(_) | Reader::Handle(_) => unreachable!("a direct reader"),
     }
 }
 
