@@ -116,18 +116,21 @@ pub enum OpsError {
 }
 
 /// Docker's reason for a failed request, in one line: the daemon's own
-/// message when it answered with an error status, else the whole chain of
-/// causes (a refused connection's reason sits a few causes down).
+/// message when it answered with an error status, else the chain of causes
+/// (a refused connection's reason sits a few causes down, under bollard's
+/// "Error in the hyper legacy client", which is left out).
 pub fn docker_reason(error: &bollard::errors::Error) -> String {
-    if let bollard::errors::Error::DockerResponseServerError { message, .. } = error {
-        return one_line(message);
-    }
-    let mut reason = error.to_string();
-    let mut source = std::error::Error::source(error);
+    use bollard::errors::Error;
+    let mut source: Option<&dyn std::error::Error> = match error {
+        Error::DockerResponseServerError { message, .. } => return one_line(message),
+        Error::HyperLegacyError { err } => Some(err),
+        other => Some(other),
+    };
+    let mut reason = String::new();
     while let Some(cause) = source {
         let text = cause.to_string();
         if !reason.contains(&text) {
-            reason = format!("{reason}: {text}");
+            reason = if reason.is_empty() { text } else { format!("{reason}: {text}") };
         }
         source = cause.source();
     }
