@@ -6,16 +6,24 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kura_query::checks::{self, Answer};
-use kura_query::cli::{Cli, Command, Format, HostArgs};
+use kura_query::cli::{Cli, Command, Format, HostArgs, OpsCommand, Program};
+use kura_query::delegate;
 use kura_query::error::QueryError;
 use kura_query::export::hinemos::{self, RenderOptions};
 use kura_query::ps;
 use kura_query::scope::Scope;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = match Cli::parse().command {
+        Program::Query(command) => command,
+        Program::Ops(ops) => {
+            // kura-ops replaces this process; exec returns only when it cannot.
+            eprintln!("kura: {}", delegate::exec("kura-ops", ops.name(), &OpsCommand::raw_args()));
+            return ExitCode::from(1);
+        }
+    };
     let now = chrono::Utc::now().timestamp_millis();
-    match run(&cli.command, now) {
+    match run(&command, now) {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`kura ps | head`) is not an error.
         Err(QueryError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
