@@ -8,6 +8,8 @@
 //! - [`rate`]: pure arithmetic over counters and gauges: reset-aware
 //!   increases, per-second and per-window rates, CPU and memory percentages,
 //!   per-interval series, the host's own share from SNMP readings.
+//! - [`transition`]: every change of a container's state, from events and
+//!   sweeps together, with its cause; restarts and OOM kills counted.
 //! - [`export`]: writers of figures to any `io::Write`;
 //!   [`export::hinemos`] prints custom monitor `key,value` lines.
 //!
@@ -30,4 +32,5 @@ pub mod export;
 pub mod ps;
 pub mod rate;
 pub mod scope;
+pub mod transition;
 pub mod window;
