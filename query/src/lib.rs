@@ -13,6 +13,9 @@
 //! - [`export`]: writers of figures to any `io::Write`;
 //!   [`export::hinemos`] prints custom monitor `key,value` lines.
 //!
+//! - [`feed`]: the lines of `kura events`, `kura transitions` and `kura
+//!   states`, on stdout, in a file or as syslog, delivered in confirmed chunks.
+//! - [`cursor`]: where a feed stopped, kept beside the store and locked per run.
 //! - [`cli`]: the command line (clap).
 //! - [`scope`]: the store, the host, its newest sweep (fresh enough), the
 //!   containers `-n`/`-c` select and their keys.
@@ -26,9 +29,11 @@
 
 pub mod checks;
 pub mod cli;
+pub mod cursor;
 pub mod delegate;
 pub mod error;
 pub mod export;
+pub mod feed;
 pub mod ps;
 pub mod rate;
 pub mod scope;
