@@ -161,19 +161,32 @@ fn key_of(series: &SeriesInfo, style: KeyStyle) -> String {
 }
 
 /// `-n NAME` / `-c ID`, with a trailing `*` as a prefix match.
-enum Matcher {
+pub enum Matcher {
+    /// Neither: every container.
     All,
-    Name { pattern: String, prefix: bool },
+    /// `-n NAME` or `-n PREFIX*`.
+    Name {
+        /// The name or prefix.
+        pattern: String,
+        /// Whether it ended with `*`.
+        prefix: bool,
+    },
+    /// `-c ID` or `-c ID*`: an id prefix, lower case.
     Id(String),
 }
 
 impl Matcher {
     fn new(args: &SelectArgs) -> Result<Matcher, QueryError> {
-        match (&args.name, &args.id) {
+        Matcher::from_flags(args.name.as_deref(), args.id.as_deref())
+    }
+
+    /// The matcher of `-n` (`name`) or `-c` (`id`), which exclude each other.
+    pub fn from_flags(name: Option<&str>, id: Option<&str>) -> Result<Matcher, QueryError> {
+        match (name, id) {
             (Some(name), _) => {
                 let (pattern, prefix) = match name.strip_suffix('*') {
                     Some(stem) => (stem.to_owned(), true),
-                    None => (name.clone(), false),
+                    None => (name.to_owned(), false),
                 };
                 if pattern.contains('*') {
                     return Err(QueryError::Usage(format!("-n {name:?}: only a trailing * is supported")));
@@ -192,19 +205,26 @@ impl Matcher {
     }
 
     fn matches(&self, series: &SeriesInfo) -> bool {
+        self.matches_container(&series.container.id, &series.container.name)
+    }
+
+    /// Whether the container with this full id and name is selected.
+    pub fn matches_container(&self, id: &str, name: &str) -> bool {
         match self {
             Matcher::All => true,
-            Matcher::Name { pattern, prefix: true } => series.container.name.starts_with(pattern.as_str()),
-            Matcher::Name { pattern, prefix: false } => series.container.name == *pattern,
-            Matcher::Id(stem) => series.container.id.starts_with(stem.as_str()),
+            Matcher::Name { pattern, prefix: true } => name.starts_with(pattern.as_str()),
+            Matcher::Name { pattern, prefix: false } => name == pattern,
+            Matcher::Id(stem) => id.starts_with(stem.as_str()),
         }
     }
 
-    fn explicit(&self) -> bool {
+    /// Whether `-n` or `-c` was given.
+    pub fn explicit(&self) -> bool {
         !matches!(self, Matcher::All)
     }
 
-    fn describe(&self) -> String {
+    /// The selector as written, for messages.
+    pub fn describe(&self) -> String {
         match self {
             Matcher::All => "anything".to_owned(),
             Matcher::Name { pattern, prefix } => format!("-n {pattern}{}", if *prefix { "*" } else { "" }),

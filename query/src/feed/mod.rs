@@ -9,10 +9,12 @@
 //! chunk, so a run that fails midway resumes after the last confirmed one.
 //! The collector's forwarding uses the same entries and the same delivery.
 //!
+//! - [`command`]: what the three commands do.
 //! - [`events`]: stored Docker events.
 //! - [`transitions`]: [`crate::transition`]s, and their text, CSV, JSON and summary forms.
 //! - [`states`]: each container's state in the sweep in force, and the changes since a cursor.
 
+pub mod command;
 pub mod events;
 pub mod states;
 pub mod transitions;

@@ -143,6 +143,43 @@ impl Item<'_> {
     }
 }
 
+/// What `RestartCount` should be, from the restarts by policy told so far:
+/// the daemon's count may only exceed it by restarts the events missed.
+#[derive(Clone, Debug, Default)]
+struct RestartBook {
+    /// The count in the details that started this book (`None`: none yet).
+    base: Option<i64>,
+    /// Restarts by policy told (by events, or by sweeps seeing a start) since the book began.
+    told: i64,
+    /// Restarts by policy that only the count revealed, since the book began.
+    missed: i64,
+}
+
+impl RestartBook {
+    /// A start or restart by hand: the daemon resets its count to 0.
+    fn reset(&mut self) {
+        *self = RestartBook { base: Some(0), ..RestartBook::default() };
+    }
+
+    /// The restarts by policy a sweep's `count` reveals beyond those told,
+    /// when up to `ahead` more starts (after the sweep began) may be in it.
+    fn reveal(&mut self, count: i64, ahead: i64) -> i64 {
+        match self.base {
+            Some(base) if count >= base => {
+                let bound = count - base - self.told.saturating_add(ahead);
+                let new = (bound - self.missed).max(0);
+                self.missed += new;
+                new
+            }
+            // First details, or a reset the events did not tell: start anew.
+            _ => {
+                *self = RestartBook { base: Some(count), ..RestartBook::default() };
+                0
+            }
+        }
+    }
+}
+
 /// The current run: since the last start.
 #[derive(Clone, Debug, Default)]
 struct Run {
@@ -160,10 +197,7 @@ struct Walk<'a> {
     restart_count: Option<i64>,
     policy: Option<String>,
     run: Run,
-    /// Restarts by policy counted since the last recorded details.
-    policy_starts: i64,
-    /// Starts after the last details' sweep that its `RestartCount` may already hold.
-    precounted: i64,
+    restarts: RestartBook,
     out: Vec<Transition>,
 }
 
@@ -189,8 +223,7 @@ impl<'a> Walk<'a> {
             restart_count: initial.map(|d| d.restart_count),
             policy: initial.and_then(|d| d.restart_policy.clone()),
             run: Run::default(),
-            policy_starts: 0,
-            precounted: 0,
+            restarts: RestartBook { base: initial.map(|d| d.restart_count), ..RestartBook::default() },
             out: Vec::new(),
         }
     }
@@ -315,11 +348,12 @@ impl<'a> Walk<'a> {
         transition.started = Some(started);
         self.push(transition);
         if started == Start::Policy {
-            self.policy_starts += 1;
+            self.restarts.told += 1;
         }
         // A start or restart by hand resets `RestartCount`.
         if matches!(started, Start::Restart | Start::Hand) {
             self.restart_count = Some(0);
+            self.restarts.reset();
         }
         self.run = Run { started_ns: Some(time_ns), ..Run::default() };
     }
@@ -344,7 +378,17 @@ impl<'a> Walk<'a> {
             None => self.attribute(record, "exitCode").and_then(|code| code.parse().ok()),
         };
         let killed = self.run.signal.is_some();
-        let (to, stopped) = self.after_die(index, exit_code, killed);
+        let by_kill = killed.then_some(Stop::Kill);
+        // A sweep that saw this exit (even one that began before the event:
+        // inspect answers later) says whether the policy restarts it.
+        let (to, stopped) = match inspected.and_then(|seen| seen.details.state) {
+            Some(State::Restarting) => (Phase::Is(State::Restarting), None),
+            Some(state @ (State::Exited | State::Dead)) => {
+                let (_, stopped) = self.after_die(index, exit_code, killed);
+                (Phase::Is(state), stopped.or(by_kill))
+            }
+            _ => self.after_die(index, exit_code, killed),
+        };
         let mut transition = self.transition(time_ns, to, Source::Event);
         transition.exit_code = exit_code;
         transition.oom_killed = self.run.oom || inspected.is_some_and(|seen| seen.details.oom_killed);
@@ -355,8 +399,10 @@ impl<'a> Walk<'a> {
     }
 
     /// The details a sweep recorded of the exit at `die_ns`: the nearest
-    /// whose `FinishedAt` is within [`SAME_EXIT_NS`] of it.
+    /// whose `FinishedAt` is within [`SAME_EXIT_NS`] of it and after the
+    /// run's start.
     fn same_exit(&self, die_ns: i64) -> Option<&'a Seen> {
+        let started = self.run.started_ns;
         self.input
             .seen
             .iter()
@@ -366,6 +412,10 @@ impl<'a> Walk<'a> {
             })
             .filter_map(|seen| {
                 let finished = finished_ns(&seen.details)?;
+                // The exit of an earlier run (a restart loop's) is not this one.
+                if started.is_some_and(|started| finished < started) {
+                    return None;
+                }
                 let distance = finished.abs_diff(die_ns);
                 (distance <= SAME_EXIT_NS.unsigned_abs()).then_some((distance, seen))
             })
@@ -501,7 +551,7 @@ impl<'a> Walk<'a> {
                     Phase::Is(State::Exited | State::Restarting | State::Dead)
                         if self.restart_count.is_some_and(|rc| details.restart_count > rc) =>
                     {
-                        self.policy_starts += 1;
+                        self.restarts.told += 1;
                         Some(Start::Policy)
                     }
                     _ => None,
@@ -516,20 +566,19 @@ impl<'a> Walk<'a> {
     /// Restarts by policy that `RestartCount` counted and no event told
     /// (`starts_ahead`: starts between this sweep and the next, which its
     /// inspect may already have counted).
+    /// (moby's `SetRestarting` raises the count as the container enters `restarting`.)
     fn count_restarts(&mut self, seen: &Seen, starts_ahead: usize) {
         let count = seen.details.restart_count;
-        let starts_ahead = i64::try_from(starts_ahead).unwrap_or(i64::MAX);
-        if let Some(before) = self.restart_count.filter(|before| count > *before) {
-            let told = (self.policy_starts - self.precounted).max(0).saturating_add(starts_ahead);
-            let missed = (count - before).saturating_sub(told).max(0);
-            for _ in 0..missed {
-                let mut transition = self.transition(seen.time_ns, self.phase, Source::Sweep);
-                transition.started = Some(Start::Policy);
-                self.push(transition);
-            }
+        // The daemon counts a restart when it decides on it: a container
+        // `restarting` holds one in its count that has not started yet.
+        let pending = usize::from(seen.details.state == Some(State::Restarting));
+        let ahead = i64::try_from(starts_ahead + pending).unwrap_or(i64::MAX);
+        let missed = self.restarts.reveal(count, ahead);
+        for _ in 0..missed {
+            let mut transition = self.transition(seen.time_ns, self.phase, Source::Sweep);
+            transition.started = Some(Start::Policy);
+            self.push(transition);
         }
-        self.precounted = starts_ahead;
-        self.policy_starts = 0;
         self.restart_count = Some(count);
     }
 

@@ -349,3 +349,50 @@ fn phases_print_and_parse_back() {
     }
     assert_eq!(Phase::parse("stopped"), None);
 }
+
+#[test]
+fn a_sweep_between_a_die_and_its_restart_reveals_no_extra_restart() {
+    let policy = |state, rc, finished: Option<f64>| ContainerDetails {
+        restart_policy: Some("always".to_owned()),
+        restart_count: rc,
+        exit_code: 3,
+        finished_at: finished.and_then(rfc3339),
+        ..details(state)
+    };
+    let mut container = input(vec![
+        event(1.0, "start", &[]),
+        event(2.0, "die", &[("exitCode", "3")]),
+        event(2.6, "start", &[]),
+        event(3.6, "die", &[("exitCode", "3")]),
+        event(4.2, "start", &[]),
+        // rm -f while it runs: the exit is this run's, not the last one a sweep saw.
+        event(4.5, "kill", &[("signal", "9")]),
+        event(4.52, "die", &[("exitCode", "137")]),
+        event(4.7, "destroy", &[]),
+    ]);
+    container.initial = Some(policy(State::Created, 0, None));
+    // The daemon raises the count as a container enters `restarting`, before
+    // the start: as recorded on dockerd 20.10.
+    container.seen = vec![
+        seen(2, 3, policy(State::Restarting, 1, Some(1.999))),
+        seen(3, 4, policy(State::Restarting, 2, Some(3.599))),
+        seen(4, 5, policy(State::Running, 2, Some(3.599))),
+    ];
+    let transitions = derive(&container);
+    assert_eq!(
+        phases(&transitions),
+        [
+            "created -> running",
+            "running -> restarting",
+            "restarting -> running",
+            "running -> restarting",
+            "restarting -> running",
+            "running -> exited",
+            "exited -> removed"
+        ]
+    );
+    assert!(transitions.iter().all(|t| t.source == Source::Event), "{transitions:#?}");
+    assert_eq!(transitions[5].exit_code, Some(137));
+    assert_eq!(transitions[5].stopped, Some(Stop::Remove));
+    assert_eq!(tally(&transitions)[ID].restarts(), 2);
+}
