@@ -12,3 +12,4 @@ mod snmp;
 mod store_damage;
 mod syslog;
 mod tls;
+mod transitions;

@@ -372,7 +372,8 @@ impl<'a> Walk<'a> {
 
     fn die(&mut self, index: usize, record: &'a EventRecord) {
         let time_ns = record.time_ns;
-        let inspected = self.same_exit(time_ns);
+        let next_start = self.events_after(index, i64::MAX).find(|(_, a)| *a == Action::Start).map(|(e, _)| e.time_ns);
+        let inspected = self.same_exit(time_ns, next_start);
         let exit_code = match inspected {
             Some(seen) => Some(seen.details.exit_code),
             None => self.attribute(record, "exitCode").and_then(|code| code.parse().ok()),
@@ -399,9 +400,9 @@ impl<'a> Walk<'a> {
     }
 
     /// The details a sweep recorded of the exit at `die_ns`: the nearest
-    /// whose `FinishedAt` is within [`SAME_EXIT_NS`] of it and after the
-    /// run's start.
-    fn same_exit(&self, die_ns: i64) -> Option<&'a Seen> {
+    /// whose `FinishedAt` is within [`SAME_EXIT_NS`] of it, after the run's
+    /// start and before the next start (`next_start`).
+    fn same_exit(&self, die_ns: i64, next_start: Option<i64>) -> Option<&'a Seen> {
         let started = self.run.started_ns;
         self.input
             .seen
@@ -412,8 +413,10 @@ impl<'a> Walk<'a> {
             })
             .filter_map(|seen| {
                 let finished = finished_ns(&seen.details)?;
-                // The exit of an earlier run (a restart loop's) is not this one.
-                if started.is_some_and(|started| finished < started) {
+                // The exit of an earlier run, or of a later one (a restart
+                // loop's), is not this one.
+                if started.is_some_and(|started| finished < started) || next_start.is_some_and(|next| finished >= next)
+                {
                     return None;
                 }
                 let distance = finished.abs_diff(die_ns);

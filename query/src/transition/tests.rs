@@ -396,3 +396,45 @@ fn a_sweep_between_a_die_and_its_restart_reveals_no_extra_restart() {
     assert_eq!(transitions[5].stopped, Some(Stop::Remove));
     assert_eq!(tally(&transitions)[ID].restarts(), 2);
 }
+
+#[test]
+fn quick_restarts_take_no_exit_details_from_a_later_run() {
+    // on-failure:2 and an OOM every 30 ms: the only details a sweep kept
+    // are of the last exit, a few hundred ms after the first.
+    let policy = ContainerDetails {
+        restart_policy: Some("on-failure:2".to_owned()),
+        restart_count: 2,
+        exit_code: 137,
+        oom_killed: true,
+        finished_at: rfc3339(1.75),
+        ..details(State::Exited)
+    };
+    let mut container = input(vec![
+        event(1.0, "start", &[]),
+        event(1.02, "oom", &[]),
+        event(1.03, "die", &[("exitCode", "137")]),
+        event(1.2, "start", &[]),
+        event(1.4, "oom", &[]),
+        event(1.41, "die", &[("exitCode", "137")]),
+        event(1.7, "start", &[]),
+        event(1.74, "oom", &[]),
+        event(1.75, "die", &[("exitCode", "137")]),
+    ]);
+    container.initial = Some(ContainerDetails { restart_count: 0, ..policy.clone() });
+    container.initial.as_mut().unwrap().state = Some(State::Created);
+    container.seen = vec![seen(2, 3, policy)];
+    let transitions = derive(&container);
+    assert_eq!(
+        phases(&transitions),
+        [
+            "created -> running",
+            "running -> restarting",
+            "restarting -> running",
+            "running -> restarting",
+            "restarting -> running",
+            "running -> exited"
+        ]
+    );
+    let web = &tally(&transitions)[ID];
+    assert_eq!((web.restarts_by_policy, web.oom_kills), (2, 3));
+}
