@@ -151,13 +151,7 @@ impl CursorFile {
     /// Locks the cursor `name` in `data_dir/cursors/`, waiting up to
     /// `wait` for another run that holds it.
     pub fn lock(data_dir: &Path, name: &str, wait: Duration) -> Result<CursorFile, CursorError> {
-        let usable = !name.is_empty()
-            && name.len() <= 64
-            && !name.starts_with('.')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if !usable {
-            return Err(CursorError::Name(name.to_owned()));
-        }
+        CursorFile::check_name(name)?;
         let dir = data_dir.join(CURSOR_DIR);
         let io = |path: &Path| {
             let path = path.to_path_buf();
@@ -195,6 +189,20 @@ impl CursorFile {
             .and_then(|()| lock.write_all(pid.as_bytes()))
             .map_err(io(&lock_path))?;
         Ok(CursorFile { name: name.to_owned(), path: dir.join(format!("{name}.json")), _lock: lock })
+    }
+
+    /// Refuses a name that is not 1 to 64 letters, digits, `.`, `_` or `-`
+    /// (not starting with `.`): a cursor's name is a file name.
+    pub fn check_name(name: &str) -> Result<(), CursorError> {
+        let usable = !name.is_empty()
+            && name.len() <= 64
+            && !name.starts_with('.')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if usable {
+            Ok(())
+        } else {
+            Err(CursorError::Name(name.to_owned()))
+        }
     }
 
     /// The cursor's name.

@@ -13,7 +13,7 @@ use kura_store::Reader;
 
 use super::{deliver, events, states, transitions, Entry, Hostname, Severities, Style};
 use crate::cli::{EventsArgs, SendArgs, StatesArgs, StoreArgs, Timestamp, TransitionFormat, TransitionsArgs};
-use crate::cursor::{Cursor, CursorError, CursorFile, TransitionKey, TransitionPosition};
+use crate::cursor::{Cursor, CursorError, CursorFile, TransitionPosition};
 use crate::error::QueryError;
 use crate::export::syslog::target::{Sender, Target};
 use crate::export::syslog::{Severity, Stamp, SyslogFormat, Zone};
@@ -43,20 +43,9 @@ pub fn transitions(args: &TransitionsArgs, now: UnixMillis, out: &mut impl Write
         for host in &hosts {
             let position = cursor.transitions.get(host).cloned();
             let Some(until_ns) = transition::settled_until(&reader, host)? else { continue };
-            let from_ns = position.as_ref().map_or(from.saturating_mul(NS_PER_MS), |p| p.time_ns);
-            if until_ns < from_ns {
-                continue;
-            }
-            let all = transition::history(&reader, host, from_ns, until_ns)?;
-            let keys = TransitionKey::of_all(&all);
-            let fresh: Vec<_> = all
-                .into_iter()
-                .zip(keys)
-                .filter(|(t, key)| {
-                    position.as_ref().is_none_or(|p| !p.covers(key)) && matcher.matches_container(&t.id, &t.name)
-                })
-                .map(|(t, _)| t)
-                .collect();
+            let mut fresh =
+                transitions::after(&reader, host, position.as_ref(), from.saturating_mul(NS_PER_MS), until_ns)?;
+            fresh.retain(|t| matcher.matches_container(&t.id, &t.name));
             entries.extend(transitions::entries(&fresh, &style));
             settled.push((host.clone(), until_ns));
         }

@@ -170,6 +170,9 @@ pub enum DeliverError<E: std::error::Error + 'static> {
         sent: usize,
         /// Entries to deliver.
         total: usize,
+        /// Entries after `sent` that were sent and await their confirmation
+        /// ([`Sender::awaits_confirmation`]): neither delivered nor lost.
+        pending: usize,
         /// Why.
         #[source]
         source: SendError,
@@ -190,7 +193,9 @@ pub enum DeliverError<E: std::error::Error + 'static> {
 /// Sends `entries` through `sender` in chunks of [`CHUNK`]: each chunk is
 /// sent, confirmed, then `commit`ted (the caller moves and saves its
 /// cursor). Returns how many were delivered; stops at the first failure,
-/// after which nothing of the failed chunk is committed.
+/// after which nothing of the failed chunk is committed (a chunk whose
+/// confirmation timed out is left pending in `sender`: see
+/// [`DeliverError::Send`]).
 pub fn deliver<E: std::error::Error + 'static>(
     sender: &mut Sender,
     format: &SyslogFormat,
@@ -210,8 +215,8 @@ pub fn deliver<E: std::error::Error + 'static>(
             })
             .and_then(|()| sender.confirm());
         if let Err(source) = attempt {
-            sender.discard();
-            return Err(DeliverError::Send { sent, total, source });
+            let pending = if sender.awaits_confirmation() { chunk.len() } else { 0 };
+            return Err(DeliverError::Send { sent, total, pending, source });
         }
         commit(chunk).map_err(|source| DeliverError::Commit { sent, total, source })?;
         sent += chunk.len();

@@ -8,8 +8,10 @@ use std::io;
 use chrono::SecondsFormat;
 use serde::Serialize;
 
+use kura_store::{Reader, StoreError};
+
 use super::{quote, states, Advance, Entry, Style};
-use crate::cursor::TransitionKey;
+use crate::cursor::{TransitionKey, TransitionPosition};
 use crate::export::syslog::{Message, Severity, Zone};
 use crate::transition::{self, Phase, Source, Start, Stop, Transition};
 
@@ -43,6 +45,21 @@ pub fn line(t: &Transition, zone: Zone) -> String {
         line.push_str(&why);
     }
     line
+}
+
+/// The transitions of `host` after `position` (from `from_ns` without
+/// one) up to `until_ns`, in the order they are sent.
+pub fn after(
+    reader: &Reader,
+    host: &str,
+    position: Option<&TransitionPosition>,
+    from_ns: i64,
+    until_ns: i64,
+) -> Result<Vec<Transition>, StoreError> {
+    let from_ns = position.map_or(from_ns, |p| p.time_ns);
+    let all = transition::history(reader, host, from_ns, until_ns)?;
+    let keys = TransitionKey::of_all(&all);
+    Ok(all.into_iter().zip(keys).filter(|(_, key)| position.is_none_or(|p| !p.covers(key))).map(|(t, _)| t).collect())
 }
 
 /// The entries of transitions (in the order of [`transition::history`]);

@@ -151,6 +151,9 @@ enum Conn {
     Closed,
     Udp(UdpSocket),
     Tcp(TcpStream),
+    /// kura's side closed, the receiver's not yet: what was sent on it is
+    /// neither confirmed nor lost (a stalled receiver may read it later).
+    Closing(TcpStream),
     File {
         file: File,
         /// The file's length at the last confirmation: where an unconfirmed chunk began.
@@ -237,9 +240,13 @@ impl Sender {
     /// after it). On failure the connection is dropped (and a file's
     /// unconfirmed lines cut off): the caller starts its chunk again.
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        if self.awaits_confirmation() {
+            // A new chunk: the caller gave up on the one before.
+            self.discard();
+        }
         self.open()?;
         let result = match &mut self.conn {
-            Conn::Closed => Ok(()),
+            Conn::Closed | Conn::Closing(_) => Ok(()),
             Conn::Udp(socket) => socket.send(bytes).map(drop).and_then(|()| pending_error(socket)),
             Conn::Tcp(stream) => write_line(stream, bytes),
             Conn::File { file, .. } => write_line(file, bytes),
@@ -252,17 +259,30 @@ impl Sender {
 
     /// Confirms what was sent since the last confirmation, as far as the
     /// target allows (see the module's docs); TCP connections are closed
-    /// (the next send opens a new one).
+    /// (the next send opens a new one). A TCP receiver that does not close
+    /// within the timeout gives [`SendError::Unconfirmed`] and the
+    /// connection is kept: calling `confirm` again waits for it again
+    /// (what a stalled receiver reads later is then confirmed, not sent twice).
     pub fn confirm(&mut self) -> Result<(), SendError> {
+        if let Conn::Tcp(stream) = &self.conn {
+            if let Err(e) = stream.shutdown(Shutdown::Write) {
+                self.discard();
+                return Err(self.io("confirm")(e));
+            }
+            if let Conn::Tcp(stream) = std::mem::replace(&mut self.conn, Conn::Closed) {
+                self.conn = Conn::Closing(stream);
+            }
+        }
         let result = match &mut self.conn {
-            Conn::Closed => Ok(()),
+            Conn::Closed | Conn::Tcp(_) => Ok(()),
             Conn::Udp(socket) => pending_error(socket).map_err(|e| (e, "send")),
-            Conn::Tcp(stream) => match wait_for_close(stream, self.timeout) {
-                Ok(true) => Ok(()),
+            Conn::Closing(stream) => match wait_for_close(stream, self.timeout) {
+                Ok(true) => {
+                    self.conn = Conn::Closed;
+                    Ok(())
+                }
                 Ok(false) => {
-                    let timeout = self.timeout;
-                    self.discard();
-                    return Err(SendError::Unconfirmed { target: self.target.to_string(), timeout });
+                    return Err(SendError::Unconfirmed { target: self.target.to_string(), timeout: self.timeout })
                 }
                 Err(e) => Err((e, "confirm")),
             },
@@ -272,13 +292,16 @@ impl Sender {
                 .map(|m| *confirmed_len = m.len())
                 .map_err(|e| (e, "sync")),
         };
-        if matches!(self.conn, Conn::Tcp(_)) {
-            self.conn = Conn::Closed;
-        }
         result.map_err(|(e, what)| {
             self.discard();
             self.io(what)(e)
         })
+    }
+
+    /// Whether a chunk was sent and awaits its confirmation (a TCP
+    /// receiver that has not closed yet).
+    pub fn awaits_confirmation(&self) -> bool {
+        matches!(self.conn, Conn::Closing(_))
     }
 
     /// Drops what was sent since the last confirmation where it can: cuts a
@@ -309,10 +332,9 @@ fn pending_error(socket: &UdpSocket) -> io::Result<()> {
     }
 }
 
-/// Closes the writing side and waits until the receiver closes its own
-/// (`Ok(true)`), or `timeout` passes (`Ok(false)`).
+/// Waits until the receiver closes its side (`Ok(true)`), or `timeout`
+/// passes (`Ok(false)`); kura's side is closed already.
 fn wait_for_close(stream: &mut TcpStream, timeout: Duration) -> io::Result<bool> {
-    stream.shutdown(Shutdown::Write)?;
     let deadline = Instant::now() + timeout;
     let mut buffer = [0u8; 512];
     loop {
@@ -371,8 +393,16 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let mut sender = Sender::new(Target::Tcp { host: "127.0.0.1".into(), port }, Duration::from_millis(300));
         sender.send(b"x").unwrap();
-        let (_held, _) = listener.accept().unwrap();
+        let (mut held, _) = listener.accept().unwrap();
         assert!(matches!(sender.confirm(), Err(SendError::Unconfirmed { .. })));
+        assert!(sender.awaits_confirmation());
+        // The receiver reads and closes at last: the same chunk is confirmed.
+        let mut got = Vec::new();
+        held.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"x\n");
+        drop(held);
+        sender.confirm().unwrap();
+        assert!(!sender.awaits_confirmation());
     }
 
     #[test]
