@@ -436,3 +436,48 @@ async fn the_timestamp_rsyslog_reads_is_the_events_time_in_its_own_zone() {
         assert_eq!(read.timestamp_nanos_opt(), Some(expected), "{stamp}: {} for {}", record.timestamp, created.time_ns);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn states_with_changes_only_tell_each_change_once_and_the_removal() {
+    if !docker_available() {
+        return;
+    }
+    let data = DataDir::new();
+    let collector = Running::start(config(&data, &[&local()], |f| f.interval = Some("500ms".into())));
+    wait_sweeps(data.path(), "local", 1).await;
+    let container = ContainerSpec::new("changes").start();
+    let id12 = container.id()[..12].to_owned();
+    let listed_as = |state: &str| {
+        let output = kura(data.path(), "UTC", &["states"]);
+        String::from_utf8_lossy(&output.stdout).lines().any(|l| l.ends_with(&format!(" {id12} {state}")))
+    };
+    let file = data.path().join("states.log");
+    let file_arg = file.to_str().unwrap().to_owned();
+    let pattern = format!("{}*", container.name());
+    let run = || {
+        let args = ["states", "-n", &pattern, "--changes-only", "--cursor", "states", "--file", &file_arg];
+        let output = kura(data.path(), "UTC", &args);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(output.stdout.is_empty());
+        std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split(' ').skip(2).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+    };
+    wait_for("the container listed running", || listed_as("running").then_some(())).await;
+    assert_eq!(run(), [format!("{id12} running")]);
+    assert_eq!(run(), [format!("{id12} running")], "no change, nothing new");
+    docker_ok(&["kill", container.id()]);
+    wait_for("the container listed exited", || listed_as("exited").then_some(())).await;
+    assert_eq!(run(), [format!("{id12} running"), format!("{id12} exited")]);
+    container.remove();
+    wait_for("the container no longer listed", || {
+        let output = kura(data.path(), "UTC", &["states"]);
+        (!String::from_utf8_lossy(&output.stdout).contains(&id12)).then_some(())
+    })
+    .await;
+    assert_eq!(run(), [format!("{id12} running"), format!("{id12} exited"), format!("{id12} removed")]);
+    assert_eq!(run().len(), 3, "a removal is told once");
+    collector.stop().await;
+}

@@ -142,7 +142,8 @@ pub fn states(args: &StatesArgs, now: UnixMillis, out: &mut impl Write) -> Resul
     };
     let listed: BTreeSet<String> = all.iter().map(|s| s.id.clone()).collect();
     let selected: Vec<_> = all.into_iter().filter(|s| matcher.matches_container(&s.id, &s.name)).collect();
-    if selected.is_empty() && matcher.explicit() {
+    // With a cursor, a selection that is gone still has its removals to tell.
+    if selected.is_empty() && matcher.explicit() && !args.changes_only {
         return Err(QueryError::NoMatch { host: scope.host.clone(), selector: matcher.describe() });
     }
     let dir = host_args.data.clone().unwrap_or_else(default_data_dir);
