@@ -198,6 +198,10 @@ struct Forwarder {
     backoff: Duration,
     /// The moves of a chunk sent to a receiver that has not confirmed it yet.
     in_flight: Vec<Advance>,
+    /// The newest sweep whose states were compared, per host.
+    states_of: std::collections::BTreeMap<String, i64>,
+    /// The last store error told (each is told once).
+    store_error: Option<String>,
 }
 
 impl Forwarder {
@@ -228,6 +232,8 @@ impl Forwarder {
             outage: None,
             backoff: Duration::from_secs(1),
             in_flight: Vec::new(),
+            states_of: std::collections::BTreeMap::new(),
+            store_error: None,
         })
     }
 
@@ -245,9 +251,16 @@ impl Forwarder {
                 continue;
             };
             let wait = match self.cycle(&Reader::Handle(handle)) {
-                Ok(()) => self.forward.every,
+                Ok(()) => {
+                    self.store_error = None;
+                    self.forward.every
+                }
                 Err(Failure::Store(e)) => {
-                    tracing::warn!(forward = %self.forward.name, "reading the store: {e}");
+                    let reason = e.to_string();
+                    if self.store_error.as_ref() != Some(&reason) {
+                        tracing::warn!(forward = %self.forward.name, "reading the store: {reason}");
+                        self.store_error = Some(reason);
+                    }
                     self.forward.every
                 }
                 Err(Failure::Send(reason)) => self.away(reason),
@@ -298,7 +311,12 @@ impl Forwarder {
                     settled.push((host.clone(), until));
                 }
             }
-            if self.forward.states {
+            // States change only with a sweep: compared once per sweep.
+            let newest = reader.latest_sweep(host)?.map(|sweep| sweep.time);
+            if self.forward.states && newest != self.states_of.get(host).copied() {
+                if let Some(newest) = newest {
+                    self.states_of.insert(host.clone(), newest);
+                }
                 if let Some(current) = states::current(reader, host, now_ms)? {
                     let listed = current.iter().map(|s| s.id.clone()).collect();
                     let sent = self.cursor.states.get(host).cloned().unwrap_or_default();

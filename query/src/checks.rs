@@ -369,27 +369,30 @@ fn window_tallies(scope: &Scope, select: &SelectArgs) -> Result<BTreeMap<String,
 /// `kura restarts`: restarts (by the policy or by `docker restart`) per
 /// container in the window.
 pub fn restarts(scope: &Scope, selection: &Selection, select: &SelectArgs) -> Result<Answer, QueryError> {
-    let tallies = window_tallies(scope, select)?;
-    let items = selection
-        .targets
-        .iter()
-        .map(|t| {
-            let n = tallies.get(&t.series.container.id).map_or(0, transition::Tally::restarts);
-            Item::new(format!("restarts:{}", t.key), Value::Integer(n))
-        })
-        .collect();
-    Ok(Answer { items, ..Answer::default() })
+    tally_items(scope, selection, select, "restarts", transition::Tally::restarts)
 }
 
 /// `kura oom`: OOM kills per container in the window.
 pub fn oom(scope: &Scope, selection: &Selection, select: &SelectArgs) -> Result<Answer, QueryError> {
+    tally_items(scope, selection, select, "oom_kills", |tally| tally.oom_kills)
+}
+
+/// `<prefix>:<c>,N` for every target, N counted from its tally in the
+/// window (0 without a transition).
+fn tally_items(
+    scope: &Scope,
+    selection: &Selection,
+    select: &SelectArgs,
+    prefix: &str,
+    count: impl Fn(&transition::Tally) -> u64,
+) -> Result<Answer, QueryError> {
     let tallies = window_tallies(scope, select)?;
     let items = selection
         .targets
         .iter()
         .map(|t| {
-            let n = tallies.get(&t.series.container.id).map_or(0, |tally| tally.oom_kills);
-            Item::new(format!("oom_kills:{}", t.key), Value::Integer(n))
+            let n = tallies.get(&t.series.container.id).map_or(0, &count);
+            Item::new(format!("{prefix}:{}", t.key), Value::Integer(n))
         })
         .collect();
     Ok(Answer { items, ..Answer::default() })

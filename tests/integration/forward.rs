@@ -63,13 +63,18 @@ async fn a_receiver_down_then_stalled_then_back_loses_nothing_and_drops_beyond_t
     let data = DataDir::new();
     let target = format!("tcp://127.0.0.1:{}", rsyslog.tcp_port());
     let config = data.path().join("collector.toml");
-    let forward = |name: &str, tag: &str, backlog: usize| {
+    let forward = |name: &str, send: &str, tag: &str, backlog: usize| {
         format!(
-            "[[forward]]\nname = \"{name}\"\ntarget = \"{target}\"\nsend = [\"events\"]\ntag = \"{tag}\"\n\
+            "[[forward]]\nname = \"{name}\"\ntarget = \"{target}\"\nsend = [\"{send}\"]\ntag = \"{tag}\"\n\
              backlog = {backlog}\nevery = \"300ms\"\ntimeout = \"1s\"\n"
         )
     };
-    let text = format!("{}{}", forward("all", "kura-all", 100_000), forward("small", "kura-small", 3));
+    let text = format!(
+        "{}{}{}",
+        forward("all", "events", "kura-all", 100_000),
+        forward("small", "events", "kura-small", 3),
+        forward("changes", "transitions", "kura-changes", 100_000)
+    );
     std::fs::write(&config, text).unwrap();
     // Down from the start.
     rsyslog.stop();
@@ -98,6 +103,29 @@ async fn a_receiver_down_then_stalled_then_back_loses_nothing_and_drops_beyond_t
     tokio::time::sleep(Duration::from_secs(3)).await;
     rsyslog.thaw();
     wait_until("the events stored while the receiver stalled, forwarded", || delivered("kura-all:")).await;
+    // The transitions of our containers, each once, as derived afterwards.
+    let ours: Vec<&str> = down.iter().map(|c| c.id()).chain([stalled.id()]).collect();
+    let derived = || {
+        let reader = Reader::open(data.path()).ok()?;
+        let now = chrono::Utc::now().timestamp_millis() * 1_000_000;
+        let all = kura_query::transition::history(&reader, "local", 0, now).ok()?;
+        Some(
+            all.into_iter()
+                .filter(|t| ours.contains(&t.id.as_str()))
+                .map(|t| feed::transitions::line(&t, Zone::Local))
+                .collect::<Vec<_>>(),
+        )
+    };
+    wait_until("our containers' transitions, forwarded", || {
+        let got = received(&rsyslog, "kura-changes:");
+        derived().is_some_and(|lines| !lines.is_empty() && lines.iter().all(|l| got.contains_key(l)))
+    })
+    .await;
+    let got = received(&rsyslog, "kura-changes:");
+    for line in derived().unwrap() {
+        assert_eq!(got[&line], 1, "{line}");
+    }
+    assert!(got.values().all(|n| *n == 1), "a transition sent twice: {got:#?}");
     let stderr = collector.stderr();
     drop(collector);
 
