@@ -236,7 +236,7 @@ mod tests {
         for tree in Tree::ALL {
             assert_eq!(Tree::from_code(tree.code()), Some(tree));
         }
-        assert_eq!(Tree::from_code(13), None);
+        assert_eq!(Tree::from_code(14), None);
     }
 
     #[test]
