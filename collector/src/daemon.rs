@@ -176,7 +176,12 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
     let _ = joined.await;
     let report = writer.finish();
     server_shutdown.trigger();
-    let _ = server.join();
+    // The trigger wakes the server through its socket's path; if the data
+    // folder was removed meanwhile it cannot, and the process is ending.
+    let server = tokio::task::spawn_blocking(move || server.join());
+    if tokio::time::timeout(Duration::from_secs(5), server).await.is_err() {
+        tracing::warn!("the socket server did not stop (its socket file is gone?); leaving it");
+    }
     let report = report?;
     tracing::info!(
         written = report.written,

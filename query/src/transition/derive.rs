@@ -221,7 +221,8 @@ impl<'a> Walk<'a> {
             name,
             health: initial.and_then(|d| d.health.clone()),
             restart_count: initial.map(|d| d.restart_count),
-            policy: initial.and_then(|d| d.restart_policy.clone()),
+            // The policy rarely changes: the first details known tell it.
+            policy: initial.or(input.seen.first().map(|s| &s.details)).and_then(|d| d.restart_policy.clone()),
             run: Run::default(),
             restarts: RestartBook { base: initial.map(|d| d.restart_count), ..RestartBook::default() },
             out: Vec::new(),
@@ -350,8 +351,8 @@ impl<'a> Walk<'a> {
         if started == Start::Policy {
             self.restarts.told += 1;
         }
-        // A start or restart by hand resets `RestartCount`.
-        if matches!(started, Start::Restart | Start::Hand) {
+        // The count is 0 at the first start; a start or restart by hand resets it.
+        if matches!(started, Start::First | Start::Restart | Start::Hand) {
             self.restart_count = Some(0);
             self.restarts.reset();
         }

@@ -438,3 +438,34 @@ fn quick_restarts_take_no_exit_details_from_a_later_run() {
     let web = &tally(&transitions)[ID];
     assert_eq!((web.restarts_by_policy, web.oom_kills), (2, 3));
 }
+
+#[test]
+fn a_policy_first_known_from_a_later_sweep_still_explains_the_first_restart() {
+    // `docker run --restart always` of a container that exits at once: the
+    // first die and restart come before any sweep recorded its details.
+    let always =
+        |state, rc| ContainerDetails { restart_policy: Some("always".to_owned()), restart_count: rc, ..details(state) };
+    let mut container = input(vec![
+        event(1.0, "create", &[]),
+        event(1.4, "start", &[]),
+        event(1.45, "die", &[("exitCode", "1")]),
+        event(1.6, "start", &[]),
+        event(1.65, "die", &[("exitCode", "1")]),
+        event(1.9, "start", &[]),
+    ]);
+    container.seen = vec![seen(2, 3, always(State::Running, 2))];
+    let transitions = derive(&container);
+    assert_eq!(
+        phases(&transitions),
+        [
+            "none -> created",
+            "created -> running",
+            "running -> restarting",
+            "restarting -> running",
+            "running -> restarting",
+            "restarting -> running"
+        ]
+    );
+    assert_eq!(tally(&transitions)[ID].restarts_by_policy, 2);
+    assert!(transitions.iter().all(|t| t.source == Source::Event));
+}
