@@ -22,6 +22,9 @@ pub enum ConfigError {
     /// The file, the flags or a host's name or endpoint.
     #[error(transparent)]
     Settings(#[from] settings::ConfigError),
+    /// A `[[forward]]` is unusable (the message names it and the key).
+    #[error("{0}")]
+    Forward(String),
     /// TLS settings of a host are unusable.
     #[error("host {host}: {source}")]
     Tls {
@@ -91,6 +94,8 @@ pub struct Config {
     pub retention: Duration,
     /// The hosts, names unique.
     pub hosts: Vec<HostConfig>,
+    /// The `[[forward]]`s, names unique.
+    pub forwards: Vec<crate::forward::Forward>,
 }
 
 /// Defaults, documented in README.
@@ -118,8 +123,16 @@ impl Config {
     /// is the one host, named after this machine's host name.
     pub fn resolve(flags: FlagConfig) -> Result<Config, ConfigError> {
         let settings = Settings::load(&flags)?;
-        let hosts = settings.hosts.iter().map(resolve_host).collect::<Result<_, _>>()?;
-        Ok(Config { data_dir: settings.data_dir, retention: settings.retention, hosts })
+        let hosts: Vec<HostConfig> = settings.hosts.iter().map(resolve_host).collect::<Result<_, _>>()?;
+        let mut forwards: Vec<crate::forward::Forward> = Vec::new();
+        for file in &settings.file.forwards {
+            let forward = crate::forward::Forward::resolve(file, &hosts).map_err(ConfigError::Forward)?;
+            if forwards.iter().any(|f| f.name == forward.name) {
+                return Err(ConfigError::Forward(format!("forward {:?}: two forwards have this name", forward.name)));
+            }
+            forwards.push(forward);
+        }
+        Ok(Config { data_dir: settings.data_dir, retention: settings.retention, hosts, forwards })
     }
 }
 
@@ -270,6 +283,37 @@ mod tests {
         let twice = "[[host]]\nname = \"a\"\nendpoint = \"tcp://h\"\n";
         let error = with_file(&format!("{twice}{twice}")).unwrap_err();
         assert!(error.to_string().contains("two hosts"), "{error}");
+    }
+
+    #[test]
+    fn forwards_are_checked_and_name_what_is_wrong() {
+        let host = "[[host]]\nname = \"h1\"\nendpoint = \"tcp://127.0.0.1:2375\"\n";
+        let config = with_file(&format!(
+            "{host}[[forward]]\nname = \"hinemos\"\ntarget = \"udp://127.0.0.1\"\nsend = [\"events\", \"states\"]\nseverity = {{ exited = \"crit\" }}\n"
+        ))
+        .unwrap();
+        let [forward] = &config.forwards[..] else { panic!("one forward expected") };
+        assert_eq!(forward.target.to_string(), "udp://127.0.0.1:514");
+        assert!(forward.events && forward.states && !forward.transitions);
+        assert_eq!(forward.hosts, ["h1"]);
+        assert_eq!(forward.backlog, crate::forward::DEFAULT_BACKLOG);
+        for (table, expected) in [
+            ("name = \"f\"\nsend = [\"events\"]\n", "forward \"f\": target"),
+            ("name = \"f\"\ntarget = \"udp://h\"\nsend = [\"logs\"]\n", "forward \"f\": send: \"logs\""),
+            (
+                "name = \"f\"\ntarget = \"udp://h\"\nsend = [\"events\"]\nhosts = [\"h2\"]\n",
+                "\"h2\" is not a configured host",
+            ),
+            (
+                "name = \"f\"\ntarget = \"udp://h\"\nsend = [\"events\"]\nseverity = { exited = \"loud\" }\n",
+                "forward \"f\": severity",
+            ),
+            ("name = \"../f\"\ntarget = \"udp://h\"\nsend = [\"events\"]\n", "forward \"../f\": name"),
+            ("name = \"f\"\ntarget = \"udp://h\"\nsend = [\"events\"]\nbacklogg = 5\n", "backlogg"),
+        ] {
+            let error = with_file(&format!("{host}[[forward]]\n{table}")).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error} (expected {expected})");
+        }
     }
 
     #[test]

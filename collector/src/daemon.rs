@@ -17,6 +17,7 @@ use tokio::time::MissedTickBehavior;
 use crate::config::{Config, ConfigError, HostConfig};
 use crate::docker::DockerClient;
 use crate::events::{self, EventBuffer};
+use crate::forward;
 use crate::sweep::HostSampler;
 use crate::writer::{Job, Writer, WriterError};
 use kura_store::sample::UnixMillis;
@@ -121,9 +122,19 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
         let (slot, stop) = (slot.clone(), server_shutdown.clone());
         std::thread::spawn(move || socket::serve(listener, slot, stop, ServerLimits::default()))
     };
-    let writer = Writer::spawn(store, slot);
+    let writer = Writer::spawn(store, slot.clone());
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let mut forwarders = Vec::new();
+    if !once {
+        for forward in &config.forwards {
+            let spawned = forward::spawn(forward.clone(), slot.clone(), writer.sender(), stop_rx.clone());
+            match spawned {
+                Ok(handle) => forwarders.push(handle),
+                Err(e) => tracing::error!(forward = %forward.name, "cannot start the forwarding's thread: {e}"),
+            }
+        }
+    }
     let mut tasks = JoinSet::new();
     for host in &config.hosts {
         let buffer = EventBuffer::new(last_events.get(&host.name).copied().flatten());
@@ -155,9 +166,22 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
     if drained.is_err() {
         tasks.abort_all();
     }
+    // Forwardings hold senders of the writer's jobs: they end first (within
+    // one send's timeout), off the runtime's threads.
+    let joined = tokio::task::spawn_blocking(move || {
+        for handle in forwarders {
+            let _ = handle.join();
+        }
+    });
+    let _ = joined.await;
     let report = writer.finish();
     server_shutdown.trigger();
-    let _ = server.join();
+    // The trigger wakes the server through its socket's path; if the data
+    // folder was removed meanwhile it cannot, and the process is ending.
+    let server = tokio::task::spawn_blocking(move || server.join());
+    if tokio::time::timeout(Duration::from_secs(5), server).await.is_err() {
+        tracing::warn!("the socket server did not stop (its socket file is gone?); leaving it");
+    }
     let report = report?;
     tracing::info!(
         written = report.written,

@@ -39,6 +39,13 @@ pub enum Job {
     Sweep(Box<SweepBatch>),
     /// Delete history older than this, in budgeted steps between sweeps.
     Prune(UnixMillis),
+    /// Store where a forwarding stopped (see [`crate::forward`]).
+    Cursor {
+        /// The forwarding's name.
+        name: String,
+        /// Its cursor document.
+        value: Vec<u8>,
+    },
 }
 
 /// What the writer did over its life.
@@ -157,6 +164,7 @@ impl WriterState {
                     self.write_backlog();
                 }
                 Some(Job::Prune(before)) => self.pruning = Some(before),
+                Some(Job::Cursor { name, value }) => self.put_cursor(&name, &value),
                 None if self.failing.is_some() => self.write_backlog(),
                 None => self.prune_step(),
             }
@@ -244,6 +252,16 @@ impl WriterState {
                     self.failing = Some(reason);
                 }
             }
+        }
+    }
+
+    /// Stores a forwarding's cursor. Not kept when the store refuses it:
+    /// the forwarding holds its position in memory, and after a restart it
+    /// sends again from the one stored before (repeating, never losing).
+    fn put_cursor(&mut self, name: &str, value: &[u8]) {
+        let Some(store) = &self.store else { return };
+        if let Err(e) = store.put_cursor(name, value) {
+            tracing::warn!(forward = name, "cannot store the forwarding's cursor: {}", error_chain(&e));
         }
     }
 

@@ -16,6 +16,7 @@ use crate::error::QueryError;
 use crate::export::hinemos::{Item, Value};
 use crate::rate::{self, CpuScale, Increase, MemReading, MemUse, SnmpCpuTicks};
 use crate::scope::{Scope, Selection, Target};
+use crate::transition::{self, NS_PER_MS};
 use crate::window::{self, Rows, Window};
 
 /// A command's answer: the items to print, and why selected items have none.
@@ -350,6 +351,85 @@ pub fn proc(scope: &Scope, selection: &Selection, args: &ProcArgs) -> Result<Ans
         match top.and_then(|top| count_matching(&top.value, &regex)) {
             Some(n) => answer.items.push(Item::new(key, Value::Integer(n))),
             None if selection.explicit => answer.missing.push(format!("{key}: no process list stored (not running?)")),
+            None => {}
+        }
+    }
+    Ok(answer)
+}
+
+/// The tally of every container over the window `(now - width, now]`.
+fn window_tallies(scope: &Scope, select: &SelectArgs) -> Result<BTreeMap<String, transition::Tally>, QueryError> {
+    let width = i64::try_from(width_ms(select)?).unwrap_or(i64::MAX);
+    let to_ns = scope.now.saturating_mul(NS_PER_MS);
+    let from_ns = scope.now.saturating_sub(width).saturating_mul(NS_PER_MS).saturating_add(1);
+    let transitions = transition::history(&scope.reader, &scope.host, from_ns, to_ns)?;
+    Ok(transition::tally(&transitions))
+}
+
+/// `kura restarts`: restarts (by the policy or by `docker restart`) per
+/// container in the window.
+pub fn restarts(scope: &Scope, selection: &Selection, select: &SelectArgs) -> Result<Answer, QueryError> {
+    tally_items(scope, selection, select, "restarts", transition::Tally::restarts)
+}
+
+/// `kura oom`: OOM kills per container in the window.
+pub fn oom(scope: &Scope, selection: &Selection, select: &SelectArgs) -> Result<Answer, QueryError> {
+    tally_items(scope, selection, select, "oom_kills", |tally| tally.oom_kills)
+}
+
+/// `<prefix>:<c>,N` for every target, N counted from its tally in the
+/// window (0 without a transition).
+fn tally_items(
+    scope: &Scope,
+    selection: &Selection,
+    select: &SelectArgs,
+    prefix: &str,
+    count: impl Fn(&transition::Tally) -> u64,
+) -> Result<Answer, QueryError> {
+    let tallies = window_tallies(scope, select)?;
+    let items = selection
+        .targets
+        .iter()
+        .map(|t| {
+            let n = tallies.get(&t.series.container.id).map_or(0, &count);
+            Item::new(format!("{prefix}:{}", t.key), Value::Integer(n))
+        })
+        .collect();
+    Ok(Answer { items, ..Answer::default() })
+}
+
+/// The value `kura health` prints for a health status: 0 healthy, 1
+/// starting, 2 unhealthy.
+pub fn health_value(status: &str) -> Option<u64> {
+    match status {
+        "healthy" => Some(0),
+        "starting" => Some(1),
+        "unhealthy" => Some(2),
+        _ => None,
+    }
+}
+
+/// `kura health`: the health check status of each running container that
+/// has one, as inspect reported it in the sweep in force.
+pub fn health(scope: &Scope, selection: &Selection) -> Result<Answer, QueryError> {
+    require_up(scope)?;
+    let mut answer = Answer::default();
+    let samples = scope.sweep_samples(&selection.targets)?;
+    for (target, sample) in selection.targets.iter().zip(samples) {
+        let key = format!("health:{}", target.key);
+        if sample.map(|s| s.state) != Some(State::Running) {
+            if selection.explicit {
+                answer.missing.push(format!("{key}: not running"));
+            }
+            continue;
+        }
+        let details = scope.reader.details_at(target.series.series, scope.now)?;
+        match details.as_ref().and_then(|d| d.value.health.as_deref()) {
+            Some(status) => match health_value(status) {
+                Some(value) => answer.items.push(Item::new(key, Value::Integer(value))),
+                None => answer.missing.push(format!("{key}: unknown health status {status:?}")),
+            },
+            None if selection.explicit => answer.missing.push(format!("{key}: no health check")),
             None => {}
         }
     }

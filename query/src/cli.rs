@@ -4,7 +4,9 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+use crate::feed::Hostname;
 
 /// Answers monitoring questions from kura's store, in the `key,value` lines
 /// Hinemos' custom monitor reads.
@@ -17,11 +19,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
   kura cpu -n 'web*'                  # cpu_usage:web1,12.50 (percent of the host, 5 min window)
   kura mem --limit --host docker_host1
   kura ps --all
+  kura transitions --since 2h -n web      # every change of state, with its cause
+  kura restarts --window 10m              # restarts:web,3
+  kura events --cursor hinemos --syslog udp://127.0.0.1:514
   kura stop -n 'web*' --host docker_host1 --config /etc/kura/collector.toml
 
-Exit status: 0 every selected item printed; 1 nothing or not everything could be
-answered (stale store, unknown host or container, store unreadable; a line on
-stderr says why); 2 bad arguments. The container operations (exec, cp, start,
+Exit status: 0 every selected item printed (or sent); 1 nothing or not everything
+could be answered or sent (stale store, unknown host or container, store
+unreadable, receiver down; a line on stderr says why); 2 bad arguments; 3 the
+cursor is in use by another kura run. The container operations (exec, cp, start,
 stop, restart, rm) are kura-ops': see `kura exec --help` and README."
 )]
 pub struct Cli {
@@ -36,7 +42,7 @@ pub struct Cli {
 pub enum Program {
     /// A question answered from the store.
     #[command(flatten)]
-    Query(Command),
+    Query(Box<Command>),
     /// A container operation, handed to `kura-ops`.
     #[command(flatten)]
     Ops(OpsCommand),
@@ -100,6 +106,48 @@ Example:
     /// A table of the newest state of every container of the host (for people, not Hinemos).
     #[command(after_help = "Example:\n  $ kura ps --all")]
     Ps(PsArgs),
+    /// Every change of state of the containers in a span, in order, with what explains it.
+    #[command(after_help = "Each line: time, host, name, 12-character id, from -> to, and what explains it
+(exit code, OOM kill, signal, restart by policy or by hand, health, rename, removal;
+\"seen by sweep\" when the events that would have said it were lost).
+Examples:
+  $ kura transitions --since 1h -n web
+  2026-11-28T10:02:03.512+09:00 docker_host1 web 90b56eb899e7 running -> restarting exit 1
+  2026-11-28T10:02:04.127+09:00 docker_host1 web 90b56eb899e7 restarting -> running restart by policy
+  $ kura transitions --since 1h --summary
+  web 90b56eb899e7 docker_host1: 5 restarts in 1h, 5 exits, last exit 1, now running
+  $ kura transitions --cursor hinemos --syslog tcp://hinemos:514   # from cron: each one once")]
+    Transitions(TransitionsArgs),
+    /// Restarts per container in the window (by its restart policy or by docker restart): restarts:<c>,N.
+    #[command(after_help = "Counted from events and sweeps (a start or restart by hand resets inspect's
+RestartCount, so it is not used alone). A start by hand after a stop is not a restart.
+Example:
+  $ kura restarts --window 10m
+  restarts:web,3")]
+    Restarts(SelectArgs),
+    /// OOM kills per container in the window: oom_kills:<c>,N.
+    #[command(after_help = "Example:\n  $ kura oom --window 1h\n  oom_kills:web,1")]
+    Oom(SelectArgs),
+    /// Health check status per running container: health:<c>,0 (healthy), 1 (starting) or 2 (unhealthy).
+    #[command(after_help = "Containers without a health check, or not running, print nothing.
+Example:
+  $ kura health
+  health:web,0")]
+    Health(SelectArgs),
+    /// Each container's state in the newest sweep, printed or sent as syslog (HOSTNAME = its 12-character id).
+    #[command(after_help = "Examples:
+  $ kura states
+  2026-11-28 10:00:00 90b56eb899e7 running
+  $ kura states --syslog udp://127.0.0.1:514                     # message: 90b56eb899e7 running
+  $ kura states --changes-only --cursor hinemos --syslog udp://127.0.0.1:514")]
+    States(StatesArgs),
+    /// Stored Docker events, one line each, printed or sent as syslog.
+    #[command(after_help = "Each line: <time> <host> <type> <action> <id12> <name> <key=value attributes>.
+Examples:
+  $ kura events --since 10m
+  2026-11-28T10:00:00.123456789+09:00 docker_host1 container die 90b56eb899e7 web exitCode=1 image=busybox
+  $ kura events --cursor hinemos --syslog udp://127.0.0.1:514     # from cron: each event once")]
+    Events(EventsArgs),
 }
 
 /// The container operations for Hinemos jobs. `kura` hands each to
@@ -329,4 +377,137 @@ pub struct PsArgs {
     /// Include stopped containers.
     #[arg(short, long)]
     pub all: bool,
+}
+
+/// Where the store is and which hosts, for the history commands (every
+/// host by default).
+#[derive(Clone, Debug, Args)]
+pub struct StoreArgs {
+    /// The collector's data folder [default: $KURA_DATA, else /var/lib/kura as root, else ~/.local/share/kura].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Only this host, as the collector names it [default: every host].
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+}
+
+/// A span of history.
+#[derive(Clone, Debug, Args)]
+pub struct SpanArgs {
+    /// From this long ago (10m, 2h, 7d) or this time (RFC 3339); with a new cursor, where it starts.
+    #[arg(long, value_name = "DUR|TIME", default_value = "1h")]
+    pub since: String,
+    /// Up to this time (RFC 3339) or this long ago [default: now].
+    #[arg(long, value_name = "TIME|DUR", conflicts_with = "cursor")]
+    pub until: Option<String>,
+}
+
+/// Where a feed goes, how its messages look, and its cursor.
+#[derive(Clone, Debug, Args)]
+#[command(group(ArgGroup::new("target").args(["syslog", "file"])))]
+pub struct SendArgs {
+    /// Send syslog messages to udp://HOST[:514] or tcp://HOST[:514] (nothing on stdout).
+    #[arg(long, value_name = "URL")]
+    pub syslog: Option<String>,
+    /// Append the lines to this file (nothing on stdout).
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// Go on from where the last run with this name stopped (kept in DATA/cursors/), and remember where this one stops: every item is delivered once.
+    #[arg(long, value_name = "NAME", requires = "target")]
+    pub cursor: Option<String>,
+    /// Whose name the syslog HOSTNAME carries (a name that cannot be one falls back to the 12-character id, then the host).
+    #[arg(long, value_enum, value_name = "WHOSE")]
+    pub hostname: Option<Hostname>,
+    /// Syslog facility (kern, user, daemon, local0 ... local7).
+    #[arg(long, value_name = "NAME", default_value = "user")]
+    pub facility: String,
+    /// Syslog TAG.
+    #[arg(long, value_name = "TAG", default_value = "kura")]
+    pub tag: String,
+    /// The syslog date: RFC 3164 in this machine's local time (TZ), which the receiver takes for its own, or RFC 3339 with the offset (Hinemos 6.2+).
+    #[arg(long, value_enum, value_name = "FORM", default_value_t = Timestamp::Rfc3164)]
+    pub timestamp: Timestamp,
+    /// The severity of messages about KEY (a state, removed, an event action, oom, unhealthy), e.g. exited=crit; repeatable.
+    #[arg(long = "severity", value_name = "KEY=LEVEL")]
+    pub severity: Vec<String>,
+    /// Bound on each connect, send and confirmation.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub timeout: String,
+    /// How long to wait for another run holding the same cursor.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub wait: String,
+}
+
+/// The syslog date's form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Timestamp {
+    /// `Nov  8 01:02:03` in the local time zone.
+    Rfc3164,
+    /// `2026-11-08T01:02:03.000000+09:00`.
+    Rfc3339,
+}
+
+/// How `kura transitions` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TransitionFormat {
+    /// One line per transition.
+    Text,
+    /// CSV with a header row.
+    Csv,
+    /// A JSON array.
+    Json,
+}
+
+/// `kura transitions`.
+#[derive(Clone, Debug, Args)]
+pub struct TransitionsArgs {
+    /// Where and which hosts.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Which span.
+    #[command(flatten)]
+    pub span: SpanArgs,
+    /// Containers whose id starts with ID (a trailing * is allowed).
+    #[arg(short = 'c', long = "id", value_name = "ID", conflicts_with = "name")]
+    pub id: Option<String>,
+    /// Containers named NAME; a trailing * matches a prefix (web*).
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    pub name: Option<String>,
+    /// How to print.
+    #[arg(long, value_enum, default_value_t = TransitionFormat::Text)]
+    pub format: TransitionFormat,
+    /// One line per container that changed: restarts, OOM kills, exits, last exit code, where it is now.
+    #[arg(long, conflicts_with_all = ["target", "format"])]
+    pub summary: bool,
+    /// Where to send them.
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+/// `kura events`.
+#[derive(Clone, Debug, Args)]
+pub struct EventsArgs {
+    /// Where and which hosts.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Which span.
+    #[command(flatten)]
+    pub span: SpanArgs,
+    /// Where to send them.
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+/// `kura states`.
+#[derive(Clone, Debug, Args)]
+pub struct StatesArgs {
+    /// Where, which host, which containers.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Only the states that changed since the last run with --cursor (and `removed` for a container that is gone).
+    #[arg(long, requires = "cursor")]
+    pub changes_only: bool,
+    /// Where to send them.
+    #[command(flatten)]
+    pub send: SendArgs,
 }

@@ -84,4 +84,11 @@ pub enum QueryError {
     /// Rendering refused the items (duplicate keys).
     #[error(transparent)]
     Render(#[from] crate::export::hinemos::RenderError),
+    /// A feed's cursor could not be used (in use by another run: exit status 3).
+    #[error(transparent)]
+    Cursor(#[from] crate::cursor::CursorError),
+    /// A feed could not be delivered (the cursor stays where the last
+    /// confirmed chunk left it).
+    #[error(transparent)]
+    Delivery(#[from] crate::feed::DeliverError<crate::cursor::CursorError>),
 }

@@ -8,9 +8,14 @@
 //! - [`rate`]: pure arithmetic over counters and gauges: reset-aware
 //!   increases, per-second and per-window rates, CPU and memory percentages,
 //!   per-interval series, the host's own share from SNMP readings.
+//! - [`transition`]: every change of a container's state, from events and
+//!   sweeps together, with its cause; restarts and OOM kills counted.
 //! - [`export`]: writers of figures to any `io::Write`;
 //!   [`export::hinemos`] prints custom monitor `key,value` lines.
 //!
+//! - [`feed`]: the lines of `kura events`, `kura transitions` and `kura
+//!   states`, on stdout, in a file or as syslog, delivered in confirmed chunks.
+//! - [`cursor`]: where a feed stopped, kept beside the store and locked per run.
 //! - [`cli`]: the command line (clap).
 //! - [`scope`]: the store, the host, its newest sweep (fresh enough), the
 //!   containers `-n`/`-c` select and their keys.
@@ -24,10 +29,13 @@
 
 pub mod checks;
 pub mod cli;
+pub mod cursor;
 pub mod delegate;
 pub mod error;
 pub mod export;
+pub mod feed;
 pub mod ps;
 pub mod rate;
 pub mod scope;
+pub mod transition;
 pub mod window;

@@ -7,15 +7,17 @@ use std::process::ExitCode;
 use clap::Parser;
 use kura_query::checks::{self, Answer};
 use kura_query::cli::{Cli, Command, Format, HostArgs, OpsCommand, Program};
+use kura_query::cursor::CursorError;
 use kura_query::delegate;
 use kura_query::error::QueryError;
 use kura_query::export::hinemos::{self, RenderOptions};
+use kura_query::feed;
 use kura_query::ps;
 use kura_query::scope::Scope;
 
 fn main() -> ExitCode {
     let command = match Cli::parse().command {
-        Program::Query(command) => command,
+        Program::Query(command) => *command,
         Program::Ops(ops) => {
             // kura-ops replaces this process; exec returns only when it cannot.
             eprintln!("kura: {}", delegate::exec("kura-ops", ops.name(), &OpsCommand::raw_args()));
@@ -27,6 +29,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`kura ps | head`) is not an error.
         Err(QueryError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e @ QueryError::Cursor(CursorError::Busy { .. })) => {
+            eprintln!("kura: {}", one_line(&chain(&e)));
+            ExitCode::from(3)
+        }
         Err(e) => {
             eprintln!("kura: {}", one_line(&chain(&e)));
             ExitCode::from(1)
@@ -56,7 +62,14 @@ fn one_line(message: &str) -> String {
 }
 
 fn run(command: &Command, now: i64) -> Result<(), QueryError> {
-    let host_args = host_args(command);
+    let Some(host_args) = host_args(command) else {
+        // The history feeds read every host, over a span of their own.
+        return match command {
+            Command::Transitions(args) => feed::command::transitions(args, now, &mut io::stdout().lock()),
+            Command::Events(args) => feed::command::events(args, now, &mut io::stdout().lock()),
+            _ => Ok(()),
+        };
+    };
     let now = match &host_args.at {
         Some(at) => {
             let at_ms = chrono::DateTime::parse_from_rfc3339(at)
@@ -72,6 +85,9 @@ fn run(command: &Command, now: i64) -> Result<(), QueryError> {
         }
         None => now,
     };
+    if let Command::States(args) = command {
+        return feed::command::states(args, now, &mut io::stdout().lock());
+    }
     let scope = Scope::open(host_args, now)?;
     let answer = match command {
         Command::Status(_) => checks::status(&scope),
@@ -90,12 +106,18 @@ fn run(command: &Command, now: i64) -> Result<(), QueryError> {
             out.flush()?;
             return Ok(());
         }
+        Command::Restarts(args) => checks::restarts(&scope, &scope.select(args)?, args)?,
+        Command::Oom(args) => checks::oom(&scope, &scope.select(args)?, args)?,
+        Command::Health(args) => checks::health(&scope, &scope.select(args)?)?,
+        // Answered above.
+        Command::Transitions(_) | Command::Events(_) | Command::States(_) => return Ok(()),
     };
     print(&answer, host_args)
 }
 
-fn host_args(command: &Command) -> &HostArgs {
-    match command {
+/// The store, host and time of a command about one host at one time.
+fn host_args(command: &Command) -> Option<&HostArgs> {
+    Some(match command {
         Command::Status(args) | Command::Size(args) => args,
         Command::Count(args) => &args.host,
         Command::Cpu(args) => &args.select.host,
@@ -104,7 +126,10 @@ fn host_args(command: &Command) -> &HostArgs {
         Command::Net(args) => &args.select.host,
         Command::Proc(args) => &args.select.host,
         Command::Ps(args) => &args.select.host,
-    }
+        Command::Restarts(args) | Command::Oom(args) | Command::Health(args) => &args.host,
+        Command::States(args) => &args.select.host,
+        Command::Transitions(_) | Command::Events(_) => return None,
+    })
 }
 
 /// Prints the answer in the chosen format; explains on stderr what is

@@ -162,14 +162,21 @@ fn key_of(series: &SeriesInfo, style: KeyStyle) -> String {
 }
 
 /// `-n NAME` / `-c ID` (a trailing `*` as a prefix match), or everything.
-enum Matcher {
+pub enum Matcher {
+    /// Neither: every container.
     All,
+    /// `-n` or `-c`.
     Pattern(ContainerPattern),
 }
 
 impl Matcher {
     fn new(args: &SelectArgs) -> Result<Matcher, QueryError> {
-        let pattern = match (&args.name, &args.id) {
+        Matcher::from_flags(args.name.as_deref(), args.id.as_deref())
+    }
+
+    /// The matcher of `-n` (`name`) or `-c` (`id`), which exclude each other.
+    pub fn from_flags(name: Option<&str>, id: Option<&str>) -> Result<Matcher, QueryError> {
+        let pattern = match (name, id) {
             (Some(name), _) => ContainerPattern::name(name),
             (None, Some(id)) => ContainerPattern::id(id),
             (None, None) => return Ok(Matcher::All),
@@ -177,18 +184,26 @@ impl Matcher {
         pattern.map(Matcher::Pattern).map_err(|e| QueryError::Usage(e.to_string()))
     }
 
-    fn matches(&self, series: &SeriesInfo) -> bool {
+    /// Whether the series' container is selected.
+    pub fn matches(&self, series: &SeriesInfo) -> bool {
+        self.matches_container(&series.container.id, &series.container.name)
+    }
+
+    /// Whether the container with this full id and name is selected.
+    pub fn matches_container(&self, id: &str, name: &str) -> bool {
         match self {
             Matcher::All => true,
-            Matcher::Pattern(pattern) => pattern.matches(&series.container.name, &series.container.id),
+            Matcher::Pattern(pattern) => pattern.matches(name, id),
         }
     }
 
-    fn explicit(&self) -> bool {
+    /// Whether `-n` or `-c` was given.
+    pub fn explicit(&self) -> bool {
         !matches!(self, Matcher::All)
     }
 
-    fn describe(&self) -> String {
+    /// The selector as written, for messages.
+    pub fn describe(&self) -> String {
         match self {
             Matcher::All => "anything".to_owned(),
             Matcher::Pattern(pattern) => pattern.to_string(),

@@ -99,6 +99,45 @@ pub struct FileConfig {
     /// The hosts.
     #[serde(default, rename = "host")]
     pub hosts: Vec<FileHost>,
+    /// Continuous forwarding of events, transitions or states to a syslog
+    /// receiver (`[[forward]]`), read by the collector.
+    #[serde(default, rename = "forward")]
+    pub forwards: Vec<FileForward>,
+}
+
+/// One `[[forward]]` table: what the collector sends, where, and how the
+/// messages look (the same options as `kura events --syslog`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileForward {
+    /// The forwarding's name: its cursor in the store.
+    pub name: String,
+    /// `udp://HOST[:514]` or `tcp://HOST[:514]`.
+    pub target: Option<String>,
+    /// A file to append lines to, instead of a syslog target.
+    pub file: Option<PathBuf>,
+    /// What to send: any of `events`, `transitions`, `states` (states on change).
+    pub send: Vec<String>,
+    /// Only these hosts (default: every configured host).
+    pub hosts: Option<Vec<String>>,
+    /// Whose name the HOSTNAME carries: `id`, `name` or `host`.
+    pub hostname: Option<String>,
+    /// Syslog facility, default `user`.
+    pub facility: Option<String>,
+    /// Syslog TAG, default `kura`.
+    pub tag: Option<String>,
+    /// `rfc3164` (default) or `rfc3339`.
+    pub timestamp: Option<String>,
+    /// Severities by key, e.g. `{ exited = "crit" }`.
+    #[serde(default)]
+    pub severity: std::collections::BTreeMap<String, String>,
+    /// Messages held while the receiver is away; past it the oldest are
+    /// dropped (and counted in one warning). Default 10 000.
+    pub backlog: Option<usize>,
+    /// How often new history is looked for, default `2s`.
+    pub every: Option<String>,
+    /// Bound on each connect, send and confirmation, default `5s`.
+    pub timeout: Option<String>,
 }
 
 /// Per-host settings that have collector-wide defaults.

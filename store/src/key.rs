@@ -55,11 +55,13 @@ pub enum Tree {
     Snmp = 11,
     /// Host id + time -> size sweep (JSON).
     Sizes = 12,
+    /// Cursor name -> where the collector's forwarding of that name stopped.
+    Cursors = 13,
 }
 
 impl Tree {
     /// Every tree, in code order.
-    pub const ALL: [Tree; 13] = [
+    pub const ALL: [Tree; 14] = [
         Tree::Meta,
         Tree::Hosts,
         Tree::Series,
@@ -73,6 +75,7 @@ impl Tree {
         Tree::Events,
         Tree::Snmp,
         Tree::Sizes,
+        Tree::Cursors,
     ];
 
     /// The sled tree name.
@@ -91,6 +94,7 @@ impl Tree {
             Tree::Events => "events",
             Tree::Snmp => "snmp",
             Tree::Sizes => "sizes",
+            Tree::Cursors => "cursors",
         }
     }
 
@@ -232,7 +236,7 @@ mod tests {
         for tree in Tree::ALL {
             assert_eq!(Tree::from_code(tree.code()), Some(tree));
         }
-        assert_eq!(Tree::from_code(13), None);
+        assert_eq!(Tree::from_code(14), None);
     }
 
     #[test]

@@ -28,6 +28,7 @@
 //! | `events` | host id + time ns + FNV-1a hash of the event | the event (JSON); storing it twice stores it once |
 //! | `snmp` | host id + first sweep time | a record block of SNMP readings (JSON), one per block of sweeps |
 //! | `sizes` | host id + time | the size sweep (JSON) |
+//! | `cursors` | cursor name | where the collector's `[[forward]]` of that name stopped (its JSON), written by the writer thread |
 //!
 //! # Head and blocks
 //!
@@ -72,12 +73,14 @@
 //! - `page`: the head page and record block formats.
 //! - `write`: [`Store::write_sweep`] and compaction.
 //! - `prune`: [`Store::prune`], retention in small steps.
+//! - `cursor`: [`Store::put_cursor`] and [`Reader::cursor`], the forwardings' cursors.
 //! - [`reader`]: [`Reader`], the query API over either transport.
 //! - [`socket`]: the collector's unix socket: server and client.
 //! - `varint`: varints and zigzag.
 
 pub mod codec;
 pub mod config;
+mod cursor;
 mod damage;
 mod db;
 pub mod duration;

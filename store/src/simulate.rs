@@ -108,7 +108,7 @@ impl Rng {
 
     /// True with probability `1 / n`.
     fn one_in(&mut self, n: u64) -> bool {
-        n == 0 || self.next() % n == 0
+        n == 0 || self.next().is_multiple_of(n)
     }
 }
 
@@ -312,7 +312,7 @@ impl Simulator {
             },
             unsupported: Vec::new(),
         });
-        batch.sizes = (self.sweep % 360 == 0).then(|| Sizes {
+        batch.sizes = self.sweep.is_multiple_of(360).then(|| Sizes {
             images: 474_361_657,
             containers: [
                 ("running", 6 * 1024),

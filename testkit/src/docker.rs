@@ -205,7 +205,9 @@ impl Container {
     /// Removes the container now (what drop does), e.g. to test a container
     /// vanishing mid-sample.
     pub fn remove(&self) {
-        let _ = docker(&["rm", "-f", "-v", &self.name]);
+        // By id once known: a test may have renamed it.
+        let target = if self.id.is_empty() { &self.name } else { &self.id };
+        let _ = docker(&["rm", "-f", "-v", target]);
     }
 }
 

@@ -73,6 +73,7 @@ pub struct Rsyslog {
     dir: TempDir,
     udp_port: u16,
     tcp_port: u16,
+    tz: Option<String>,
     child: Option<Child>,
 }
 
@@ -81,6 +82,16 @@ impl Rsyslog {
     /// until a probe sent to each input reaches the output file; `Err` says
     /// why it is unavailable.
     pub fn start() -> Result<Rsyslog, String> {
+        Rsyslog::start_in(None)
+    }
+
+    /// As [`start`](Rsyslog::start), with rsyslogd's local time zone set
+    /// (`TZ=zone`): it reads RFC 3164 timestamps as times of that zone.
+    pub fn start_in_zone(zone: &str) -> Result<Rsyslog, String> {
+        Rsyslog::start_in(Some(zone.to_owned()))
+    }
+
+    fn start_in(tz: Option<String>) -> Result<Rsyslog, String> {
         if !have_program("rsyslogd") {
             return Err("the rsyslogd binary is not on PATH (apt-get install rsyslog)".to_owned());
         }
@@ -93,7 +104,7 @@ impl Rsyslog {
         while tcp_port == udp_port {
             tcp_port = free_port();
         }
-        let mut rsyslog = Rsyslog { dir, udp_port, tcp_port, child: None };
+        let mut rsyslog = Rsyslog { dir, udp_port, tcp_port, tz, child: None };
         rsyslog.spawn()?;
         rsyslog.wait_ready()?;
         Ok(rsyslog)
@@ -148,7 +159,36 @@ impl Rsyslog {
     /// file stays readable until the guard drops.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // A frozen process would not act on SIGTERM.
+            let _ = Command::new("kill").args(["-CONT", &child.id().to_string()]).status();
             stop(&mut child);
+        }
+    }
+
+    /// Starts rsyslogd again after [`stop`](Rsyslog::stop), on the same
+    /// ports and output file, and waits until it receives.
+    pub fn start_again(&mut self) -> Result<(), String> {
+        self.stop();
+        self.spawn()?;
+        self.wait_ready()
+    }
+
+    /// Stops rsyslogd with SIGSTOP: it keeps its sockets but reads nothing
+    /// (a stalled receiver) until [`thaw`](Rsyslog::thaw).
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen rsyslogd go on (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let pid = child.id().to_string();
+            let sent = std::process::Command::new("kill").args([signal, &pid]).status();
+            assert!(sent.is_ok_and(|s| s.success()), "kill {signal} {pid} failed");
         }
     }
 
@@ -179,7 +219,11 @@ template(name="kuraTestRecord" type="string" string="%inputname%\t%hostname%\t%s
         let log_path = dir.join("rsyslogd.log");
         let log = File::create(&log_path).map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
         let log_err = log.try_clone().map_err(|e| format!("cannot reuse {}: {e}", log_path.display()))?;
-        let child = Command::new("rsyslogd")
+        let mut command = Command::new("rsyslogd");
+        if let Some(tz) = &self.tz {
+            command.env("TZ", tz);
+        }
+        let child = command
             .arg("-n")
             .arg("-f")
             .arg(&conf)
@@ -200,7 +244,10 @@ template(name="kuraTestRecord" type="string" string="%inputname%\t%hostname%\t%s
         let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| format!("cannot open a probe socket: {e}"))?;
         let udp_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.udp_port));
         let tcp_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.tcp_port));
-        let probe = |input: &str| format!("<14>Jan  1 00:00:00 kura-testkit {PROBE_TAG} {input}\n");
+        // Each start has its own probes: a restarted rsyslogd is ready when
+        // its own arrive, not those of the one before.
+        let nonce = format!("{:?}", Instant::now());
+        let probe = |input: &str| format!("<14>Jan  1 00:00:00 kura-testkit {PROBE_TAG} {input} {nonce}\n");
         let mut tcp_sent = false;
         let deadline = Instant::now() + READY_TIMEOUT;
         while Instant::now() < deadline {
@@ -218,8 +265,11 @@ template(name="kuraTestRecord" type="string" string="%inputname%\t%hostname%\t%s
                 }
             }
             let text = read_lossy(&self.output_path());
-            let arrived =
-                |input: &str| text.lines().filter_map(Record::parse).any(|r| r.tag == PROBE_TAG && r.input == input);
+            let arrived = |input: &str| {
+                text.lines()
+                    .filter_map(Record::parse)
+                    .any(|r| r.tag == PROBE_TAG && r.input == input && r.msg.ends_with(&nonce))
+            };
             if arrived("imudp") && arrived("imtcp") {
                 return Ok(());
             }

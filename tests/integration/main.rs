@@ -6,6 +6,7 @@
 
 mod collector;
 mod disk_full;
+mod forward;
 mod foundation;
 mod ops;
 mod query;
@@ -13,3 +14,4 @@ mod snmp;
 mod store_damage;
 mod syslog;
 mod tls;
+mod transitions;
