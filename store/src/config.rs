@@ -97,6 +97,51 @@ pub struct FileConfig {
     /// The hosts.
     #[serde(default, rename = "host")]
     pub hosts: Vec<FileHost>,
+    /// Hinemos' node repository, kept in step with the containers by
+    /// `kura nodes` (and by the collector when `interval` is set).
+    pub hinemos: Option<FileHinemos>,
+}
+
+/// The `[hinemos]` table: the manager, how to log in, how nodes are named.
+/// `kura-nodes` checks the values; this is only their shape.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHinemos {
+    /// The manager, `http://HOST:8080` (kura adds `/HinemosWeb/api`).
+    pub manager: Option<String>,
+    /// The login, default `hinemos`.
+    pub user: Option<String>,
+    /// A file holding the password (its first line); never the password itself.
+    pub password_file: Option<PathBuf>,
+    /// PEM certificates to trust for an `https://` manager (else the
+    /// public web roots).
+    pub ca_file: Option<PathBuf>,
+    /// Per-request timeout, default `10s`.
+    pub timeout: Option<String>,
+    /// When set, the collector keeps the repository in step this often
+    /// (e.g. `5m`); without it only `kura nodes apply` (cron) does.
+    pub interval: Option<String>,
+    /// Between the host's facility id and the container name, default `-`.
+    pub separator: Option<String>,
+    /// The owner role of what kura adds, default `ALL_USERS`.
+    pub owner_role: Option<String>,
+    /// Remove the nodes of containers that are gone (`--delete`).
+    pub delete: Option<bool>,
+    /// Take over nodes kura did not create (`--adopt`).
+    pub adopt: Option<bool>,
+    /// Release nodes from label scopes their label no longer names (`--unassign`).
+    pub unassign: Option<bool>,
+}
+
+/// A host's `[host.hinemos]` table: how its node appears in Hinemos.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHostHinemos {
+    /// The host node's facility id, default the host's name.
+    pub facility_id: Option<String>,
+    /// The address of the host node and its container nodes, default the
+    /// endpoint's host (resolved), or 127.0.0.1 for a unix socket.
+    pub ip_address: Option<String>,
 }
 
 /// Per-host settings that have collector-wide defaults.
@@ -147,6 +192,8 @@ pub struct FileHost {
     pub settings: HostSettings,
     /// SNMP, when the host's memory and CPU should be read.
     pub snmp: Option<FileSnmp>,
+    /// How the host's node appears in Hinemos.
+    pub hinemos: Option<FileHostHinemos>,
 }
 
 /// A host's `[host.snmp]` table.
@@ -207,6 +254,8 @@ pub struct HostEntry {
     pub settings: HostSettings,
     /// SNMP, if any.
     pub snmp: Option<FileSnmp>,
+    /// Its Hinemos node settings, if any.
+    pub hinemos: Option<FileHostHinemos>,
 }
 
 /// The configuration as every kura program sees it.
@@ -257,6 +306,7 @@ impl Settings {
                 tls_cert_path: std::env::var_os("DOCKER_CERT_PATH").map(PathBuf::from),
                 settings: HostSettings::default(),
                 snmp: None,
+                hinemos: None,
             };
             hosts.push(entry(&host, &defaults)?);
         }
@@ -267,6 +317,7 @@ impl Settings {
                 tls_cert_path: None,
                 settings: HostSettings::default(),
                 snmp: None,
+                hinemos: None,
             };
             hosts.push(entry(&host, &defaults)?);
         }
@@ -344,6 +395,7 @@ fn entry(host: &FileHost, defaults: &HostSettings) -> Result<HostEntry, ConfigEr
         tls_cert_path: host.tls_cert_path.clone(),
         settings: defaults.overlaid(&host.settings),
         snmp: host.snmp.clone(),
+        hinemos: host.hinemos.clone(),
     })
 }
 
