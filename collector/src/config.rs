@@ -13,6 +13,8 @@ use std::time::Duration;
 use kura_store::config::{self as settings, FileSnmp, FlagConfig, HostEntry, Settings};
 use kura_store::endpoint::Endpoint;
 
+use kura_nodes::settings::NodesSettings;
+
 use crate::docker::{client_config, ApiVersion, DockerClient, DockerError, TlsError};
 use crate::snmp::{SnmpConfig, SnmpVersion};
 
@@ -22,6 +24,9 @@ pub enum ConfigError {
     /// The file, the flags or a host's name or endpoint.
     #[error(transparent)]
     Settings(#[from] settings::ConfigError),
+    /// `[hinemos]` is unusable.
+    #[error(transparent)]
+    Nodes(#[from] kura_nodes::settings::SettingsError),
     /// TLS settings of a host are unusable.
     #[error("host {host}: {source}")]
     Tls {
@@ -91,6 +96,9 @@ pub struct Config {
     pub retention: Duration,
     /// The hosts, names unique.
     pub hosts: Vec<HostConfig>,
+    /// Hinemos' node repository, kept in step on `[hinemos] interval`;
+    /// `None` when no interval is set.
+    pub nodes: Option<NodesSettings>,
 }
 
 /// Defaults, documented in README.
@@ -119,8 +127,28 @@ impl Config {
     pub fn resolve(flags: FlagConfig) -> Result<Config, ConfigError> {
         let settings = Settings::load(&flags)?;
         let hosts = settings.hosts.iter().map(resolve_host).collect::<Result<_, _>>()?;
-        Ok(Config { data_dir: settings.data_dir, retention: settings.retention, hosts })
+        let nodes = resolve_nodes(&settings)?;
+        Ok(Config { data_dir: settings.data_dir, retention: settings.retention, hosts, nodes })
     }
+}
+
+/// `[hinemos]`, checked whether or not the collector uses it (one file,
+/// one verdict for every kura program); kept when it sets an interval,
+/// which needs a manager and a readable password file at start.
+fn resolve_nodes(settings: &Settings) -> Result<Option<NodesSettings>, ConfigError> {
+    let nodes = NodesSettings::resolve(settings, &kura_nodes::settings::Overrides::default())?;
+    if nodes.interval.is_none() {
+        return Ok(None);
+    }
+    let Some(manager) = &nodes.manager else {
+        return Err(settings::ConfigError::Range {
+            key: "[hinemos] interval".to_owned(),
+            reason: "needs manager (and password_file) in [hinemos]",
+        }
+        .into());
+    };
+    manager.client_config()?;
+    Ok(Some(nodes))
 }
 
 fn setting(host: &str, key: &str, text: &Option<String>, fallback: Duration) -> Result<Duration, ConfigError> {

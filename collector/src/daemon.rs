@@ -121,7 +121,7 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
         let (slot, stop) = (slot.clone(), server_shutdown.clone());
         std::thread::spawn(move || socket::serve(listener, slot, stop, ServerLimits::default()))
     };
-    let writer = Writer::spawn(store, slot);
+    let writer = Writer::spawn(store, slot.clone());
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -144,6 +144,9 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
     }
     if !once {
         tasks.spawn(prune_loop(config.retention, writer.sender(), stop_rx.clone()));
+        if let Some(nodes) = config.nodes.clone() {
+            tasks.spawn(crate::nodes::keep_in_step(nodes, slot, stop_rx.clone()));
+        }
         tokio::select! {
             _ = shutdown => tracing::info!("stopping: signal received"),
             _ = wait_all(&mut tasks) => {}

@@ -130,7 +130,9 @@ fn run(args: &NodesArgs, apply: bool) -> Result<u8, Failure> {
                 warn(&one.host, warning);
             }
         }
-        print_json(&desired)?;
+        if !desired.is_empty() {
+            print_json(&desired)?;
+        }
         return Ok(code);
     };
     let mut plans: Vec<Plan> = Vec::new();

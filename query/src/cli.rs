@@ -85,6 +85,13 @@ Example:
     /// A table of the newest state of every container of the host (for people, not Hinemos).
     #[command(after_help = "Example:\n  $ kura ps --all")]
     Ps(PsArgs),
+    /// Hinemos' node repository in step with the containers: `kura nodes plan|apply ...` runs kura-nodes (see `kura nodes --help`).
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Nodes {
+        /// Everything after `nodes`, passed to kura-nodes as it is (`--help` included).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// Where to read and which host.

@@ -9,11 +9,18 @@ use kura_query::checks::{self, Answer};
 use kura_query::cli::{Cli, Command, Format, HostArgs};
 use kura_query::error::QueryError;
 use kura_query::export::hinemos::{self, RenderOptions};
-use kura_query::ps;
 use kura_query::scope::Scope;
+use kura_query::{delegate, ps};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Nodes { args } = &cli.command {
+        // `kura nodes plan ...` is `kura-nodes plan ...`; bare `kura nodes`, its help.
+        let (first, rest) = args.split_first().map_or(("--help".into(), &[][..]), |(f, r)| (f.clone(), r));
+        let error = delegate::exec("kura-nodes", &first.to_string_lossy(), rest);
+        eprintln!("kura: {error}");
+        return ExitCode::from(1);
+    }
     let now = chrono::Utc::now().timestamp_millis();
     match run(&cli.command, now) {
         Ok(()) => ExitCode::SUCCESS,
@@ -48,7 +55,9 @@ fn one_line(message: &str) -> String {
 }
 
 fn run(command: &Command, now: i64) -> Result<(), QueryError> {
-    let host_args = host_args(command);
+    let Some(host_args) = host_args(command) else {
+        return Err(QueryError::Usage("kura nodes is answered by kura-nodes".to_owned()));
+    };
     let now = match &host_args.at {
         Some(at) => {
             let at_ms = chrono::DateTime::parse_from_rfc3339(at)
@@ -74,6 +83,7 @@ fn run(command: &Command, now: i64) -> Result<(), QueryError> {
         Command::Disk(args) => checks::disk(&scope, &scope.select(&args.select)?, args)?,
         Command::Net(args) => checks::net(&scope, &scope.select(&args.select)?, args)?,
         Command::Proc(args) => checks::proc(&scope, &scope.select(&args.select)?, args)?,
+        Command::Nodes { .. } => return Err(QueryError::Usage("kura nodes is answered by kura-nodes".to_owned())),
         Command::Ps(args) => {
             let selection = scope.select(&args.select)?;
             let rows = ps::rows(&scope, &selection, checks::width_ms(&args.select)?, args.all)?;
@@ -86,8 +96,8 @@ fn run(command: &Command, now: i64) -> Result<(), QueryError> {
     print(&answer, host_args)
 }
 
-fn host_args(command: &Command) -> &HostArgs {
-    match command {
+fn host_args(command: &Command) -> Option<&HostArgs> {
+    Some(match command {
         Command::Status(args) | Command::Size(args) => args,
         Command::Count(args) => &args.host,
         Command::Cpu(args) => &args.select.host,
@@ -96,7 +106,9 @@ fn host_args(command: &Command) -> &HostArgs {
         Command::Net(args) => &args.select.host,
         Command::Proc(args) => &args.select.host,
         Command::Ps(args) => &args.select.host,
-    }
+        // Handed to kura-nodes by `main`, before any store is opened.
+        Command::Nodes { .. } => return None,
+    })
 }
 
 /// Prints the answer in the chosen format; explains on stderr what is

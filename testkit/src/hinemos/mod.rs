@@ -98,6 +98,29 @@ impl ContractManager {
     pub fn node(&self, id: &str) -> Option<StoredNode> {
         self.state().node(id).cloned()
     }
+
+    /// The node members and child scopes of a scope.
+    pub fn members(&self, scope: &str) -> std::collections::BTreeSet<String> {
+        self.state().members(scope)
+    }
+
+    /// Whether a scope exists.
+    pub fn has_scope(&self, id: &str) -> bool {
+        matches!(self.state().facilities.get(id), Some(model::Facility::Scope(_)))
+    }
+
+    /// Arranges a scope, as an operator would add it (`parent` `None`: the top).
+    pub fn add_scope(&self, id: &str, parent: Option<&str>) -> Result<(), String> {
+        let body = serde_json::json!({"parentFacilityId": parent,
+            "scopeInfo": {"facilityId": id, "facilityName": id, "ownerRoleId": "ALL_USERS"}});
+        self.state().arrange("/scope", &body)
+    }
+
+    /// Arranges a node from an `AddNodeRequest` document, as an operator
+    /// (or the 2015 scripts) would add it.
+    pub fn add_node(&self, request: &serde_json::Value) -> Result<(), String> {
+        self.state().arrange("/node", request)
+    }
 }
 
 impl Drop for ContractManager {

@@ -363,6 +363,21 @@ impl State {
         }
     }
 
+    /// A POST of the repository API made by an operator (no token needed).
+    pub fn arrange(&mut self, path: &str, body: &Value) -> Result<(), String> {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let (status, answer) = match path {
+            "/node" => self.add_node(&bytes),
+            "/scope" => self.add_scope(&bytes),
+            other => return Err(format!("cannot arrange {other}")),
+        };
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(format!("{status}: {answer}"))
+        }
+    }
+
     fn login(&mut self, body: &[u8]) -> Answer {
         let Ok(login) = serde_json::from_slice::<LoginRequest>(body) else {
             return invalid("the request body is not a LoginRequest");
