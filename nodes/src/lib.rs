@@ -19,7 +19,7 @@
 //! - [`plan`]: desired vs current -> the changes, and what is held back (pure).
 //! - [`apply`]: the changes made, each with its outcome.
 //! - [`run`]: one host's run, as `kura nodes` and the collector do it.
-//! - [`render`]: tables.
+//! - [`render`]: the tables of plans and reports.
 //! - [`cli`]: the command line.
 
 pub mod apply;
