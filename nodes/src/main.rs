@@ -13,6 +13,7 @@ use kura_nodes::render;
 use kura_nodes::run::{self, RunError};
 use kura_nodes::settings::{NodesSettings, Overrides};
 use kura_store::config::{FlagConfig, Settings};
+use kura_store::message::{chain, one_line};
 use kura_store::Reader;
 
 /// Exit statuses (README, "Exit statuses").
@@ -45,24 +46,6 @@ struct Failure {
 
 fn fail(code: u8, error: impl std::fmt::Display) -> Failure {
     Failure { code, message: error.to_string() }
-}
-
-/// An error and its causes, `outer: inner`, each said once.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message = format!("{message}: {text}");
-        }
-        source = cause.source();
-    }
-    message
-}
-
-fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn warn(host: &str, message: &str) {

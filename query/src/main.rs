@@ -11,6 +11,7 @@ use kura_query::error::QueryError;
 use kura_query::export::hinemos::{self, RenderOptions};
 use kura_query::scope::Scope;
 use kura_query::{delegate, ps};
+use kura_store::message::{chain, one_line};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -31,27 +32,6 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-/// An error and every cause below it, `outer: inner: ...`, each said once
-/// (an error that already quotes its cause is not followed by it again).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message = format!("{message}: {text}");
-        }
-        source = cause.source();
-    }
-    message
-}
-
-/// A message on one line: multi-line reasons (a regex error draws a caret
-/// under the pattern) are joined with single spaces.
-fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn run(command: &Command, now: i64) -> Result<(), QueryError> {

@@ -61,6 +61,7 @@
 //! - [`endpoint`]: Docker endpoints as operators write them.
 //! - [`duration`]: `10s`, `5m`, `35d` as operators write them.
 //! - [`paths`]: the default data folder.
+//! - [`message`]: errors on one line, each cause once (every program's stderr).
 //! - [`simulate`]: realistic simulated history, written through the real store.
 //!
 //! On disk:
@@ -82,6 +83,7 @@ mod db;
 pub mod duration;
 pub mod endpoint;
 pub mod key;
+pub mod message;
 mod page;
 pub mod paths;
 pub mod payload;
