@@ -301,6 +301,29 @@ mod tests {
     }
 
     #[test]
+    fn hinemos_runs_in_the_collector_only_with_an_interval_and_a_readable_password() {
+        assert!(with_file("[hinemos]\nseparator = \"_\"\n").unwrap().nodes.is_none());
+        let error = with_file("[hinemos]\ninterval = \"5m\"\n").unwrap_err();
+        assert!(error.to_string().starts_with("[hinemos] interval: needs manager"), "{error}");
+        let error = with_file(
+            "[hinemos]\nmanager = \"http://127.0.0.1:8080\"\npassword_file = \"/nonexistent\"\ninterval = \"5m\"\n",
+        )
+        .unwrap_err();
+        assert!(error.to_string().starts_with("password file /nonexistent"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("pw");
+        std::fs::write(&password, "secret\n").unwrap();
+        let config = with_file(&format!(
+            "[hinemos]\nmanager = \"http://127.0.0.1:8080\"\npassword_file = \"{}\"\ninterval = \"5m\"\n",
+            password.display()
+        ))
+        .unwrap();
+        let nodes = config.nodes.unwrap();
+        assert_eq!(nodes.interval, Some(Duration::from_secs(300)));
+        assert_eq!(nodes.hosts.len(), 1);
+    }
+
+    #[test]
     fn docker_flags_need_a_name() {
         let error = Config::resolve(FlagConfig { docker: vec!["tcp://127.0.0.1:1".into()], ..FlagConfig::default() })
             .unwrap_err();
