@@ -136,6 +136,8 @@ mod tests {
         // Stable, and distinct where the plain mapping would collide.
         assert_eq!(container_id("h", "-", "we b/ü").0, odd);
         assert_ne!(container_id("h", "-", "we_b/ü").0, odd);
+        // README's example.
+        assert_eq!(container_id("h", "-", "we b").0, "h-we_b.06a66a64");
         let (long, mapped) = container_id("h", "-", &"x".repeat(600));
         assert!(mapped);
         assert_eq!(units(&long), ID_MAX);

@@ -157,14 +157,23 @@ fn run(args: &NodesArgs, apply: bool) -> Result<u8, Failure> {
     Ok(code)
 }
 
-fn output_error(e: io::Error) -> Failure {
-    fail(STORE, format!("cannot write the output: {e}"))
+/// Output that cannot be written. A closed pipe (`kura nodes plan | head`)
+/// is not an error: the reader has what it wanted.
+fn written(result: io::Result<()>) -> Result<(), Failure> {
+    match result {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(fail(STORE, format!("cannot write the output: {e}"))),
+        _ => Ok(()),
+    }
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Failure> {
     let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value).map_err(|e| output_error(e.into()))?;
-    writeln!(out).and_then(|()| out.flush()).map_err(output_error)
+    written(
+        serde_json::to_writer_pretty(&mut out, value)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out))
+            .and_then(|()| out.flush()),
+    )
 }
 
 fn print_plans(plans: &[Plan], format: Format) -> Result<(), Failure> {
@@ -179,9 +188,7 @@ fn print_plans(plans: &[Plan], format: Format) -> Result<(), Failure> {
         return Ok(());
     }
     let mut out = io::stdout().lock();
-    render::table(["HOST", "ACTION", "TARGET", "DETAIL"], &rows, &mut out)
-        .and_then(|()| out.flush())
-        .map_err(output_error)
+    written(render::table(["HOST", "ACTION", "TARGET", "DETAIL"], &rows, &mut out).and_then(|()| out.flush()))
 }
 
 fn print_reports(reports: &[(String, Report)], format: Format) -> Result<(), Failure> {
@@ -203,7 +210,5 @@ fn print_reports(reports: &[(String, Report)], format: Format) -> Result<(), Fai
         return Ok(());
     }
     let mut out = io::stdout().lock();
-    render::table(["HOST", "RESULT", "ACTION", "TARGET", "DETAIL"], &rows, &mut out)
-        .and_then(|()| out.flush())
-        .map_err(output_error)
+    written(render::table(["HOST", "RESULT", "ACTION", "TARGET", "DETAIL"], &rows, &mut out).and_then(|()| out.flush()))
 }

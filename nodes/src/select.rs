@@ -25,7 +25,7 @@ impl Selection {
         };
         match &selection {
             Selection::Name(text) | Selection::Prefix(text) if text.contains('*') => {
-                Err(format!("-n {name:?}: only a trailing * is supported"))
+                Err(format!("{name:?}: only a trailing * is supported"))
             }
             _ => Ok(selection),
         }
