@@ -247,7 +247,7 @@ pub fn build(view: &HostView, naming: &Naming) -> Desired {
         .filter(|(_, value)| !value.is_empty())
         .collect();
         let mut label_scopes = Vec::new();
-        for scope in label_scopes_of(container) {
+        for scope in label_scopes(&container.labels) {
             match check_id(&scope) {
                 Ok(()) if facility::BUILT_IN_SCOPES.contains(&scope.as_str()) => warnings.push(format!(
                     "container {}: label {LABEL_SCOPES} names {scope}, a scope the manager builds itself: skipped",
@@ -284,10 +284,6 @@ pub fn build(view: &HostView, naming: &Naming) -> Desired {
         complete: view.complete,
         warnings,
     }
-}
-
-fn label_scopes_of(container: &Container) -> Vec<String> {
-    label_scopes(&container.labels)
 }
 
 /// The first 12 characters of an id.

@@ -264,7 +264,7 @@ impl Manager {
         }
     }
 
-    /// A call whose answer is decoded; 404 is `None` when `missing_ok`.
+    /// A call whose answer is decoded.
     fn call_for<T: DeserializeOwned>(
         &mut self,
         method: Method,
