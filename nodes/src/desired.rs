@@ -246,14 +246,14 @@ pub fn build(view: &HostView, naming: &Naming) -> Desired {
         .map(|(name, value)| (name.to_owned(), facility::cut(value.trim(), facility::VARIABLE_VALUE_MAX)))
         .filter(|(_, value)| !value.is_empty())
         .collect();
-        let mut label_scopes = Vec::new();
+        let mut named = Vec::new();
         for scope in label_scopes(&container.labels) {
             match check_id(&scope) {
                 Ok(()) if facility::BUILT_IN_SCOPES.contains(&scope.as_str()) => warnings.push(format!(
                     "container {}: label {LABEL_SCOPES} names {scope}, a scope the manager builds itself: skipped",
                     container.name
                 )),
-                Ok(()) => label_scopes.push(scope),
+                Ok(()) => named.push(scope),
                 Err(e) => warnings.push(format!("container {}: label {LABEL_SCOPES}: {e}: skipped", container.name)),
             }
         }
@@ -270,7 +270,7 @@ pub fn build(view: &HostView, naming: &Naming) -> Desired {
             valid: valid_in(container.state),
             variables,
             scopes: vec![CONTAINER_SCOPE.to_owned(), host_scope(&host)],
-            label_scopes,
+            label_scopes: named,
             facility_id,
         });
     }
