@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use kura_store::payload::{null_as_empty, ContainerDetails};
+use kura_store::payload::{null_as_empty, ContainerDetails, PortBinding};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -192,6 +192,23 @@ pub struct InspectHostConfig {
     pub cpu_shares: Option<i64>,
     /// What the daemon does when the container exits.
     pub restart_policy: Option<RestartPolicy>,
+    /// Published ports (`docker run -p`): container port (`80/tcp`) ->
+    /// host bindings; `null` or absent when none.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub port_bindings: BTreeMap<String, Option<Vec<InspectPortBinding>>>,
+}
+
+/// One entry of `HostConfig.PortBindings`. Docker writes `""` for "any
+/// address" and for "a port the daemon picks".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InspectPortBinding {
+    /// The host address, `""` for every address.
+    #[serde(default)]
+    pub host_ip: String,
+    /// The host port, `""` when the daemon picks one.
+    #[serde(default)]
+    pub host_port: String,
 }
 
 /// `HostConfig.RestartPolicy`.
@@ -243,8 +260,25 @@ impl From<&ContainerInspect> for ContainerDetails {
             cpuset_cpus: host.and_then(|h| h.cpuset_cpus.clone()).filter(|c| !c.is_empty()),
             cpu_shares: host.and_then(|h| h.cpu_shares),
             restart_policy: host.and_then(|h| h.restart_policy.as_ref()).and_then(RestartPolicy::spelled),
+            port_bindings: host.map(port_bindings).unwrap_or_default(),
         }
     }
+}
+
+/// The published ports of a host config, flattened: one entry per host
+/// binding, in container port order.
+fn port_bindings(host: &InspectHostConfig) -> Vec<PortBinding> {
+    let given = |text: &str| Some(text.to_owned()).filter(|t| !t.is_empty());
+    host.port_bindings
+        .iter()
+        .flat_map(|(container_port, bindings)| {
+            bindings.iter().flatten().map(move |binding| PortBinding {
+                container_port: container_port.clone(),
+                host_ip: given(&binding.host_ip),
+                host_port: given(&binding.host_port),
+            })
+        })
+        .collect()
 }
 
 impl InspectState {
@@ -381,6 +415,28 @@ mod tests {
         .unwrap();
         assert_eq!(odd.state(), Some(State::Exited));
         assert_eq!(odd.name(), Some("noslash"));
+    }
+
+    #[test]
+    fn published_ports_are_kept_as_given_at_start() {
+        // The fixtures publish nothing: `{}`.
+        assert!(ContainerDetails::from(&inspect("web1")).port_bindings.is_empty());
+        let published: ContainerInspect = parse(
+            "container inspect",
+            br#"{"Id":"abc","Name":"/web","State":{"Status":"running"},"HostConfig":{"PortBindings":{
+                "80/tcp":[{"HostIp":"","HostPort":"8080"},{"HostIp":"127.0.0.1","HostPort":"8081"}],
+                "53/udp":[{"HostIp":"","HostPort":""}],"443/tcp":null}}}"#,
+        )
+        .unwrap();
+        let spelled: Vec<String> =
+            ContainerDetails::from(&published).port_bindings.iter().map(ToString::to_string).collect();
+        assert_eq!(spelled, ["53/udp", "8080->80/tcp", "127.0.0.1:8081->80/tcp"]);
+        let none: ContainerInspect = parse(
+            "container inspect",
+            br#"{"Id":"abc","Name":"/web","State":{"Status":"running"},"HostConfig":{"PortBindings":null}}"#,
+        )
+        .unwrap();
+        assert!(ContainerDetails::from(&none).port_bindings.is_empty());
     }
 
     #[test]

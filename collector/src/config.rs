@@ -13,6 +13,8 @@ use std::time::Duration;
 use kura_store::config::{self as settings, FileSnmp, FlagConfig, HostEntry, Settings};
 use kura_store::endpoint::Endpoint;
 
+use kura_nodes::settings::NodesSettings;
+
 use crate::docker::{client_config, ApiVersion, DockerClient, DockerError, TlsError};
 use crate::snmp::{SnmpConfig, SnmpVersion};
 
@@ -25,6 +27,9 @@ pub enum ConfigError {
     /// A `[[forward]]` is unusable (the message names it and the key).
     #[error("{0}")]
     Forward(String),
+    /// `[hinemos]` is unusable.
+    #[error(transparent)]
+    Nodes(#[from] kura_nodes::settings::SettingsError),
     /// TLS settings of a host are unusable.
     #[error("host {host}: {source}")]
     Tls {
@@ -96,6 +101,9 @@ pub struct Config {
     pub hosts: Vec<HostConfig>,
     /// The `[[forward]]`s, names unique.
     pub forwards: Vec<crate::forward::Forward>,
+    /// Hinemos' node repository, kept in step on `[hinemos] interval`;
+    /// `None` when no interval is set.
+    pub nodes: Option<NodesSettings>,
 }
 
 /// Defaults, documented in README.
@@ -132,8 +140,28 @@ impl Config {
             }
             forwards.push(forward);
         }
-        Ok(Config { data_dir: settings.data_dir, retention: settings.retention, hosts, forwards })
+        let nodes = resolve_nodes(&settings)?;
+        Ok(Config { data_dir: settings.data_dir, retention: settings.retention, hosts, forwards, nodes })
     }
+}
+
+/// `[hinemos]`, checked whether or not the collector uses it (one file,
+/// one verdict for every kura program); kept when it sets an interval,
+/// which needs a manager and a readable password file at start.
+fn resolve_nodes(settings: &Settings) -> Result<Option<NodesSettings>, ConfigError> {
+    let nodes = NodesSettings::resolve(settings, &kura_nodes::settings::Overrides::default())?;
+    if nodes.interval.is_none() {
+        return Ok(None);
+    }
+    let Some(manager) = &nodes.manager else {
+        return Err(settings::ConfigError::Range {
+            key: "[hinemos] interval".to_owned(),
+            reason: "needs manager (and password_file) in [hinemos]",
+        }
+        .into());
+    };
+    manager.client_config()?;
+    Ok(Some(nodes))
 }
 
 fn setting(host: &str, key: &str, text: &Option<String>, fallback: Duration) -> Result<Duration, ConfigError> {
@@ -314,6 +342,29 @@ mod tests {
             let error = with_file(&format!("{host}[[forward]]\n{table}")).unwrap_err().to_string();
             assert!(error.contains(expected), "{error} (expected {expected})");
         }
+    }
+
+    #[test]
+    fn hinemos_runs_in_the_collector_only_with_an_interval_and_a_readable_password() {
+        assert!(with_file("[hinemos]\nseparator = \"_\"\n").unwrap().nodes.is_none());
+        let error = with_file("[hinemos]\ninterval = \"5m\"\n").unwrap_err();
+        assert!(error.to_string().starts_with("[hinemos] interval: needs manager"), "{error}");
+        let error = with_file(
+            "[hinemos]\nmanager = \"http://127.0.0.1:8080\"\npassword_file = \"/nonexistent\"\ninterval = \"5m\"\n",
+        )
+        .unwrap_err();
+        assert!(error.to_string().starts_with("password file /nonexistent"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("pw");
+        std::fs::write(&password, "secret\n").unwrap();
+        let config = with_file(&format!(
+            "[hinemos]\nmanager = \"http://127.0.0.1:8080\"\npassword_file = \"{}\"\ninterval = \"5m\"\n",
+            password.display()
+        ))
+        .unwrap();
+        let nodes = config.nodes.unwrap();
+        assert_eq!(nodes.interval, Some(Duration::from_secs(300)));
+        assert_eq!(nodes.hosts.len(), 1);
     }
 
     #[test]

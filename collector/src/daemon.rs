@@ -155,6 +155,9 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
     }
     if !once {
         tasks.spawn(prune_loop(config.retention, writer.sender(), stop_rx.clone()));
+        if let Some(nodes) = config.nodes.clone() {
+            tasks.spawn(crate::nodes::keep_in_step(nodes, slot, stop_rx.clone()));
+        }
         tokio::select! {
             _ = shutdown => tracing::info!("stopping: signal received"),
             _ = wait_all(&mut tasks) => {}

@@ -14,6 +14,7 @@
 //! - [`batch`]: a sweep's outcome -> the store's batch.
 //! - [`forward`]: `[[forward]]`: events, transitions and states sent to a syslog receiver as they are stored.
 //! - [`writer`]: the thread that owns and writes the store, reopening it after refused writes.
+//! - [`nodes`]: Hinemos' node repository kept in step on `[hinemos] interval` (kura-nodes' plan and apply).
 //! - [`daemon`]: intervals, the socket server, shutdown.
 
 pub mod api;
@@ -23,6 +24,7 @@ pub mod daemon;
 pub mod docker;
 pub mod events;
 pub mod forward;
+pub mod nodes;
 pub mod snmp;
 pub mod stats;
 pub mod sweep;

@@ -36,16 +36,16 @@ pub struct Cli {
     pub command: Program,
 }
 
-/// Which program answers: `kura` itself from the store, or `kura-ops`,
-/// which talks to Docker directly (so that `kura` links no HTTP client).
+/// Which program answers: `kura` itself from the store, or another kura
+/// program ([`Handover`]).
 #[derive(Debug, Subcommand)]
 pub enum Program {
     /// A question answered from the store.
     #[command(flatten)]
     Query(Box<Command>),
-    /// A container operation, handed to `kura-ops`.
+    /// A command another kura program answers.
     #[command(flatten)]
-    Ops(OpsCommand),
+    Handover(Handover),
 }
 
 /// The commands.
@@ -150,10 +150,13 @@ Examples:
     Events(EventsArgs),
 }
 
-/// The container operations for Hinemos jobs. `kura` hands each to
-/// `kura-ops` (beside it) with the same arguments, `--help` included.
+/// The commands another kura program answers, with the same arguments
+/// (`--help` included): the container operations for Hinemos jobs
+/// (`kura-ops`, which talks to Docker) and Hinemos' node repository
+/// (`kura-nodes`, which talks to the manager), so that `kura` links no
+/// HTTP client.
 #[derive(Debug, Subcommand)]
-pub enum OpsCommand {
+pub enum Handover {
     /// Runs a command in containers through Docker's exec API, streaming its output; exits with its exit code.
     #[command(disable_help_flag = true)]
     Exec(Passthrough),
@@ -172,28 +175,31 @@ pub enum OpsCommand {
     /// Removes the selected containers that are exited or created (any state with -f).
     #[command(disable_help_flag = true)]
     Rm(Passthrough),
+    /// Hinemos' node repository in step with the containers: `kura nodes plan|apply ...` (see `kura nodes --help`).
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Nodes(Passthrough),
 }
 
-impl OpsCommand {
-    /// The subcommand's name, as `kura-ops` takes it.
-    pub fn name(&self) -> &'static str {
+impl Handover {
+    /// The program that answers, and its arguments: `kura exec ARGS` is
+    /// `kura-ops exec ARGS`, `kura nodes ARGS` is `kura-nodes ARGS` (bare
+    /// `kura nodes`, its help). The arguments are the command line after
+    /// the subcommand's name, exactly as given: kura has no options before
+    /// the subcommand, and clap's own copy ([`Passthrough::args`]) has lost
+    /// a `--` written first (`kura exec -- --help`).
+    pub fn command_line(&self) -> (&'static str, Vec<OsString>) {
+        let given: Vec<OsString> = std::env::args_os().skip(2).collect();
+        let ops = |name: &str| ("kura-ops", std::iter::once(OsString::from(name)).chain(given.clone()).collect());
         match self {
-            OpsCommand::Exec(_) => "exec",
-            OpsCommand::Cp(_) => "cp",
-            OpsCommand::Start(_) => "start",
-            OpsCommand::Stop(_) => "stop",
-            OpsCommand::Restart(_) => "restart",
-            OpsCommand::Rm(_) => "rm",
+            Handover::Exec(_) => ops("exec"),
+            Handover::Cp(_) => ops("cp"),
+            Handover::Start(_) => ops("start"),
+            Handover::Stop(_) => ops("stop"),
+            Handover::Restart(_) => ops("restart"),
+            Handover::Rm(_) => ops("rm"),
+            Handover::Nodes(_) if given.is_empty() => ("kura-nodes", vec![OsString::from("--help")]),
+            Handover::Nodes(_) => ("kura-nodes", given),
         }
-    }
-
-    /// The arguments to hand over: the command line after the subcommand's
-    /// name, exactly as given. kura has no options before the subcommand,
-    /// so its name is always the first argument; clap's own copy
-    /// ([`Passthrough::args`]) has lost a `--` written first (`kura exec --
-    /// --help`), so the raw command line is what `kura-ops` gets.
-    pub fn raw_args() -> Vec<OsString> {
-        std::env::args_os().skip(2).collect()
     }
 }
 

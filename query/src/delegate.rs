@@ -4,7 +4,7 @@
 //! (`kura-ops`, `kura-nodes`) and `kura`, which Hinemos runs every minute
 //! for its monitors, links no async runtime or HTTP client: `kura exec ...`
 //! replaces this process with `kura-ops exec ...` (same arguments, streams,
-//! exit status and signals).
+//! exit status and signals); see [`crate::cli::Handover`].
 
 use std::ffi::OsString;
 use std::io;
@@ -22,10 +22,10 @@ pub fn sibling(program: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(program))
 }
 
-/// Replaces this process with `program subcommand args...`. Returns only
-/// when that fails, with the reason (naming the program).
-pub fn exec(program: &str, subcommand: &str, args: &[OsString]) -> io::Error {
+/// Replaces this process with `program args...`. Returns only when that
+/// fails, with the reason (naming the program).
+pub fn exec(program: &str, args: &[OsString]) -> io::Error {
     let path = sibling(program);
-    let error = Command::new(&path).arg(subcommand).args(args).exec();
+    let error = Command::new(&path).args(args).exec();
     io::Error::new(error.kind(), format!("cannot run {} (installed beside kura?): {error}", path.display()))
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kura_query::checks::{self, Answer};
-use kura_query::cli::{Cli, Command, Format, HostArgs, OpsCommand, Program};
+use kura_query::cli::{Cli, Command, Format, HostArgs, Program};
 use kura_query::cursor::CursorError;
 use kura_query::delegate;
 use kura_query::error::QueryError;
@@ -14,13 +14,15 @@ use kura_query::export::hinemos::{self, RenderOptions};
 use kura_query::feed;
 use kura_query::ps;
 use kura_query::scope::Scope;
+use kura_store::message::{chain, one_line};
 
 fn main() -> ExitCode {
     let command = match Cli::parse().command {
         Program::Query(command) => *command,
-        Program::Ops(ops) => {
-            // kura-ops replaces this process; exec returns only when it cannot.
-            eprintln!("kura: {}", delegate::exec("kura-ops", ops.name(), &OpsCommand::raw_args()));
+        Program::Handover(handover) => {
+            // The program replaces this process; exec returns only when it cannot.
+            let (program, args) = handover.command_line();
+            eprintln!("kura: {}", delegate::exec(program, &args));
             return ExitCode::from(1);
         }
     };
@@ -38,27 +40,6 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-/// An error and every cause below it, `outer: inner: ...`, each said once
-/// (an error that already quotes its cause is not followed by it again).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message = format!("{message}: {text}");
-        }
-        source = cause.source();
-    }
-    message
-}
-
-/// A message on one line: multi-line reasons (a regex error draws a caret
-/// under the pattern) are joined with single spaces.
-fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn run(command: &Command, now: i64) -> Result<(), QueryError> {

@@ -135,16 +135,10 @@ impl Scope {
     }
 }
 
-/// The median gap between consecutive sweep times (ascending), or the
-/// default when there are fewer than two.
+/// The collector's interval from recent sweep times, or the default when
+/// there are fewer than two.
 fn estimate_interval(times: &[UnixMillis]) -> i64 {
-    let recent = &times[times.len().saturating_sub(7)..];
-    let mut gaps: Vec<i64> = recent.windows(2).map(|w| w[1].saturating_sub(w[0])).filter(|g| *g > 0).collect();
-    if gaps.is_empty() {
-        return DEFAULT_INTERVAL_MS;
-    }
-    gaps.sort_unstable();
-    gaps[gaps.len() / 2]
+    kura_store::record::sweep_interval(times).unwrap_or(DEFAULT_INTERVAL_MS)
 }
 
 /// RFC 3339 in UTC, for messages.
@@ -216,12 +210,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_interval_is_the_median_recent_gap() {
-        assert_eq!(estimate_interval(&[]), DEFAULT_INTERVAL_MS);
+    fn the_interval_defaults_without_two_sweeps() {
         assert_eq!(estimate_interval(&[5]), DEFAULT_INTERVAL_MS);
-        assert_eq!(estimate_interval(&[0, 10_000, 20_000, 30_500, 40_000]), 10_000);
-        // A gap while the collector was stopped does not stretch the estimate.
-        assert_eq!(estimate_interval(&[0, 2_000, 4_000, 600_000, 602_000]), 2_000);
+        assert_eq!(estimate_interval(&[0, 2_000]), 2_000);
     }
 
     #[test]

@@ -103,6 +103,9 @@ pub struct FileConfig {
     /// receiver (`[[forward]]`), read by the collector.
     #[serde(default, rename = "forward")]
     pub forwards: Vec<FileForward>,
+    /// Hinemos' node repository, kept in step with the containers by
+    /// `kura nodes` (and by the collector when `interval` is set).
+    pub hinemos: Option<FileHinemos>,
 }
 
 /// One `[[forward]]` table: what the collector sends, where, and how the
@@ -138,6 +141,48 @@ pub struct FileForward {
     pub every: Option<String>,
     /// Bound on each connect, send and confirmation, default `5s`.
     pub timeout: Option<String>,
+}
+
+/// The `[hinemos]` table: the manager, how to log in, how nodes are named.
+/// `kura-nodes` checks the values; this is only their shape.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHinemos {
+    /// The manager, `http://HOST:8080` (kura adds `/HinemosWeb/api`).
+    pub manager: Option<String>,
+    /// The login, default `hinemos`.
+    pub user: Option<String>,
+    /// A file holding the password (its first line); never the password itself.
+    pub password_file: Option<PathBuf>,
+    /// PEM certificates to trust for an `https://` manager (else the
+    /// public web roots).
+    pub ca_file: Option<PathBuf>,
+    /// Per-request timeout, default `10s`.
+    pub timeout: Option<String>,
+    /// When set, the collector keeps the repository in step this often
+    /// (e.g. `5m`); without it only `kura nodes apply` (cron) does.
+    pub interval: Option<String>,
+    /// Between the host's facility id and the container name, default `-`.
+    pub separator: Option<String>,
+    /// The owner role of what kura adds, default `ALL_USERS`.
+    pub owner_role: Option<String>,
+    /// Remove the nodes of containers that are gone (`--delete`).
+    pub delete: Option<bool>,
+    /// Take over nodes kura did not create (`--adopt`).
+    pub adopt: Option<bool>,
+    /// Release nodes from label scopes their label no longer names (`--unassign`).
+    pub unassign: Option<bool>,
+}
+
+/// A host's `[host.hinemos]` table: how its node appears in Hinemos.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHostHinemos {
+    /// The host node's facility id, default the host's name.
+    pub facility_id: Option<String>,
+    /// The address of the host node and its container nodes, default the
+    /// endpoint's host (resolved), or 127.0.0.1 for a unix socket.
+    pub ip_address: Option<String>,
 }
 
 /// Per-host settings that have collector-wide defaults.
@@ -188,6 +233,8 @@ pub struct FileHost {
     pub settings: HostSettings,
     /// SNMP, when the host's memory and CPU should be read.
     pub snmp: Option<FileSnmp>,
+    /// How the host's node appears in Hinemos.
+    pub hinemos: Option<FileHostHinemos>,
 }
 
 /// A host's `[host.snmp]` table.
@@ -248,6 +295,8 @@ pub struct HostEntry {
     pub settings: HostSettings,
     /// SNMP, if any.
     pub snmp: Option<FileSnmp>,
+    /// Its Hinemos node settings, if any.
+    pub hinemos: Option<FileHostHinemos>,
 }
 
 /// The configuration as every kura program sees it.
@@ -298,6 +347,7 @@ impl Settings {
                 tls_cert_path: std::env::var_os("DOCKER_CERT_PATH").map(PathBuf::from),
                 settings: HostSettings::default(),
                 snmp: None,
+                hinemos: None,
             };
             hosts.push(entry(&host, &defaults)?);
         }
@@ -308,6 +358,7 @@ impl Settings {
                 tls_cert_path: None,
                 settings: HostSettings::default(),
                 snmp: None,
+                hinemos: None,
             };
             hosts.push(entry(&host, &defaults)?);
         }
@@ -385,6 +436,7 @@ fn entry(host: &FileHost, defaults: &HostSettings) -> Result<HostEntry, ConfigEr
         tls_cert_path: host.tls_cert_path.clone(),
         settings: defaults.overlaid(&host.settings),
         snmp: host.snmp.clone(),
+        hinemos: host.hinemos.clone(),
     })
 }
 

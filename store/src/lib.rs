@@ -63,6 +63,7 @@
 //! - [`pattern`]: `-n NAME` / `-c ID` container patterns (a trailing `*` for a prefix).
 //! - [`duration`]: `10s`, `5m`, `35d` as operators write them.
 //! - [`paths`]: the default data folder.
+//! - [`message`]: errors on one line, each cause once (every program's stderr).
 //! - [`simulate`]: realistic simulated history, written through the real store.
 //!
 //! On disk:
@@ -86,6 +87,7 @@ mod db;
 pub mod duration;
 pub mod endpoint;
 pub mod key;
+pub mod message;
 mod page;
 pub mod paths;
 pub mod pattern;

@@ -66,6 +66,35 @@ pub struct ContainerDetails {
     /// The restart policy as `docker run --restart` spells it (`always`,
     /// `on-failure:5`); `None` when there is none.
     pub restart_policy: Option<String>,
+    /// The ports published at start (`docker run -p`, inspect's
+    /// `HostConfig.PortBindings`), in container port order; empty when none
+    /// (and left out of the stored document then, as format 1 wrote it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub port_bindings: Vec<PortBinding>,
+}
+
+/// One published port: a container port and where the host listens for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortBinding {
+    /// The container's port and protocol, `80/tcp`.
+    pub container_port: String,
+    /// The host address it is bound to; `None`: every address.
+    pub host_ip: Option<String>,
+    /// The host port; `None`: one the daemon picks when the container starts.
+    pub host_port: Option<String>,
+}
+
+impl fmt::Display for PortBinding {
+    /// As `docker port` prints a binding: `8080->80/tcp`,
+    /// `127.0.0.1:8080->80/tcp`; just `80/tcp` when the host port is the
+    /// daemon's choice.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.host_ip, &self.host_port) {
+            (Some(ip), Some(port)) => write!(f, "{ip}:{port}->{}", self.container_port),
+            (None, Some(port)) => write!(f, "{port}->{}", self.container_port),
+            (_, None) => f.write_str(&self.container_port),
+        }
+    }
 }
 
 /// Serializes an `Option<State>` as Docker's state name.

@@ -114,6 +114,16 @@ impl SweepRecord {
     }
 }
 
+/// The interval a host is swept at, estimated from sweep times (ascending):
+/// the median gap between the last seven, so one gap while the collector
+/// was stopped does not stretch it. `None` with fewer than two sweeps.
+pub fn sweep_interval(times: &[UnixMillis]) -> Option<UnixMillis> {
+    let recent = &times[times.len().saturating_sub(7)..];
+    let mut gaps: Vec<i64> = recent.windows(2).map(|w| w[1].saturating_sub(w[0])).filter(|g| *g > 0).collect();
+    gaps.sort_unstable();
+    gaps.get(gaps.len() / 2).copied()
+}
+
 /// A value and the time it was recorded.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Timed<T> {
@@ -204,6 +214,15 @@ mod tests {
         };
         assert_eq!(reason, "é".repeat(MAX_REASON_LEN / 2));
         assert!(SweepRecord::decode(5, &[7, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn the_interval_is_the_median_recent_gap() {
+        assert_eq!(sweep_interval(&[]), None);
+        assert_eq!(sweep_interval(&[5]), None);
+        assert_eq!(sweep_interval(&[0, 10_000, 20_000, 30_500, 40_000]), Some(10_000));
+        // A gap while the collector was stopped does not stretch the estimate.
+        assert_eq!(sweep_interval(&[0, 2_000, 4_000, 600_000, 602_000]), Some(2_000));
     }
 
     #[test]

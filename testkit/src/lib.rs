@@ -9,12 +9,17 @@
 //! - [`rsyslog`]: a private rsyslogd on free loopback ports writing to its own
 //!   file, stopped by pid on drop.
 //! - [`tmpfs`]: a small private tmpfs that really fills up.
+//! - [`hinemos`]: a Hinemos 7 manager's repository REST API on a free
+//!   loopback port, written from the manager's source (the contract: its
+//!   DTOs, validation, refusals, tokens and error bodies), with knobs for
+//!   what a real manager does on its own (tokens expiring, going away).
 //!
 //! Every peer is found through [`peer_unavailable`]: when the peer is missing, a test
 //! fails under `CI` (set by `.ci/run`) and is reported as skipped, loudly,
 //! elsewhere.
 
 pub mod docker;
+pub mod hinemos;
 pub mod net;
 pub mod process;
 pub mod proxy;

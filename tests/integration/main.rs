@@ -8,6 +8,7 @@ mod collector;
 mod disk_full;
 mod forward;
 mod foundation;
+mod nodes;
 mod ops;
 mod query;
 mod snmp;
