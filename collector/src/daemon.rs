@@ -8,6 +8,7 @@
 
 use std::future::Future;
 use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -104,6 +105,21 @@ fn termination() -> impl Future<Output = ()> {
     }
 }
 
+/// Joins `thread` once it has finished, polling for at most `limit`; gives it
+/// back if it has not. Never a blocking task of the runtime: a runtime that
+/// shuts down waits for those, so one stuck thread would hang the process.
+async fn join_within<T>(thread: JoinHandle<T>, limit: Duration) -> Result<(), JoinHandle<T>> {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !thread.is_finished() {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(thread);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = thread.join();
+    Ok(())
+}
+
 /// The wall clock, in Unix milliseconds.
 pub fn now_millis() -> UnixMillis {
     chrono::Utc::now().timestamp_millis()
@@ -171,18 +187,16 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
     }
     // Forwardings hold senders of the writer's jobs: they end first (within
     // one send's timeout), off the runtime's threads.
-    let joined = tokio::task::spawn_blocking(move || {
-        for handle in forwarders {
-            let _ = handle.join();
+    for handle in forwarders {
+        if let Err(handle) = join_within(handle, Duration::from_secs(30)).await {
+            tracing::warn!(thread = ?handle.thread().name(), "a forwarding did not stop; leaving it");
         }
-    });
-    let _ = joined.await;
+    }
     let report = writer.finish();
     server_shutdown.trigger();
     // The trigger wakes the server through its socket's path; if the data
     // folder was removed meanwhile it cannot, and the process is ending.
-    let server = tokio::task::spawn_blocking(move || server.join());
-    if tokio::time::timeout(Duration::from_secs(5), server).await.is_err() {
+    if join_within(server, Duration::from_secs(5)).await.is_err() {
         tracing::warn!("the socket server did not stop (its socket file is gone?); leaving it");
     }
     let report = report?;
