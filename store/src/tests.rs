@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::thread;
+use std::time::Duration;
 
 use crate::payload::{Actor, ContainerDetails, Event, HostReading, Info, Latest, Sizes};
 use proptest::prelude::*;
@@ -598,6 +599,54 @@ fn a_malformed_request_gets_an_error_and_the_server_lives_on() {
     assert_eq!(huge.read(&mut buffer).unwrap_or(0), 0);
     let client = SocketClient::connect(&path).unwrap();
     assert_eq!(Kv::get(&client, Tree::Meta, key::META_FORMAT).unwrap(), Some(FORMAT_VERSION.to_be_bytes().to_vec()));
+}
+
+#[test]
+fn connections_beyond_the_workers_wait_in_line_and_all_get_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    fill(&store, 6, 2);
+    let limits = ServerLimits { workers: 2, ..ServerLimits::default() };
+    let _server = Server::start(dir.path(), &store, limits);
+    let direct = Reader::Direct(store);
+    let expected = direct.sweeps(HOST, 0, i64::MAX).unwrap();
+    // 40 readers at once on 2 workers: each holds its connection for many
+    // requests; the server busy error of a fixed connection limit would fail some.
+    let answers: Vec<_> = (0..40)
+        .map(|_| {
+            let dir = dir.path().to_path_buf();
+            thread::spawn(move || {
+                let reader = Reader::open(&dir)?;
+                assert!(matches!(reader, Reader::Socket(_)));
+                let mut sweeps = Vec::new();
+                for _ in 0..5 {
+                    sweeps = reader.sweeps(HOST, 0, i64::MAX)?;
+                }
+                Ok::<_, StoreError>(sweeps)
+            })
+        })
+        .collect();
+    for answer in answers {
+        assert_eq!(answer.join().unwrap().unwrap(), expected);
+    }
+}
+
+#[test]
+fn a_connection_idle_while_others_wait_gives_its_worker_up_and_redials() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    fill(&store, 3, 1);
+    let limits = ServerLimits { workers: 1, yield_after: Duration::from_millis(50), ..ServerLimits::default() };
+    let _server = Server::start(dir.path(), &store, limits);
+    let idle = Reader::open(dir.path()).unwrap();
+    let expected = idle.sweeps(HOST, 0, i64::MAX).unwrap();
+    // `idle` keeps the only worker's connection open and sends nothing;
+    // another reader gets its answer all the same, well before the idle timeout.
+    let other = Reader::open(dir.path()).unwrap();
+    assert_eq!(other.sweeps(HOST, 0, i64::MAX).unwrap(), expected);
+    drop(other);
+    // The idle one was closed meanwhile; it redials for its next request.
+    assert_eq!(idle.sweeps(HOST, 0, i64::MAX).unwrap(), expected);
 }
 
 #[test]
