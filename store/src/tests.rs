@@ -685,17 +685,25 @@ fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions(
     assert_eq!(reader.sweeps(HOST, 0, i64::MAX).unwrap().len(), 14);
     assert_eq!(reader.events(HOST, 0, i64::MAX).unwrap().len(), 12);
     assert!(reader.host_info_at(HOST, i64::MAX).unwrap().is_some());
-    // Pruning everything keeps the newest details and host info.
+    assert_eq!(store_of(&reader).pruned_before().unwrap(), Some(before), "a completed pass records its cut");
+    // Pruning everything keeps the newest host info and forgets the
+    // containers, gone since before the cut: their series, descriptions,
+    // newest processes and details.
+    let ids = series_ids(&reader);
     let store = into_store(reader);
     while !store.prune(i64::MAX, 100).unwrap().done {}
     let reader = Reader::Direct(store);
-    let id = series_ids(&reader)[0];
-    assert!(reader.samples(id, i64::MIN, i64::MAX).unwrap().is_empty());
-    assert!(reader.details_at(id, i64::MAX).unwrap().is_some());
+    assert!(reader.series(HOST).unwrap().is_empty());
+    for &id in &ids {
+        assert!(reader.series_info(id).unwrap().is_none());
+        assert!(reader.latest(id).unwrap().is_none());
+        assert!(reader.details_at(id, i64::MAX).unwrap().is_none());
+        assert!(reader.samples(id, i64::MIN, i64::MAX).unwrap().is_empty());
+    }
     assert!(reader.host_info_at(HOST, i64::MAX).unwrap().is_some());
     assert!(reader.latest_sweep(HOST).unwrap().is_none());
-    // The writer forgot the pruned head pages: the next block holds only
-    // what was written after the prune.
+    // The writer forgot the pruned head pages: a container seen again is a
+    // new series whose first block holds only what was written after the prune.
     let store = into_store(reader);
     let fresh: Vec<UnixMillis> = (0..4).map(|n| 3_000_000 + n * 10_000).collect();
     let mut blocks = 0;
@@ -704,7 +712,60 @@ fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions(
     }
     assert_eq!(blocks, 1);
     let reader = Reader::Direct(store);
-    assert_eq!(reader.samples(id, i64::MIN, i64::MAX).unwrap().time, fresh);
+    let again = series_ids(&reader);
+    assert_eq!(again.len(), 1);
+    assert!(!ids.contains(&again[0]), "a new series");
+    assert_eq!(reader.samples(again[0], i64::MIN, i64::MAX).unwrap().time, fresh);
+}
+
+fn store_of(reader: &Reader) -> &Store {
+    match reader {
+        Reader::Direct(store) => store,
+        Reader::Socket(_) | Reader::Handle(_) => unreachable!("a direct reader"),
+    }
+}
+
+#[test]
+fn a_gone_container_is_forgotten_once_its_last_sample_is_past_the_cut_and_a_live_one_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    // Containers 0..3 for 12 sweeps (three blocks), then only 0 and 1.
+    let mut written = vec![Vec::new(); 3];
+    for n in 0..12 {
+        write_running(&store, 1_000_000 + n * 10_000, 7, &mut written);
+    }
+    let mut kept = vec![Vec::new(); 2];
+    for n in 12..30 {
+        write_running(&store, 1_000_000 + n * 10_000, 7, &mut kept);
+    }
+    let gone = Reader::Direct(store);
+    let series = gone.series(HOST).unwrap();
+    assert_eq!(series.len(), 3);
+    let store = into_store(gone);
+    // A cut after container 2's last sample but before the others' newest.
+    let cut = 1_000_000 + 20 * 10_000;
+    while !store.prune(cut, 5).unwrap().done {}
+    let reader = Reader::Direct(store);
+    let left: Vec<String> = reader.series(HOST).unwrap().into_iter().map(|s| s.container.id).collect();
+    assert_eq!(left, vec![container(0).id, container(1).id]);
+    assert!(reader.series_info(series[2].series).unwrap().is_none());
+    // The live ones keep every sample from the cut on.
+    for id in series_ids(&reader) {
+        assert!(reader.samples(id, cut, i64::MAX).unwrap().len() >= 10);
+    }
+    // A prune before the gone container's last sample keeps it: a fresh store.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    let mut written = vec![Vec::new(); 3];
+    for n in 0..12 {
+        write_running(&store, 1_000_000 + n * 10_000, 7, &mut written);
+    }
+    let mut kept = vec![Vec::new(); 2];
+    for n in 12..30 {
+        write_running(&store, 1_000_000 + n * 10_000, 7, &mut kept);
+    }
+    while !store.prune(1_000_000 + 5 * 10_000, 5).unwrap().done {}
+    assert_eq!(Reader::Direct(store).series(HOST).unwrap().len(), 3);
 }
 
 /// One step of the model test.
@@ -760,12 +821,20 @@ fn check_model(store: Store, model: &mut Model, cut: Option<UnixMillis>) -> Stor
         Err(StoreError::UnknownHost { .. }) => Vec::new(),
         Err(e) => panic!("{e}"),
     };
+    let mut listed = Vec::new();
     for info in &series {
         let i = (0..4).find(|&i| container(i).id == info.container.id).unwrap();
         let stored = rows(&reader.samples(info.series, i64::MIN, i64::MAX).unwrap());
         check(stored, model.samples.entry(i).or_default(), cut, |s| s.time);
+        listed.push(i);
     }
-    // A series exists from its first sweep on, whatever was pruned.
+    // A series exists from its first sweep on, until a prune forgets a
+    // container whose every sample is before the cut.
+    let forgotten: Vec<usize> = model.samples.keys().copied().filter(|i| !listed.contains(i)).collect();
+    for i in forgotten {
+        let samples = model.samples.remove(&i).unwrap_or_default();
+        assert!(cut.is_some_and(|cut| samples.iter().all(|s| s.time < cut)), "container {i} forgotten: {samples:?}");
+    }
     assert_eq!(series.len(), model.samples.len());
     if !model.sweeps.is_empty() {
         let stored = reader.sweeps(HOST, i64::MIN, i64::MAX).unwrap();
