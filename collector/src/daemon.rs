@@ -7,7 +7,6 @@
 //! store and keeps sweeps in memory while the store refuses writes.
 
 use std::future::Future;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -18,14 +17,12 @@ use crate::config::{Config, ConfigError, HostConfig};
 use crate::docker::DockerClient;
 use crate::events::{self, EventBuffer};
 use crate::sweep::HostSampler;
-use crate::writer::{Job, Writer, WriterError};
+use crate::writer::{Job, JobSender, Writer, WriterError, PRUNE_EVERY};
 use kura_store::sample::UnixMillis;
 use kura_store::socket::{self, HandleSlot, ServerLimits, Shutdown};
 use kura_store::{Reader, Store, StoreError, StoreOptions};
 /// How long a store locked by a reader (not a collector) is waited for.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
-/// How often old history is pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Why the collector stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +118,7 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
         let (slot, stop) = (slot.clone(), server_shutdown.clone());
         std::thread::spawn(move || socket::serve(listener, slot, stop, ServerLimits::default()))
     };
-    let writer = Writer::spawn(store, slot);
+    let writer = Writer::spawn(store, slot, config.retention);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -143,7 +140,7 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
         }
     }
     if !once {
-        tasks.spawn(prune_loop(config.retention, writer.sender(), stop_rx.clone()));
+        tasks.spawn(prune_loop(writer.sender(), stop_rx.clone()));
         tokio::select! {
             _ = shutdown => tracing::info!("stopping: signal received"),
             _ = wait_all(&mut tasks) => {}
@@ -155,10 +152,15 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
     if drained.is_err() {
         tasks.abort_all();
     }
-    let report = writer.finish();
-    server_shutdown.trigger();
-    let _ = server.join();
-    let report = report?;
+    // Joining threads blocks: not on the runtime's threads.
+    let report = tokio::task::spawn_blocking(move || {
+        let report = writer.finish();
+        server_shutdown.trigger();
+        let _ = server.join();
+        report
+    })
+    .await
+    .unwrap_or(Err(WriterError::Panicked))?;
     tracing::info!(
         written = report.written,
         dropped = report.dropped,
@@ -210,22 +212,17 @@ fn last_event_times(reader: &Reader, hosts: &[HostConfig]) -> std::collections::
         .collect()
 }
 
-async fn sweep_once(mut sampler: HostSampler, buffer: EventBuffer, writer: mpsc::SyncSender<Job>) {
+async fn sweep_once(mut sampler: HostSampler, buffer: EventBuffer, writer: JobSender) {
     let now = now_millis();
     let outcome = sampler.sweep(now).await;
     if outcome.reach.is_up() {
         events::catch_up(sampler.client(), &sampler.config().name, &buffer, now).await;
     }
     log_sweep(&outcome);
-    let _ = writer.send(Job::Sweep(Box::new(crate::batch::batch(outcome, buffer.take()))));
+    let _ = writer.send(Job::Sweep(Box::new(crate::batch::batch(outcome, buffer.take())))).await;
 }
 
-async fn sweep_loop(
-    mut sampler: HostSampler,
-    buffer: EventBuffer,
-    writer: mpsc::SyncSender<Job>,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn sweep_loop(mut sampler: HostSampler, buffer: EventBuffer, writer: JobSender, mut stop: watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval(sampler.config().interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
@@ -239,7 +236,7 @@ async fn sweep_loop(
         };
         log_sweep(&outcome);
         let batch = crate::batch::batch(outcome, buffer.take());
-        if writer.send(Job::Sweep(Box::new(batch))).is_err() {
+        if writer.send(Job::Sweep(Box::new(batch))).await.is_err() {
             return;
         }
     }
@@ -255,17 +252,15 @@ fn log_sweep(outcome: &crate::sweep::HostSweep) {
     );
 }
 
-async fn prune_loop(retention: Duration, writer: mpsc::SyncSender<Job>, mut stop: watch::Receiver<bool>) {
+async fn prune_loop(writer: JobSender, mut stop: watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval(PRUNE_EVERY);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
             _ = stop.changed() => return,
         }
-        let before = now_millis().saturating_sub(retention_ms);
-        if writer.send(Job::Prune(before)).is_err() {
+        if writer.send(Job::Prune).await.is_err() {
             return;
         }
     }

@@ -12,6 +12,7 @@
 //! - [`sweep`]: one round over one host.
 //! - [`events`]: each host's `/events` stream, resumed without loss.
 //! - [`batch`]: a sweep's outcome -> the store's batch.
+//! - [`retention`]: where pruning cuts, guarded against clocks that jump.
 //! - [`writer`]: the thread that owns and writes the store, reopening it after refused writes.
 //! - [`daemon`]: intervals, the socket server, shutdown.
 
@@ -21,6 +22,7 @@ pub mod config;
 pub mod daemon;
 pub mod docker;
 pub mod events;
+pub mod retention;
 pub mod snmp;
 pub mod stats;
 pub mod sweep;
