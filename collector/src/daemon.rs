@@ -7,12 +7,14 @@
 //! store and keeps sweeps in memory while the store refuses writes.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError, HostConfig};
 use crate::docker::DockerClient;
 use crate::events::{self, EventBuffer};
@@ -102,7 +104,7 @@ fn termination() -> impl Future<Output = ()> {
 
 /// The wall clock, in Unix milliseconds.
 pub fn now_millis() -> UnixMillis {
-    chrono::Utc::now().timestamp_millis()
+    crate::clock::wall_millis()
 }
 
 /// Runs the collector until `shutdown` resolves (or one sweep with `once`).
@@ -118,13 +120,14 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
         let (slot, stop) = (slot.clone(), server_shutdown.clone());
         std::thread::spawn(move || socket::serve(listener, slot, stop, ServerLimits::default()))
     };
+    let clock = Arc::new(Clock::new(crate::writer::newest_sweep(&store)));
     let writer = Writer::spawn(store, slot, config.retention);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for host in &config.hosts {
         let buffer = EventBuffer::new(last_events.get(&host.name).copied().flatten());
-        let sampler = match HostSampler::new(host.clone()) {
+        let sampler = match HostSampler::new(host.clone(), Arc::clone(&clock)) {
             Ok(sampler) => sampler,
             Err(e) => {
                 // Caught by config validation already; kept for safety.
@@ -133,10 +136,10 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
             }
         };
         if once {
-            tasks.spawn(sweep_once(sampler, buffer, writer.sender()));
+            tasks.spawn(sweep_once(sampler, buffer, writer.sender(), Arc::clone(&clock)));
         } else {
             tasks.spawn(events::follow(host_client(host), host.name.clone(), buffer.clone(), stop_rx.clone()));
-            tasks.spawn(sweep_loop(sampler, buffer, writer.sender(), stop_rx.clone()));
+            tasks.spawn(sweep_loop(sampler, buffer, writer.sender(), Arc::clone(&clock), stop_rx.clone()));
         }
     }
     if !once {
@@ -212,8 +215,8 @@ fn last_event_times(reader: &Reader, hosts: &[HostConfig]) -> std::collections::
         .collect()
 }
 
-async fn sweep_once(mut sampler: HostSampler, buffer: EventBuffer, writer: JobSender) {
-    let now = now_millis();
+async fn sweep_once(mut sampler: HostSampler, buffer: EventBuffer, writer: JobSender, clock: Arc<Clock>) {
+    let now = clock.now();
     let outcome = sampler.sweep(now).await;
     if outcome.reach.is_up() {
         events::catch_up(sampler.client(), &sampler.config().name, &buffer, now).await;
@@ -222,7 +225,13 @@ async fn sweep_once(mut sampler: HostSampler, buffer: EventBuffer, writer: JobSe
     let _ = writer.send(Job::Sweep(Box::new(crate::batch::batch(outcome, buffer.take())))).await;
 }
 
-async fn sweep_loop(mut sampler: HostSampler, buffer: EventBuffer, writer: JobSender, mut stop: watch::Receiver<bool>) {
+async fn sweep_loop(
+    mut sampler: HostSampler,
+    buffer: EventBuffer,
+    writer: JobSender,
+    clock: Arc<Clock>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut ticks = tokio::time::interval(sampler.config().interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
@@ -231,7 +240,7 @@ async fn sweep_loop(mut sampler: HostSampler, buffer: EventBuffer, writer: JobSe
             _ = stop.changed() => return,
         }
         let outcome = tokio::select! {
-            outcome = sampler.sweep(now_millis()) => outcome,
+            outcome = sampler.sweep(clock.now()) => outcome,
             _ = stop.changed() => return,
         };
         log_sweep(&outcome);

@@ -4,6 +4,7 @@
 //!
 //! # Layout
 //!
+//! - [`clock`]: the collector's clock, which never goes back, and each daemon's offset from it.
 //! - [`config`]: the shared settings ([`kura_store::config`]) -> validated hosts with TLS and SNMP.
 //! - [`docker`]: the read-only HTTP client for a Docker endpoint (the only module that speaks HTTP to Docker).
 //! - [`api`]: the Docker API documents kura parses (list, inspect, version, images); stored ones are [`kura_store::payload`].
@@ -18,6 +19,7 @@
 
 pub mod api;
 pub mod batch;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod docker;

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::api::{self, ContainerInspect, ContainerSummary, ImageSummary};
+use crate::clock::{Clock, DaemonOffset, ReadWindow};
 use crate::config::HostConfig;
 use crate::docker::{DockerClient, DockerError};
 use crate::snmp;
@@ -85,6 +86,8 @@ const IMAGES_SUBJECT: &str = "(image list)";
 pub struct HostSampler {
     config: HostConfig,
     client: DockerClient,
+    clock: Arc<Clock>,
+    daemon_offset: DaemonOffset,
     negotiated: bool,
     last_top: Option<Instant>,
     sweeps: u64,
@@ -98,12 +101,14 @@ pub struct HostSampler {
 }
 
 impl HostSampler {
-    /// A sampler for one configured host.
-    pub fn new(config: HostConfig) -> Result<HostSampler, DockerError> {
+    /// A sampler for one configured host; request windows are timed on `clock`.
+    pub fn new(config: HostConfig, clock: Arc<Clock>) -> Result<HostSampler, DockerError> {
         let client = config.client()?;
         Ok(HostSampler {
             config,
             client,
+            clock,
+            daemon_offset: DaemonOffset::default(),
             negotiated: false,
             last_top: None,
             sweeps: 0,
@@ -300,9 +305,11 @@ impl HostSampler {
             };
             let client = self.client.clone();
             let permits = Arc::clone(&permits);
+            let clock = Arc::clone(&self.clock);
             let id = summary.id.clone();
             let top_due = top.includes(&id);
-            tasks.spawn(async move { (index, sample_container(client, permits, id, state, top_due, now).await) });
+            let request = ContainerRequest { client, permits, clock, id, listed: state, top_due, now };
+            tasks.spawn(async move { (index, sample_container(request).await) });
         }
         let mut results: Vec<Option<Sampled>> = vec![None; list.len()];
         while let Some(joined) = tasks.join_next().await {
@@ -315,10 +322,15 @@ impl HostSampler {
                 Err(e) => tracing::error!(host = %self.config.name, "a container task failed: {e}"),
             }
         }
+        let windows: Vec<ReadWindow> = results.iter().flatten().filter_map(|sampled| sampled.window).collect();
+        self.daemon_offset.observe(&self.config.name, &windows);
         let mut containers = Vec::with_capacity(list.len());
         let mut seen = Vec::with_capacity(list.len());
         for (summary, sampled) in list.into_iter().zip(results) {
-            let Some(sampled) = sampled else { continue };
+            let Some(mut sampled) = sampled else { continue };
+            if let Some(window) = &sampled.window {
+                sampled.sample.time = self.daemon_offset.translate(window);
+            }
             for fault in &sampled.faults {
                 self.fault(&summary.id, fault);
             }
@@ -396,6 +408,8 @@ fn due(last: Option<Instant>, interval: Duration) -> bool {
 #[derive(Clone, Debug)]
 struct Sampled {
     sample: Sample,
+    /// Where the stats' `read` time was taken, when the sample has one.
+    window: Option<ReadWindow>,
     details: Option<ContainerDetails>,
     top: Option<Top>,
     memory_stats: Option<BTreeMap<String, u64>>,
@@ -403,16 +417,23 @@ struct Sampled {
     faults: Vec<String>,
 }
 
-async fn sample_container(
+/// What one container's requests need.
+struct ContainerRequest {
     client: DockerClient,
     permits: Arc<Semaphore>,
+    clock: Arc<Clock>,
     id: String,
     listed: State,
     top_due: bool,
+    /// The sweep's time.
     now: UnixMillis,
-) -> Sampled {
+}
+
+async fn sample_container(request: ContainerRequest) -> Sampled {
+    let ContainerRequest { client, permits, clock, id, listed, top_due, now } = request;
     let mut sampled = Sampled {
         sample: Sample::state_only(now, listed),
+        window: None,
         details: None,
         top: None,
         memory_stats: None,
@@ -439,7 +460,9 @@ async fn sample_container(
         get(inspect_path),
         async {
             if has_counters {
-                Some(get(stats_path).await)
+                let sent = clock.now();
+                let stats = get(stats_path).await;
+                Some((stats, sent, clock.now()))
             } else {
                 None
             }
@@ -458,7 +481,7 @@ async fn sample_container(
         Ok(_) => {}
     };
     record(&inspect);
-    if let Some(stats) = &stats {
+    if let Some((stats, _, _)) = &stats {
         record(stats);
     }
     if let Some(top) = &top {
@@ -470,9 +493,12 @@ async fn sample_container(
             Err(e) => sampled.faults.push(e.to_string()),
         }
     }
-    if let Some(Ok(body)) = stats {
+    if let Some((Ok(body), sent, answered)) = stats {
         match stats::parse_stats(&body, listed) {
-            Ok(Some(sample)) => sampled.sample = sample,
+            Ok(Some(sample)) => {
+                sampled.window = Some(ReadWindow { read: sample.time, sent, answered });
+                sampled.sample = sample;
+            }
             // The all-zero document of a container that stopped since the list.
             Ok(None) => {}
             Err(e) => sampled.faults.push(format!("stats: {e}")),

@@ -348,7 +348,7 @@ impl WriterState {
 }
 
 /// The newest sweep the store holds, of any host.
-fn newest_sweep(store: &Store) -> Option<UnixMillis> {
+pub fn newest_sweep(store: &Store) -> Option<UnixMillis> {
     let reader = Reader::Handle(store.read_handle());
     let hosts = reader.hosts().unwrap_or_default();
     hosts.iter().filter_map(|host| reader.latest_sweep(host).ok().flatten()).map(|sweep| sweep.time).max()
