@@ -183,10 +183,16 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicI64, Ordering};
 
+    // One fake wall clock per test: tests run in parallel.
     static WALL: AtomicI64 = AtomicI64::new(0);
+    static WALL_BEHIND: AtomicI64 = AtomicI64::new(0);
 
     fn fake_wall() -> UnixMillis {
         WALL.load(Ordering::SeqCst)
+    }
+
+    fn fake_wall_behind() -> UnixMillis {
+        WALL_BEHIND.load(Ordering::SeqCst)
     }
 
     #[test]
@@ -209,11 +215,11 @@ mod tests {
 
     #[test]
     fn a_clock_behind_the_newest_stored_sweep_starts_after_it() {
-        WALL.store(5_000_000, Ordering::SeqCst);
-        let clock = Clock::with_wall(Some(5_000_000 + 600_000), fake_wall);
+        WALL_BEHIND.store(5_000_000, Ordering::SeqCst);
+        let clock = Clock::with_wall(Some(5_000_000 + 600_000), fake_wall_behind);
         let first = clock.now();
         assert!(first > 5_600_000, "{first}");
-        WALL.fetch_add(10_000, Ordering::SeqCst);
+        WALL_BEHIND.fetch_add(10_000, Ordering::SeqCst);
         assert_eq!(clock.now(), first + 10_000);
     }
 
