@@ -217,7 +217,10 @@ fn last_event_times(reader: &Reader, hosts: &[HostConfig]) -> std::collections::
 
 async fn sweep_once(mut sampler: HostSampler, buffer: EventBuffer, writer: JobSender, clock: Arc<Clock>) {
     let now = clock.now();
-    let outcome = sampler.sweep(now).await;
+    let mut outcome = sampler.sweep(now).await;
+    if outcome.sizes.is_none() {
+        outcome.sizes = sampler.finish_sizes().await;
+    }
     if outcome.reach.is_up() {
         events::catch_up(sampler.client(), &sampler.config().name, &buffer, now).await;
     }
