@@ -120,7 +120,7 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
         let (slot, stop) = (slot.clone(), server_shutdown.clone());
         std::thread::spawn(move || socket::serve(listener, slot, stop, ServerLimits::default()))
     };
-    let clock = Arc::new(Clock::new(crate::writer::newest_sweep(&store)));
+    let clock = Arc::new(Clock::new(crate::writer::newest_time(&store)));
     let writer = Writer::spawn(store, slot, config.retention);
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -164,11 +164,13 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
     })
     .await
     .unwrap_or(Err(WriterError::Panicked))?;
+    let ending = if report.unwritten == 0 { "stopped; the store is flushed" } else { "stopped" };
     tracing::info!(
         written = report.written,
         dropped = report.dropped,
         reopened = report.reopened,
-        "stopped; the store is flushed"
+        unwritten = report.unwritten,
+        "{ending}"
     );
     match report.unwritten {
         0 => Ok(()),

@@ -354,6 +354,15 @@ pub fn newest_sweep(store: &Store) -> Option<UnixMillis> {
     hosts.iter().filter_map(|host| reader.latest_sweep(host).ok().flatten()).map(|sweep| sweep.time).max()
 }
 
+/// The newest time the store holds: of a sweep, or of a sample (a sample
+/// read by the daemon during a sweep is a little after the sweep's start).
+pub fn newest_time(store: &Store) -> Option<UnixMillis> {
+    let reader = Reader::Handle(store.read_handle());
+    let hosts = reader.hosts().unwrap_or_default();
+    let samples = hosts.iter().flat_map(|host| reader.series(host).unwrap_or_default()).filter_map(|s| s.last_seen);
+    samples.max().max(newest_sweep(store))
+}
+
 /// An error and its sources on one line.
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut line = error.to_string();

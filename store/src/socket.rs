@@ -129,8 +129,8 @@ impl HandleSlot {
     }
 }
 
-/// Stops [`serve`]: a flag plus a connection to the socket that wakes the
-/// blocked `accept`.
+/// Stops [`serve`]: a flag the acceptor looks at, plus a connection to the
+/// socket that wakes it at once.
 #[derive(Clone, Debug)]
 pub struct Shutdown {
     flag: Arc<AtomicBool>,
@@ -183,18 +183,30 @@ pub fn serve(listener: UnixListener, store: HandleSlot, shutdown: Shutdown, limi
             thread::spawn(move || work(&line, &state, &store, &limits, &shutdown))
         })
         .collect();
-    for stream in listener.incoming() {
-        if shutdown.is_triggered() {
-            break;
-        }
-        let mut stream = match stream {
-            Ok(stream) => stream,
+    // Non-blocking accepts, looked at every ACCEPT_STEP: a shutdown then
+    // needs no connection to wake the acceptor (the socket file may be gone).
+    if let Err(error) = listener.set_nonblocking(true) {
+        tracing::warn!(%error, "the collector socket cannot be made non-blocking");
+    }
+    while !shutdown.is_triggered() {
+        let mut stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(ACCEPT_STEP);
+                continue;
+            }
             Err(error) => {
                 tracing::warn!(%error, "accept on the collector socket failed");
                 thread::sleep(Duration::from_millis(50));
                 continue;
             }
         };
+        if shutdown.is_triggered() {
+            break;
+        }
+        if stream.set_nonblocking(false).is_err() {
+            continue;
+        }
         state.waiting.fetch_add(1, Ordering::SeqCst);
         match line.try_send(stream) {
             Ok(()) => {}
@@ -264,6 +276,8 @@ fn work(
     }
 }
 
+/// How often the acceptor looks for new connections and for a shutdown.
+const ACCEPT_STEP: Duration = Duration::from_millis(10);
 /// How often a worker waiting for a request looks whether others wait.
 const WAIT_STEP: Duration = Duration::from_millis(100);
 

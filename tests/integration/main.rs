@@ -6,6 +6,7 @@
 
 mod collector;
 mod disk_full;
+mod faults;
 mod foundation;
 mod query;
 mod snmp;
