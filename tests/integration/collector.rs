@@ -290,7 +290,11 @@ async fn a_daemon_that_goes_away_and_comes_back_leaves_down_sweeps_between() {
     }));
     wait_sweeps(data.path(), "flaky", 2).await;
     proxy.pause();
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let down = |data: &Path| {
+        let sweeps = Reader::open(data).and_then(|r| r.sweeps("flaky", 0, i64::MAX)).unwrap_or_default();
+        sweeps.iter().any(|s| s.outcome != SweepOutcome::Reached)
+    };
+    assert!(wait_until(Duration::from_secs(30), || down(data.path())), "no down sweep while the daemon was away");
     proxy.resume().unwrap_or_else(|e| panic!("proxy: {e}"));
     let before = Reader::open(data.path()).and_then(|r| r.sweeps("flaky", 0, i64::MAX)).map(|s| s.len());
     wait_sweeps(data.path(), "flaky", before.unwrap_or(0) + 2).await;
@@ -325,22 +329,21 @@ async fn events_are_stored_once_each_across_a_collector_restart() {
     let container = ContainerSpec::new("events").shell("sleep 1").start();
     container.wait_state("exited", Duration::from_secs(20));
     let id = container.id().to_owned();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let actions = |data: &Path| -> Vec<String> {
+        let events = Reader::open(data).and_then(|r| r.events("local", 0, i64::MAX)).unwrap_or_default();
+        let ours = events.iter().filter(|e| e.event.container_id() == Some(id.as_str()));
+        ours.map(|e| e.event.action().unwrap_or_default().to_owned()).collect()
+    };
+    let has = |data: &Path, action: &str| actions(data).iter().any(|a| a == action);
+    assert!(wait_until(Duration::from_secs(30), || has(data.path(), "die")), "{:?}", actions(data.path()));
     collector.stop().await;
     // While the collector is down: the container goes away.
     drop(container);
     let collector = Running::start(config(&data, &[&local()], settings));
-    let before = Reader::open(data.path()).and_then(|r| r.sweeps("local", 0, i64::MAX)).map(|s| s.len());
-    wait_sweeps(data.path(), "local", before.unwrap_or(0) + 3).await;
+    assert!(wait_until(Duration::from_secs(30), || has(data.path(), "destroy")), "{:?}", actions(data.path()));
     collector.stop().await;
 
-    let reader = reader(&data);
-    let events = reader.events("local", 0, i64::MAX).unwrap_or_else(|e| panic!("{e}"));
-    let actions: Vec<String> = events
-        .iter()
-        .filter(|e| e.event.container_id() == Some(id.as_str()))
-        .map(|e| e.event.action().unwrap_or_default().to_owned())
-        .collect();
+    let actions = actions(data.path());
     for action in ["create", "start", "die", "destroy"] {
         let n = actions.iter().filter(|a| *a == action).count();
         assert_eq!(n, 1, "{action} stored {n} times: {actions:?}");
@@ -428,7 +431,7 @@ impl Process {
     /// A counter of the collector's last line (`written=N` ...).
     pub fn reported(&self, name: &str) -> u64 {
         let stderr = self.stderr();
-        let after = stderr.rsplit_once(&format!("{name}=")).map(|(_, rest)| rest).unwrap_or_default();
+        let after = stderr.rsplit_once(&format!(" {name}=")).map(|(_, rest)| rest).unwrap_or_default();
         let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
         digits.parse().unwrap_or_else(|_| panic!("no {name}= in the collector's stderr:\n{stderr}"))
     }
