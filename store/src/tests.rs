@@ -768,6 +768,45 @@ fn a_gone_container_is_forgotten_once_its_last_sample_is_past_the_cut_and_a_live
     assert_eq!(Reader::Direct(store).series(HOST).unwrap().len(), 3);
 }
 
+#[test]
+fn a_month_of_a_thousand_short_lived_containers_levels_off_after_the_retention() {
+    use crate::simulate::{Simulation, Simulator};
+    const DAY: i64 = 86_400_000;
+    let dir = tempfile::tempdir().unwrap();
+    // Hourly blocks of 10-minute sweeps; 20 slots whose containers live
+    // 14.3 hours each: about 1 000 containers over 30 days. Retention 7 days,
+    // pruned once a simulated day.
+    let store = Store::open(dir.path(), options(6)).unwrap();
+    let spec = Simulation { lifetime_sweeps: Some(86), ..Simulation::days(20, 30, 600_000) };
+    let start = spec.start;
+    let mut simulator = Simulator::new(spec);
+    let mut containers = std::collections::BTreeSet::new();
+    let mut by_day: Vec<[usize; 4]> = Vec::new();
+    while let Some(batch) = simulator.next_sweep() {
+        store.write_sweep(batch).unwrap();
+        containers.extend(batch.containers.iter().map(|c| c.info.id.clone()));
+        let time = batch.sweep.time;
+        if (time - start) % DAY == 0 && time > start {
+            while !store.prune(time - 7 * DAY, 500).unwrap().done {}
+            let count = |tree: Tree| store.scan(tree, &reader::Scan::prefix(&[])).unwrap().len();
+            by_day.push([count(Tree::Series), count(Tree::SeriesInfo), count(Tree::Latest), count(Tree::Details)]);
+        }
+    }
+    assert!(containers.len() >= 1_000, "{} containers", containers.len());
+    let series = Reader::Direct(store).series("sim-host").unwrap().len();
+    // Past the retention (day 8 on) every per-container tree holds about
+    // the containers of the last 7 days, not all of them.
+    let (day_14, day_29) = (by_day[13], by_day[28]);
+    for (tree, (at_14, at_29)) in ["series", "series_info", "latest", "details"].iter().zip(day_14.iter().zip(day_29)) {
+        assert!(
+            at_29 * 4 <= at_14 * 5 && at_29 * 5 >= at_14 * 4,
+            "{tree}: {at_14} entries on day 14, {at_29} on day 29"
+        );
+        assert!(at_29 < 400, "{tree}: {at_29} entries for {} containers", containers.len());
+    }
+    assert!(series < 400, "the series list of a query: {series}");
+}
+
 /// One step of the model test.
 #[derive(Clone, Debug)]
 enum Op {
