@@ -685,12 +685,12 @@ fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions(
     assert_eq!(reader.sweeps(HOST, 0, i64::MAX).unwrap().len(), 14);
     assert_eq!(reader.events(HOST, 0, i64::MAX).unwrap().len(), 12);
     assert!(reader.host_info_at(HOST, i64::MAX).unwrap().is_some());
-    assert_eq!(store_of(&reader).pruned_before().unwrap(), Some(before), "a completed pass records its cut");
+    let ids = series_ids(&reader);
+    let store = into_store(reader);
+    assert_eq!(store.pruned_before().unwrap(), Some(before), "a completed pass records its cut");
     // Pruning everything keeps the newest host info and forgets the
     // containers, gone since before the cut: their series, descriptions,
     // newest processes and details.
-    let ids = series_ids(&reader);
-    let store = into_store(reader);
     while !store.prune(i64::MAX, 100).unwrap().done {}
     let reader = Reader::Direct(store);
     assert!(reader.series(HOST).unwrap().is_empty());
@@ -718,18 +718,10 @@ fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions(
     assert_eq!(reader.samples(again[0], i64::MIN, i64::MAX).unwrap().time, fresh);
 }
 
-fn store_of(reader: &Reader) -> &Store {
-    match reader {
-        Reader::Direct(store) => store,
-        Reader::Socket(_) | Reader::Handle(_) => unreachable!("a direct reader"),
-    }
-}
-
-#[test]
-fn a_gone_container_is_forgotten_once_its_last_sample_is_past_the_cut_and_a_live_one_never() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), options(4)).unwrap();
-    // Containers 0..3 for 12 sweeps (three blocks), then only 0 and 1.
+/// A store where containers 0..3 ran for 12 sweeps (three blocks), then
+/// only 0 and 1 for 18 more.
+fn one_container_gone(dir: &Path) -> Store {
+    let store = Store::open(dir, options(4)).unwrap();
     let mut written = vec![Vec::new(); 3];
     for n in 0..12 {
         write_running(&store, 1_000_000 + n * 10_000, 7, &mut written);
@@ -738,6 +730,13 @@ fn a_gone_container_is_forgotten_once_its_last_sample_is_past_the_cut_and_a_live
     for n in 12..30 {
         write_running(&store, 1_000_000 + n * 10_000, 7, &mut kept);
     }
+    store
+}
+
+#[test]
+fn a_gone_container_is_forgotten_once_its_last_sample_is_past_the_cut_and_a_live_one_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = one_container_gone(dir.path());
     let gone = Reader::Direct(store);
     let series = gone.series(HOST).unwrap();
     assert_eq!(series.len(), 3);
@@ -755,15 +754,7 @@ fn a_gone_container_is_forgotten_once_its_last_sample_is_past_the_cut_and_a_live
     }
     // A prune before the gone container's last sample keeps it: a fresh store.
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), options(4)).unwrap();
-    let mut written = vec![Vec::new(); 3];
-    for n in 0..12 {
-        write_running(&store, 1_000_000 + n * 10_000, 7, &mut written);
-    }
-    let mut kept = vec![Vec::new(); 2];
-    for n in 12..30 {
-        write_running(&store, 1_000_000 + n * 10_000, 7, &mut kept);
-    }
+    let store = one_container_gone(dir.path());
     while !store.prune(1_000_000 + 5 * 10_000, 5).unwrap().done {}
     assert_eq!(Reader::Direct(store).series(HOST).unwrap().len(), 3);
 }
