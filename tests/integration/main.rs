@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod collector;
+mod daemon_restart;
 mod disk_full;
 mod faults;
 mod foundation;
