@@ -1,11 +1,18 @@
 //! A private dockerd, for the tests that restart a daemon: its own data
-//! root, exec root, pid file and socket, no bridge and no iptables rules,
-//! so that the shared test bed daemon is never touched. Stopped by its pid
-//! (its containers removed first) when the guard drops.
+//! root, exec root, pid file, socket and bridge, no iptables rules, so that
+//! the shared test bed daemon is never touched. Stopped by its pid (its
+//! containers removed first), its bridge deleted, when the guard drops.
+//!
+//! Not `--bridge=none`: a dockerd started so deletes the host's `docker0`
+//! interface (moby's `removeDefaultBridgeInterface`), which is the shared
+//! daemon's. Each private daemon gets a bridge of its own instead, made
+//! here with `ip link` and given to it with `--bridge`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::docker::{cli, IMAGE};
 use crate::process::wait_until;
@@ -15,7 +22,10 @@ pub struct Dockerd {
     dir: tempfile::TempDir,
     live_restore: bool,
     child: Option<Child>,
+    bridge: String,
 }
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
 
 impl Dockerd {
     /// Starts one (with `--live-restore` when asked) and loads the test
@@ -25,7 +35,15 @@ impl Dockerd {
             .prefix("kura-dockerd-")
             .tempdir_in("/var/tmp")
             .map_err(|e| format!("temporary folder: {e}"))?;
-        let mut daemon = Dockerd { dir, live_restore, child: None };
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        // At most 15 characters; a /24 of its own in 10.213.0.0/16.
+        let bridge = format!("kura{}", (pid % 100_000) * 10 + n % 10);
+        let address = format!("10.213.{}.1/24", (pid * 10 + n) % 250);
+        ip(&["link", "add", &bridge, "type", "bridge"])?;
+        let mut daemon = Dockerd { dir, live_restore, child: None, bridge };
+        ip(&["addr", "add", &address, "dev", &daemon.bridge])?;
+        ip(&["link", "set", &daemon.bridge, "up"])?;
         daemon.run()?;
         let save = Command::new(cli()).args(["save", IMAGE]).stdout(Stdio::piped()).spawn();
         let mut save = save.map_err(|e| format!("docker save: {e}"))?;
@@ -65,7 +83,8 @@ impl Dockerd {
             .arg(self.path("docker.pid"))
             .arg("--host")
             .arg(self.endpoint())
-            .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
+            .arg(format!("--bridge={}", self.bridge))
+            .args(["--iptables=false", "--ip-masq=false"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -123,6 +142,16 @@ impl Drop for Dockerd {
         self.stop();
         let _ = Command::new("umount").arg("-R").arg("-l").arg(self.path("data")).status();
         let _ = Command::new("umount").arg("-R").arg("-l").arg(self.path("exec")).status();
+        let _ = ip(&["link", "delete", &self.bridge]);
+    }
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let output = Command::new("ip").args(args).output().map_err(|e| format!("cannot run ip: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim()))
     }
 }
 

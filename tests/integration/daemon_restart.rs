@@ -1,5 +1,5 @@
 //! A daemon restarted for real under a running collector: a private dockerd
-//! (never the shared one), stopped and started again with and without
+//! (never the shared one; see `testkit::dockerd` for why it has a bridge of its own), stopped and started again with and without
 //! `live-restore`. The sweeps while it is away are recorded down, sampling
 //! resumes, the events stream resumes from its cursor with every event
 //! stored once, and counters of containers the restart restarted are resets.
@@ -138,7 +138,10 @@ async fn a_daemon_restarted_under_the_collector(live_restore: bool) {
     }
     let reader = reader(&data);
     assert!(reader.latest_sweep("private").ok().flatten().is_some());
+    let shared_bridge = Path::new("/sys/class/net/docker0");
+    let had_bridge = shared_bridge.exists();
     drop(daemon);
+    assert_eq!(shared_bridge.exists(), had_bridge, "the private dockerd touched the shared daemon's docker0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
