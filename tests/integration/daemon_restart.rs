@@ -54,6 +54,8 @@ async fn a_daemon_restarted_under_the_collector(live_restore: bool) {
     if !docker_available() {
         return;
     }
+    let shared_bridge = Path::new("/sys/class/net/docker0");
+    let had_bridge = shared_bridge.exists();
     let mut daemon = match Dockerd::start(live_restore) {
         Ok(daemon) => daemon,
         Err(reason) => return testkit::peer_unavailable("a private dockerd", &reason),
@@ -138,8 +140,6 @@ async fn a_daemon_restarted_under_the_collector(live_restore: bool) {
     }
     let reader = reader(&data);
     assert!(reader.latest_sweep("private").ok().flatten().is_some());
-    let shared_bridge = Path::new("/sys/class/net/docker0");
-    let had_bridge = shared_bridge.exists();
     drop(daemon);
     assert_eq!(shared_bridge.exists(), had_bridge, "the private dockerd touched the shared daemon's docker0");
 }
