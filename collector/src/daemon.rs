@@ -150,10 +150,16 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
         }
         let _ = stop_tx.send(true);
     }
-    // Sweeps in progress end at their next await point; give them a moment.
-    let drained = tokio::time::timeout(Duration::from_secs(5), wait_all(&mut tasks)).await;
-    if drained.is_err() {
-        tasks.abort_all();
+    if once {
+        // One sweep of each host, its size list included: each request is
+        // bounded by its timeout, so this ends.
+        wait_all(&mut tasks).await;
+    } else {
+        // Sweeps in progress end at their next await point; give them a moment.
+        let drained = tokio::time::timeout(Duration::from_secs(5), wait_all(&mut tasks)).await;
+        if drained.is_err() {
+            tasks.abort_all();
+        }
     }
     // Joining threads blocks: not on the runtime's threads.
     let report = tokio::task::spawn_blocking(move || {
