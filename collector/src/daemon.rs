@@ -7,7 +7,7 @@
 //! store and keeps sweeps in memory while the store refuses writes.
 
 use std::future::Future;
-use std::sync::mpsc;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -15,19 +15,18 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::MissedTickBehavior;
 
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError, HostConfig};
 use crate::docker::DockerClient;
 use crate::events::{self, EventBuffer};
 use crate::forward;
 use crate::sweep::HostSampler;
-use crate::writer::{Job, Writer, WriterError};
+use crate::writer::{Job, JobSender, Writer, WriterError, PRUNE_EVERY};
 use kura_store::sample::UnixMillis;
 use kura_store::socket::{self, HandleSlot, ServerLimits, Shutdown};
 use kura_store::{Reader, Store, StoreError, StoreOptions};
 /// How long a store locked by a reader (not a collector) is waited for.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
-/// How often old history is pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Why the collector stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +121,7 @@ async fn join_within<T>(thread: JoinHandle<T>, limit: Duration) -> Result<(), Jo
 
 /// The wall clock, in Unix milliseconds.
 pub fn now_millis() -> UnixMillis {
-    chrono::Utc::now().timestamp_millis()
+    crate::clock::wall_millis()
 }
 
 /// Runs the collector until `shutdown` resolves (or one sweep with `once`).
@@ -138,13 +137,14 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
         let (slot, stop) = (slot.clone(), server_shutdown.clone());
         std::thread::spawn(move || socket::serve(listener, slot, stop, ServerLimits::default()))
     };
-    let writer = Writer::spawn(store, slot.clone());
+    let clock = Arc::new(Clock::new(crate::writer::newest_time(&store)));
+    let writer = Writer::spawn(store, slot.clone(), config.retention);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut forwarders = Vec::new();
     if !once {
         for forward in &config.forwards {
-            let spawned = forward::spawn(forward.clone(), slot.clone(), writer.sender(), stop_rx.clone());
+            let spawned = forward::spawn(forward.clone(), slot.clone(), writer.thread_sender(), stop_rx.clone());
             match spawned {
                 Ok(handle) => forwarders.push(handle),
                 Err(e) => tracing::error!(forward = %forward.name, "cannot start the forwarding's thread: {e}"),
@@ -154,7 +154,7 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
     let mut tasks = JoinSet::new();
     for host in &config.hosts {
         let buffer = EventBuffer::new(last_events.get(&host.name).copied().flatten());
-        let sampler = match HostSampler::new(host.clone()) {
+        let sampler = match HostSampler::new(host.clone(), Arc::clone(&clock)) {
             Ok(sampler) => sampler,
             Err(e) => {
                 // Caught by config validation already; kept for safety.
@@ -163,14 +163,14 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
             }
         };
         if once {
-            tasks.spawn(sweep_once(sampler, buffer, writer.sender()));
+            tasks.spawn(sweep_once(sampler, buffer, writer.sender(), Arc::clone(&clock)));
         } else {
             tasks.spawn(events::follow(host_client(host), host.name.clone(), buffer.clone(), stop_rx.clone()));
-            tasks.spawn(sweep_loop(sampler, buffer, writer.sender(), stop_rx.clone()));
+            tasks.spawn(sweep_loop(sampler, buffer, writer.sender(), Arc::clone(&clock), stop_rx.clone()));
         }
     }
     if !once {
-        tasks.spawn(prune_loop(config.retention, writer.sender(), stop_rx.clone()));
+        tasks.spawn(prune_loop(writer.sender(), stop_rx.clone()));
         if let Some(nodes) = config.nodes.clone() {
             tasks.spawn(crate::nodes::keep_in_step(nodes, slot, stop_rx.clone()));
         }
@@ -180,10 +180,16 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
         }
         let _ = stop_tx.send(true);
     }
-    // Sweeps in progress end at their next await point; give them a moment.
-    let drained = tokio::time::timeout(Duration::from_secs(5), wait_all(&mut tasks)).await;
-    if drained.is_err() {
-        tasks.abort_all();
+    if once {
+        // One sweep of each host, its size list included: each request is
+        // bounded by its timeout, so this ends.
+        wait_all(&mut tasks).await;
+    } else {
+        // Sweeps in progress end at their next await point; give them a moment.
+        let drained = tokio::time::timeout(Duration::from_secs(5), wait_all(&mut tasks)).await;
+        if drained.is_err() {
+            tasks.abort_all();
+        }
     }
     // Forwardings hold senders of the writer's jobs: they end first (within
     // one send's timeout), off the runtime's threads.
@@ -192,19 +198,20 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
             tracing::warn!(thread = ?handle.thread().name(), "a forwarding did not stop; leaving it");
         }
     }
-    let report = writer.finish();
+    // The last flush blocks: not on the runtime's threads.
+    let report = tokio::task::spawn_blocking(move || writer.finish()).await.unwrap_or(Err(WriterError::Panicked));
     server_shutdown.trigger();
-    // The trigger wakes the server through its socket's path; if the data
-    // folder was removed meanwhile it cannot, and the process is ending.
     if join_within(server, Duration::from_secs(5)).await.is_err() {
-        tracing::warn!("the socket server did not stop (its socket file is gone?); leaving it");
+        tracing::warn!("the socket server did not stop; leaving it");
     }
     let report = report?;
+    let ending = if report.unwritten == 0 { "stopped; the store is flushed" } else { "stopped" };
     tracing::info!(
         written = report.written,
         dropped = report.dropped,
         reopened = report.reopened,
-        "stopped; the store is flushed"
+        unwritten = report.unwritten,
+        "{ending}"
     );
     match report.unwritten {
         0 => Ok(()),
@@ -251,20 +258,24 @@ fn last_event_times(reader: &Reader, hosts: &[HostConfig]) -> std::collections::
         .collect()
 }
 
-async fn sweep_once(mut sampler: HostSampler, buffer: EventBuffer, writer: mpsc::SyncSender<Job>) {
-    let now = now_millis();
-    let outcome = sampler.sweep(now).await;
+async fn sweep_once(mut sampler: HostSampler, buffer: EventBuffer, writer: JobSender, clock: Arc<Clock>) {
+    let now = clock.now();
+    let mut outcome = sampler.sweep(now).await;
+    if outcome.sizes.is_none() {
+        outcome.sizes = sampler.finish_sizes().await;
+    }
     if outcome.reach.is_up() {
         events::catch_up(sampler.client(), &sampler.config().name, &buffer, now).await;
     }
     log_sweep(&outcome);
-    let _ = writer.send(Job::Sweep(Box::new(crate::batch::batch(outcome, buffer.take()))));
+    let _ = writer.send(Job::Sweep(Box::new(crate::batch::batch(outcome, buffer.take())))).await;
 }
 
 async fn sweep_loop(
     mut sampler: HostSampler,
     buffer: EventBuffer,
-    writer: mpsc::SyncSender<Job>,
+    writer: JobSender,
+    clock: Arc<Clock>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ticks = tokio::time::interval(sampler.config().interval);
@@ -275,12 +286,12 @@ async fn sweep_loop(
             _ = stop.changed() => return,
         }
         let outcome = tokio::select! {
-            outcome = sampler.sweep(now_millis()) => outcome,
+            outcome = sampler.sweep(clock.now()) => outcome,
             _ = stop.changed() => return,
         };
         log_sweep(&outcome);
         let batch = crate::batch::batch(outcome, buffer.take());
-        if writer.send(Job::Sweep(Box::new(batch))).is_err() {
+        if writer.send(Job::Sweep(Box::new(batch))).await.is_err() {
             return;
         }
     }
@@ -296,17 +307,15 @@ fn log_sweep(outcome: &crate::sweep::HostSweep) {
     );
 }
 
-async fn prune_loop(retention: Duration, writer: mpsc::SyncSender<Job>, mut stop: watch::Receiver<bool>) {
+async fn prune_loop(writer: JobSender, mut stop: watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval(PRUNE_EVERY);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
             _ = stop.changed() => return,
         }
-        let before = now_millis().saturating_sub(retention_ms);
-        if writer.send(Job::Prune(before)).is_err() {
+        if writer.send(Job::Prune).await.is_err() {
             return;
         }
     }

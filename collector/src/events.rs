@@ -7,6 +7,15 @@
 //!
 //! With no stored event, the stream starts at `since=0`: the daemon answers
 //! with what it still holds (its last 256 events), then follows live.
+//!
+//! Each (re)connection negotiates the API version anew, so that a daemon
+//! restarted as another version is spoken to in its own. Docker sends
+//! nothing on a quiet stream, so a half-open connection (a remote daemon
+//! gone without a word) cannot be told from quiet: a stream silent for
+//! [`idle_timeout`] is reopened from its cursor, which loses nothing. A
+//! line longer than [`MAX_LINE`](crate::docker::MAX_LINE) (an event with
+//! huge labels) is skipped with a warning rather than met again at every
+//! reconnection.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,7 +23,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::docker::DockerClient;
+use crate::docker::{DockerClient, LineStream};
 use kura_store::payload::Event;
 use kura_store::sample::UnixMillis;
 use kura_store::EventRecord;
@@ -27,6 +36,8 @@ pub struct EventBuffer(Arc<Mutex<Pending>>);
 struct Pending {
     events: VecDeque<EventRecord>,
     newest_ns: Option<i64>,
+    /// Long lines the current stream skipped, as last reported.
+    skipped_seen: u64,
 }
 
 /// Events held at most between two sweeps; past this the oldest are
@@ -36,7 +47,7 @@ pub const MAX_PENDING: usize = 10_000;
 impl EventBuffer {
     /// A buffer that resumes after `newest_ns` (the newest stored event).
     pub fn new(newest_ns: Option<i64>) -> EventBuffer {
-        EventBuffer(Arc::new(Mutex::new(Pending { events: VecDeque::new(), newest_ns })))
+        EventBuffer(Arc::new(Mutex::new(Pending { events: VecDeque::new(), newest_ns, skipped_seen: 0 })))
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Pending) -> R) -> R {
@@ -118,18 +129,43 @@ pub async fn follow(client: Option<DockerClient>, host: String, buffer: EventBuf
     }
 }
 
+/// How long a stream may say nothing before it is reopened: twelve request
+/// timeouts (a minute at the default).
+pub fn idle_timeout(client: &DockerClient) -> Duration {
+    client.timeout() * 12
+}
+
 async fn stream_events(client: &mut DockerClient, host: &str, buffer: &EventBuffer) -> Result<(), String> {
-    if client.api_version().is_none() {
-        client.negotiate().await.map_err(|e| e.to_string())?;
-    }
+    client.negotiate().await.map_err(|e| e.to_string())?;
     let mut stream = client.stream(&format!("/events?since={}", buffer.since())).await.map_err(|e| e.to_string())?;
-    tracing::debug!(host, "events: following");
-    while let Some(line) = stream.next_line().await.map_err(|e| e.to_string())? {
+    tracing::debug!(host, api = ?client.api_version(), "events: following");
+    let idle = idle_timeout(client);
+    loop {
+        let line = match tokio::time::timeout(idle, stream.next_line()).await {
+            Ok(line) => line.map_err(|e| e.to_string())?,
+            Err(_) => {
+                tracing::debug!(host, "events: nothing for {idle:?}; reopening the stream from its cursor");
+                return Ok(());
+            }
+        };
+        note_skipped(host, &stream, buffer);
+        let Some(line) = line else { return Ok(()) };
         if let Some(event) = parse_line(host, &line) {
             buffer.push(event);
         }
     }
-    Ok(())
+}
+
+/// Warns once per line the stream skipped for its length.
+fn note_skipped(host: &str, stream: &LineStream, buffer: &EventBuffer) {
+    let skipped = stream.skipped();
+    if buffer.with(|pending| std::mem::replace(&mut pending.skipped_seen, skipped)) < skipped {
+        tracing::warn!(
+            host,
+            "events: skipped a line longer than {} bytes (an event with huge labels?): that event is not stored",
+            crate::docker::MAX_LINE
+        );
+    }
 }
 
 /// For `--once`: the events from the newest stored one up to `now`.
@@ -144,7 +180,9 @@ pub async fn catch_up(client: &DockerClient, host: &str, buffer: &EventBuffer, n
         }
     };
     loop {
-        match stream.next_line().await {
+        let line = stream.next_line().await;
+        note_skipped(host, &stream, buffer);
+        match line {
             Ok(Some(line)) => {
                 if let Some(event) = parse_line(host, &line) {
                     buffer.push(event);

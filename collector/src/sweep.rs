@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::api::{self, ContainerInspect, ContainerSummary, ImageSummary};
+use crate::clock::{Clock, DaemonOffset, ReadWindow};
 use crate::config::HostConfig;
 use crate::docker::{DockerClient, DockerError};
 use crate::snmp;
@@ -79,16 +80,20 @@ pub struct HostSweep {
 /// The fault subjects that are not containers (ids are 64 hex digits, so
 /// these never collide with one).
 const HOST_SUBJECT: &str = "(host info)";
-const IMAGES_SUBJECT: &str = "(image list)";
+const SIZES_SUBJECT: &str = "(sizes)";
 
 /// A host's sampler: its client and what it remembers between sweeps.
 pub struct HostSampler {
     config: HostConfig,
     client: DockerClient,
+    clock: Arc<Clock>,
+    daemon_offset: DaemonOffset,
     negotiated: bool,
     last_top: Option<Instant>,
     sweeps: u64,
     last_sizes: Option<Instant>,
+    /// The size sweep in progress (it runs beside the sweeps, see [`size_sweep`]).
+    size_task: Option<JoinHandle<Result<Sizes, DockerError>>>,
     last_info: Option<Info>,
     last_details: HashMap<String, ContainerDetails>,
     faults: HashMap<String, String>,
@@ -98,16 +103,19 @@ pub struct HostSampler {
 }
 
 impl HostSampler {
-    /// A sampler for one configured host.
-    pub fn new(config: HostConfig) -> Result<HostSampler, DockerError> {
+    /// A sampler for one configured host; request windows are timed on `clock`.
+    pub fn new(config: HostConfig, clock: Arc<Clock>) -> Result<HostSampler, DockerError> {
         let client = config.client()?;
         Ok(HostSampler {
             config,
             client,
+            clock,
+            daemon_offset: DaemonOffset::default(),
             negotiated: false,
             last_top: None,
             sweeps: 0,
             last_sizes: None,
+            size_task: None,
             last_info: None,
             last_details: HashMap::new(),
             faults: HashMap::new(),
@@ -214,22 +222,26 @@ impl HostSampler {
             self.negotiated = true;
         }
         let top_due = due(self.last_top, self.config.top_interval);
-        let sizes_due = due(self.last_sizes, self.config.size_interval);
-        let list_path = if sizes_due { "/containers/json?all=1&size=1" } else { "/containers/json?all=1" };
-        let list: Vec<ContainerSummary> = match self.get_parsed("container list", list_path).await {
+        if due(self.last_sizes, self.config.size_interval) && self.size_task.is_none() {
+            self.last_sizes = Some(Instant::now());
+            let client = self.client.clone();
+            let timeout = size_timeout(self.client.timeout());
+            self.size_task = Some(tokio::spawn(async move { size_sweep(&client, timeout).await }));
+        }
+        let list: Vec<ContainerSummary> = match self.get_parsed("container list", "/containers/json?all=1").await {
             Ok(list) => list,
             Err(e) => return down(e),
         };
         let info = if top_due { self.changed_info().await } else { None };
         let top_slots = TopSlots::new(self.sweeps, &self.config);
         self.sweeps += 1;
-        let sizes = if sizes_due { self.sizes(&list).await } else { None };
+        let sizes = match &self.size_task {
+            Some(task) if task.is_finished() => self.finish_sizes().await,
+            _ => None,
+        };
         let containers = self.containers(list, now, top_slots).await;
         if top_due {
             self.last_top = Some(Instant::now());
-        }
-        if sizes_due && sizes.is_some() {
-            self.last_sizes = Some(Instant::now());
         }
         let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         (Reach::Up { latency_us }, info, containers, sizes)
@@ -240,12 +252,7 @@ impl HostSampler {
         what: &'static str,
         path: &str,
     ) -> Result<T, DockerError> {
-        let body = self.client.get(path).await?;
-        api::parse(what, &body).map_err(|e| DockerError::Garbage {
-            endpoint: self.config.endpoint.clone(),
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })
+        fetch(&self.client, what, path, self.client.timeout()).await
     }
 
     async fn changed_info(&mut self) -> Option<Info> {
@@ -262,27 +269,24 @@ impl HostSampler {
         }
     }
 
-    async fn sizes(&mut self, list: &[ContainerSummary]) -> Option<Sizes> {
-        let images: Vec<ImageSummary> = match self.get_parsed("image list", "/images/json").await {
-            Ok(images) => images,
-            Err(e) => {
-                self.fault(IMAGES_SUBJECT, &e.to_string());
-                return None;
+    /// Waits for the size sweep in progress, if any, and takes its result
+    /// (`None` when it failed, logged once per reason).
+    pub async fn finish_sizes(&mut self) -> Option<Sizes> {
+        let task = self.size_task.take()?;
+        match task.await {
+            Ok(Ok(sizes)) => {
+                self.faults.remove(SIZES_SUBJECT);
+                Some(sizes)
             }
-        };
-        let mut sizes = Sizes {
-            images: images.iter().filter_map(|i| u64::try_from(i.size).ok()).sum(),
-            containers: BTreeMap::new(),
-        };
-        for state in [State::Running, State::Restarting, State::Paused, State::Exited, State::Created, State::Dead] {
-            sizes.containers.insert(state.as_str().to_owned(), 0);
+            Ok(Err(e)) => {
+                self.fault(SIZES_SUBJECT, &format!("{e}; sizes are tried again in {:?}", self.config.size_interval));
+                None
+            }
+            Err(e) => {
+                tracing::error!(host = %self.config.name, "the size sweep failed: {e}");
+                None
+            }
         }
-        for container in list {
-            let (Some(state), Some(size)) = (container.state(), container.size_rw) else { continue };
-            let size = u64::try_from(size).unwrap_or(0);
-            *sizes.containers.entry(state.as_str().to_owned()).or_insert(0) += size;
-        }
-        Some(sizes)
     }
 
     async fn containers(
@@ -300,9 +304,11 @@ impl HostSampler {
             };
             let client = self.client.clone();
             let permits = Arc::clone(&permits);
+            let clock = Arc::clone(&self.clock);
             let id = summary.id.clone();
             let top_due = top.includes(&id);
-            tasks.spawn(async move { (index, sample_container(client, permits, id, state, top_due, now).await) });
+            let request = ContainerRequest { client, permits, clock, id, listed: state, top_due, now };
+            tasks.spawn(async move { (index, sample_container(request).await) });
         }
         let mut results: Vec<Option<Sampled>> = vec![None; list.len()];
         while let Some(joined) = tasks.join_next().await {
@@ -315,10 +321,15 @@ impl HostSampler {
                 Err(e) => tracing::error!(host = %self.config.name, "a container task failed: {e}"),
             }
         }
+        let windows: Vec<ReadWindow> = results.iter().flatten().filter_map(|sampled| sampled.window).collect();
+        self.daemon_offset.observe(&self.config.name, &windows);
         let mut containers = Vec::with_capacity(list.len());
         let mut seen = Vec::with_capacity(list.len());
         for (summary, sampled) in list.into_iter().zip(results) {
-            let Some(sampled) = sampled else { continue };
+            let Some(mut sampled) = sampled else { continue };
+            if let Some(window) = &sampled.window {
+                sampled.sample.time = self.daemon_offset.translate(window);
+            }
             for fault in &sampled.faults {
                 self.fault(&summary.id, fault);
             }
@@ -343,7 +354,7 @@ impl HostSampler {
             });
         }
         self.last_details.retain(|id, _| seen.contains(id));
-        self.faults.retain(|id, _| seen.contains(id) || id == HOST_SUBJECT || id == IMAGES_SUBJECT);
+        self.faults.retain(|id, _| seen.contains(id) || id == HOST_SUBJECT || id == SIZES_SUBJECT);
         containers
     }
 
@@ -387,6 +398,47 @@ impl TopSlots {
     }
 }
 
+/// `GET` of `path` within `timeout`, parsed as `what`.
+async fn fetch<T: serde::de::DeserializeOwned>(
+    client: &DockerClient,
+    what: &'static str,
+    path: &str,
+    timeout: Duration,
+) -> Result<T, DockerError> {
+    let body = client.get_within(path, timeout).await?;
+    api::parse(what, &body).map_err(|e| DockerError::Garbage {
+        endpoint: client.endpoint().clone(),
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// The size list's own timeout: the daemon sums every container's writable
+/// layer, which takes tens of seconds on hosts with big ones.
+fn size_timeout(timeout: Duration) -> Duration {
+    (timeout * 12).max(Duration::from_secs(60))
+}
+
+/// The size sweep: the list with sizes (`size=1`) and the images, within
+/// `timeout` each. It runs as a task of its own, so that a slow one never
+/// holds a sweep or makes the host "down"; the sweep that finds it done
+/// stores its result.
+async fn size_sweep(client: &DockerClient, timeout: Duration) -> Result<Sizes, DockerError> {
+    let list: Vec<ContainerSummary> = fetch(client, "container list", "/containers/json?all=1&size=1", timeout).await?;
+    let images: Vec<ImageSummary> = fetch(client, "image list", "/images/json", timeout).await?;
+    let mut sizes =
+        Sizes { images: images.iter().filter_map(|i| u64::try_from(i.size).ok()).sum(), containers: BTreeMap::new() };
+    for state in [State::Running, State::Restarting, State::Paused, State::Exited, State::Created, State::Dead] {
+        sizes.containers.insert(state.as_str().to_owned(), 0);
+    }
+    for container in &list {
+        let (Some(state), Some(size)) = (container.state(), container.size_rw) else { continue };
+        let size = u64::try_from(size).unwrap_or(0);
+        *sizes.containers.entry(state.as_str().to_owned()).or_insert(0) += size;
+    }
+    Ok(sizes)
+}
+
 fn due(last: Option<Instant>, interval: Duration) -> bool {
     // A little early is fine: the sweep interval rarely divides the others exactly.
     last.is_none_or(|last| last.elapsed() + Duration::from_millis(500) >= interval)
@@ -396,6 +448,8 @@ fn due(last: Option<Instant>, interval: Duration) -> bool {
 #[derive(Clone, Debug)]
 struct Sampled {
     sample: Sample,
+    /// Where the stats' `read` time was taken, when the sample has one.
+    window: Option<ReadWindow>,
     details: Option<ContainerDetails>,
     top: Option<Top>,
     memory_stats: Option<BTreeMap<String, u64>>,
@@ -403,16 +457,23 @@ struct Sampled {
     faults: Vec<String>,
 }
 
-async fn sample_container(
+/// What one container's requests need.
+struct ContainerRequest {
     client: DockerClient,
     permits: Arc<Semaphore>,
+    clock: Arc<Clock>,
     id: String,
     listed: State,
     top_due: bool,
+    /// The sweep's time.
     now: UnixMillis,
-) -> Sampled {
+}
+
+async fn sample_container(request: ContainerRequest) -> Sampled {
+    let ContainerRequest { client, permits, clock, id, listed, top_due, now } = request;
     let mut sampled = Sampled {
         sample: Sample::state_only(now, listed),
+        window: None,
         details: None,
         top: None,
         memory_stats: None,
@@ -439,7 +500,9 @@ async fn sample_container(
         get(inspect_path),
         async {
             if has_counters {
-                Some(get(stats_path).await)
+                let sent = clock.now();
+                let stats = get(stats_path).await;
+                Some((stats, sent, clock.now()))
             } else {
                 None
             }
@@ -458,7 +521,7 @@ async fn sample_container(
         Ok(_) => {}
     };
     record(&inspect);
-    if let Some(stats) = &stats {
+    if let Some((stats, _, _)) = &stats {
         record(stats);
     }
     if let Some(top) = &top {
@@ -470,9 +533,12 @@ async fn sample_container(
             Err(e) => sampled.faults.push(e.to_string()),
         }
     }
-    if let Some(Ok(body)) = stats {
+    if let Some((Ok(body), sent, answered)) = stats {
         match stats::parse_stats(&body, listed) {
-            Ok(Some(sample)) => sampled.sample = sample,
+            Ok(Some(sample)) => {
+                sampled.window = Some(ReadWindow { read: sample.time, sent, answered });
+                sampled.sample = sample;
+            }
             // The all-zero document of a container that stopped since the list.
             Ok(None) => {}
             Err(e) => sampled.faults.push(format!("stats: {e}")),

@@ -15,7 +15,7 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `meta` | `format`, `next_host`, `next_series` | format version u32 BE ([`FORMAT_VERSION`]), next ids (u16 / u32 BE) |
+//! | `meta` | `format`, `next_host`, `next_series`, `pruned_before` | format version u32 BE ([`FORMAT_VERSION`]), next ids (u16 / u32 BE), the last completed retention cut (i64 BE ms) |
 //! | `hosts` | host name | host id, u16 BE |
 //! | `series` | host id u16 + container id | series id, u32 BE |
 //! | `series_info` | series id u32 | [`SeriesInfo`] as JSON (host, container id, name, image, command, created, labels, first seen), rewritten when it changes |
@@ -73,7 +73,7 @@
 //! - `damage`: which file of a store that does not open is damaged.
 //! - `page`: the head page and record block formats.
 //! - `write`: [`Store::write_sweep`] and compaction.
-//! - `prune`: [`Store::prune`], retention in small steps.
+//! - `prune`: [`Store::prune`], retention in small steps, forgetting the containers that are gone.
 //! - `cursor`: [`Store::put_cursor`] and [`Reader::cursor`], the forwardings' cursors.
 //! - [`reader`]: [`Reader`], the query API over either transport.
 //! - [`socket`]: the collector's unix socket: server and client.

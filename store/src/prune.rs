@@ -8,14 +8,24 @@
 //! deleted only with all the other pages of their host, when its newest
 //! is older than the cut (a host no longer swept). The newest details
 //! of a series and the newest `/info` of a host are kept however old, since
-//! they describe the present; `latest`, `series` and `series_info` are
-//! never pruned.
-
-use std::collections::BTreeSet;
+//! they describe the present.
+//!
+//! A last stage forgets the containers that are gone: a series whose
+//! blocks have all been pruned, that the writer does not hold (no sample
+//! in its host's head) and that was first seen before the cut loses its
+//! `series`, `series_info`, `latest` and `details` entries, so that the
+//! store and every query's series list stop growing with each short-lived
+//! container. A container that comes back later gets a new series.
+//!
+//! A pass that completes records its cut in `meta/pruned_before`
+//! ([`Store::pruned_before`]): the collector bounds how far the next cut
+//! may move from it (see the collector's `retention`).
 
 use super::codec;
-use super::key::{self, Tree, HOST_LEN, SERIES_LEN};
+use super::key::{self, HostId, Tree, HOST_LEN, SERIES_LEN};
 use super::page;
+use super::record::SeriesInfo;
+use super::write::WriteState;
 use super::{Store, StoreError};
 use crate::sample::UnixMillis;
 
@@ -71,11 +81,30 @@ const STAGES: [Stage; 8] = [
     Stage { tree: Tree::Sizes, id_len: HOST_LEN, age: Age::KeyTime, keep_newest: false },
 ];
 
+/// The `meta` key of the cut of the last completed prune pass (i64 BE ms).
+pub(crate) const META_PRUNED_BEFORE: &[u8] = b"pruned_before";
+
 impl Store {
+    /// The cut of the last completed prune pass: history before it is gone.
+    pub fn pruned_before(&self) -> Result<Option<UnixMillis>, StoreError> {
+        let h = self.handle();
+        match h.tree(Tree::Meta).get(META_PRUNED_BEFORE).map_err(|e| h.error(e))? {
+            None => Ok(None),
+            Some(bytes) => {
+                let bytes: [u8; 8] = bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| h.corrupt(format!("meta/pruned_before is {} bytes, not 8", bytes.len())))?;
+                Ok(Some(i64::from_be_bytes(bytes)))
+            }
+        }
+    }
+
     /// Deletes history older than `before`: blocks whose newest sample is
     /// older, the head pages of a host whose newest page is older (a host
     /// no longer swept: samples no block holds yet), sweeps, events, SNMP readings, sizes, details
-    /// and host info (but the newest of each). Does at most `budget` steps
+    /// and host info (but the newest of each), then forgets the series of
+    /// containers gone since before `before`. Does at most `budget` steps
     /// (an entry deleted or a key visited) and continues where the previous
     /// call stopped; call it until [`PruneProgress::done`].
     pub fn prune(&self, before: UnixMillis, budget: usize) -> Result<PruneProgress, StoreError> {
@@ -83,27 +112,31 @@ impl Store {
         let h = self.handle();
         let before_ns = before.saturating_mul(1_000_000);
         let mut progress = PruneProgress::default();
-        let mut evict = BTreeSet::new();
         let mut steps = 0;
         while steps < budget {
-            let cursor = &mut writer.prune;
-            let Some(stage) = STAGES.get(cursor.stage) else {
-                *cursor = PruneCursor::default();
+            let Some(stage) = STAGES.get(writer.prune.stage) else {
+                if writer.prune.stage == STAGES.len() {
+                    steps += 1;
+                    progress.deleted += forget_step(h, &mut writer, before)?;
+                    continue;
+                }
+                writer.prune = PruneCursor::default();
+                h.tree(Tree::Meta).insert(META_PRUNED_BEFORE, &before.to_be_bytes()).map_err(|e| h.error(e))?;
                 progress.done = true;
                 break;
             };
             let tree = h.tree(stage.tree);
-            let entry = tree.range(cursor.next.as_slice()..).next().transpose().map_err(|e| h.error(e))?;
+            let entry = tree.range(writer.prune.next.as_slice()..).next().transpose().map_err(|e| h.error(e))?;
             let Some((k, v)) = entry else {
-                cursor.stage += 1;
-                cursor.next.clear();
+                writer.prune.stage += 1;
+                writer.prune.next.clear();
                 continue;
             };
             steps += 1;
             let mut after_key = k.to_vec();
             after_key.push(0);
             let Some(prefix) = k.get(..stage.id_len) else {
-                cursor.next = after_key;
+                writer.prune.next = after_key;
                 continue;
             };
             let old = match stage.age {
@@ -133,27 +166,82 @@ impl Store {
                 tree.remove(&k).map_err(|e| h.error(e))?;
                 progress.deleted += 1;
                 if stage.tree == Tree::Head {
-                    evict.extend(key::host_of(&k));
+                    // At once: the forget stage must not take the writer's
+                    // memory of these pages for the truth.
+                    if let Some(host) = key::host_of(&k) {
+                        writer.evict_host(host);
+                    }
                 }
-                cursor.next = after_key;
+                writer.prune.next = after_key;
             } else if !old && !decodes(stage.age, &v) {
                 // An undecodable block is left for a human to look at.
-                cursor.next = after_key;
+                writer.prune.next = after_key;
             } else {
                 match key::successor(prefix) {
-                    Some(next) => cursor.next = next,
+                    Some(next) => writer.prune.next = next,
                     None => {
-                        cursor.stage += 1;
-                        cursor.next.clear();
+                        writer.prune.stage += 1;
+                        writer.prune.next.clear();
                     }
                 }
             }
         }
-        for host in evict {
-            writer.evict_host(host);
-        }
         Ok(progress)
     }
+}
+
+/// Looks at the next entry of `series` and forgets its series if its
+/// container is gone since before `before` (see the module docs); moves the
+/// cursor past it, or to the end of the stage. Returns the entries deleted.
+fn forget_step(h: &super::db::ReadHandle, writer: &mut WriteState, before: UnixMillis) -> Result<usize, StoreError> {
+    let tree = h.tree(Tree::Series);
+    let entry = tree.range(writer.prune.next.as_slice()..).next().transpose().map_err(|e| h.error(e))?;
+    let Some((k, v)) = entry else {
+        writer.prune.stage += 1;
+        writer.prune.next.clear();
+        return Ok(0);
+    };
+    let mut after_key = k.to_vec();
+    after_key.push(0);
+    writer.prune.next = after_key;
+    let (Some(host), Some(series)) = (key::host_of(&k), key::series_of(&v).filter(|_| v.len() == SERIES_LEN)) else {
+        return Ok(0);
+    };
+    if writer.holds_series(series) || !head_known(h, writer, host)? {
+        return Ok(0);
+    }
+    let prefix = key::series_prefix(series);
+    if h.tree(Tree::Blocks).scan_prefix(prefix).next().is_some() {
+        return Ok(0);
+    }
+    let first_seen = match h.tree(Tree::SeriesInfo).get(prefix).map_err(|e| h.error(e))? {
+        Some(json) => serde_json::from_slice::<SeriesInfo>(&json).ok().map(|info| info.first_seen),
+        // Cut off before its description (a crash): nothing describes it.
+        None => Some(UnixMillis::MIN),
+    };
+    if first_seen.is_none_or(|first| first >= before) {
+        return Ok(0);
+    }
+    let mut deleted = 0;
+    let details: Vec<sled::IVec> =
+        h.tree(Tree::Details).scan_prefix(prefix).keys().collect::<Result<_, _>>().map_err(|e| h.error(e))?;
+    for details_key in details {
+        h.tree(Tree::Details).remove(details_key).map_err(|e| h.error(e))?;
+        deleted += 1;
+    }
+    for (tree, entry_key) in [(Tree::Latest, &prefix[..]), (Tree::SeriesInfo, &prefix[..]), (Tree::Series, &k[..])] {
+        deleted += usize::from(h.tree(tree).remove(entry_key).map_err(|e| h.error(e))?.is_some());
+    }
+    Ok(deleted)
+}
+
+/// Whether the writer's memory tells every series with samples in the
+/// host's head: the host is loaded, or it has no head pages at all.
+fn head_known(h: &super::db::ReadHandle, writer: &WriteState, host: HostId) -> Result<bool, StoreError> {
+    if writer.holds_host(host) {
+        return Ok(true);
+    }
+    Ok(h.tree(Tree::Head).scan_prefix(key::host_prefix(host)).next().transpose().map_err(|e| h.error(e))?.is_none())
 }
 
 /// Whether a value whose age comes from its content decodes.

@@ -25,6 +25,11 @@
 //! details change). Each sweep also carries its record, an SNMP reading,
 //! each running container's newest processes (`latest`), and hourly sizes.
 //! Integer arithmetic only; the random numbers are SplitMix64.
+//!
+//! With [`Simulation::lifetime_sweeps`] the containers churn, as `docker
+//! run --rm` jobs do: each container slot is taken by a new container (a
+//! new id and name, counters from zero) every that many sweeps, the slots
+//! staggered so that replacements spread over the lifetime.
 
 use std::collections::BTreeMap;
 
@@ -49,6 +54,9 @@ pub struct Simulation {
     pub sweeps: usize,
     /// The random seed.
     pub seed: u64,
+    /// How many sweeps a container lives before a new one takes its slot;
+    /// `None`: the same containers throughout.
+    pub lifetime_sweeps: Option<usize>,
 }
 
 impl Simulation {
@@ -65,6 +73,7 @@ impl Simulation {
             interval_ms: interval,
             sweeps: usize::try_from(sweeps).unwrap_or(0),
             seed: 0x6b75_7261,
+            lifetime_sweeps: None,
         }
     }
 
@@ -83,6 +92,8 @@ pub struct SimulationReport {
     pub samples: usize,
     /// Restarts simulated.
     pub restarts: usize,
+    /// Containers that took a slot after the first ones (with churn).
+    pub replaced: usize,
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014; constants from Vigna's
@@ -171,6 +182,7 @@ pub struct Simulator {
     batch: SweepBatch,
     sweep: usize,
     restarts: usize,
+    replaced: usize,
 }
 
 const PAGE: u64 = 4096;
@@ -244,7 +256,38 @@ impl Simulator {
             host_info: None,
         };
         let extra = Rng(spec.seed ^ 0x0065_7874_7261);
-        Simulator { spec, rng, extra, containers, batch, sweep: 0, restarts: 0 }
+        Simulator { spec, rng, extra, containers, batch, sweep: 0, restarts: 0, replaced: 0 }
+    }
+
+    /// Replaces the containers whose lifetime ends at this sweep by new
+    /// ones; says which slots got a new container.
+    fn churn(&mut self, time: UnixMillis) -> Vec<bool> {
+        let mut fresh = vec![false; self.containers.len()];
+        let Some(lifetime) = self.spec.lifetime_sweeps.filter(|l| *l > 0) else { return fresh };
+        let slots = self.containers.len().max(1);
+        for (slot, sweep) in self.batch.containers.iter_mut().enumerate() {
+            // Slot i's first container ends after (i + 1) / slots of a lifetime.
+            let offset = lifetime * (slot + 1) / slots;
+            if self.sweep < offset || !(self.sweep - offset).is_multiple_of(lifetime) {
+                continue;
+            }
+            self.replaced += 1;
+            if let Some(flag) = fresh.get_mut(slot) {
+                *flag = true;
+            }
+            let generation = self.replaced;
+            let rng = &mut self.rng;
+            sweep.info.id = format!("{:016x}{:016x}{:016x}{:016x}", rng.next(), rng.next(), rng.next(), generation);
+            sweep.info.name = format!("sim-{slot:03}-{generation}");
+            sweep.info.created = Some(time);
+            if let Some(container) = self.containers.get_mut(slot) {
+                container.counters =
+                    Counters { cpu_ns: vec![0; container.counters.cpu_ns.len()], ..Counters::default() };
+                container.down = 0;
+                container.restarts = 0;
+            }
+        }
+        fresh
     }
 
     /// The next sweep, or `None` after the last.
@@ -257,13 +300,14 @@ impl Simulator {
         let interval = u64::try_from(self.spec.interval_ms).unwrap_or(1);
         let restart_one_in = 3 * 86_400_000 / interval.max(1);
         let first = self.sweep == 0;
+        let fresh = self.churn(time);
         let rng = &mut self.rng;
         let extra = &mut self.extra;
         let batch = &mut self.batch;
         batch.sweep.time = time;
         batch.sweep.latency_us = rng.range(200_000, 1_500_000);
         batch.events.clear();
-        for (container, sweep) in self.containers.iter_mut().zip(&mut batch.containers) {
+        for ((container, sweep), fresh) in self.containers.iter_mut().zip(&mut batch.containers).zip(fresh) {
             let jitter = i64::try_from(rng.range(0, 300)).unwrap_or(0);
             let restarted = container.step(rng, extra, interval, restart_one_in);
             if restarted {
@@ -279,7 +323,7 @@ impl Simulator {
                 });
             }
             sweep.sample = Some(container.sample(time, jitter));
-            sweep.details = (first || restarted).then(|| ContainerDetails {
+            sweep.details = (first || restarted || fresh).then(|| ContainerDetails {
                 state: Some(State::Running),
                 restart_count: i64::from(container.restarts),
                 started_at: chrono::DateTime::from_timestamp_millis(time).map(|t| t.to_rfc3339()),
@@ -345,6 +389,7 @@ impl Simulator {
             report.samples += written.samples;
         }
         report.restarts = self.restarts;
+        report.replaced = self.replaced;
         Ok(report)
     }
 }

@@ -17,14 +17,15 @@
 //! the client asks again from after the last key. Plain std threads: the
 //! crate builds without tokio.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{mpsc, Arc, Mutex, PoisonError, RwLock};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::db::{create_private_dir, ReadHandle};
 use super::key::Tree;
@@ -52,17 +53,31 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The server's bounds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerLimits {
-    /// Connections served at once; more get a "busy" error and are closed.
-    pub max_connections: usize,
+    /// Connections answered at once (one worker thread each); the others
+    /// wait in line, in the order they came.
+    pub workers: usize,
+    /// Connections that may wait for a worker; past this a connection gets
+    /// a "busy" error and is closed.
+    pub max_waiting: usize,
     /// The largest response frame (a scan stops early and says "more").
     pub max_response_bytes: usize,
     /// A connection that sends nothing this long is closed.
     pub idle_timeout: Duration,
+    /// A connection that sends nothing this long while others wait in line
+    /// is closed, so that it gives its worker up (the client redials when
+    /// it has another request).
+    pub yield_after: Duration,
 }
 
 impl Default for ServerLimits {
     fn default() -> ServerLimits {
-        ServerLimits { max_connections: 16, max_response_bytes: 4 << 20, idle_timeout: Duration::from_secs(30) }
+        ServerLimits {
+            workers: 8,
+            max_waiting: 512,
+            max_response_bytes: 4 << 20,
+            idle_timeout: Duration::from_secs(30),
+            yield_after: Duration::from_millis(500),
+        }
     }
 }
 
@@ -114,8 +129,8 @@ impl HandleSlot {
     }
 }
 
-/// Stops [`serve`]: a flag plus a connection to the socket that wakes the
-/// blocked `accept`.
+/// Stops [`serve`]: a flag the acceptor looks at, plus a connection to the
+/// socket that wakes it at once.
 #[derive(Clone, Debug)]
 pub struct Shutdown {
     flag: Arc<AtomicBool>,
@@ -147,58 +162,131 @@ impl Shutdown {
 }
 
 /// Serves the store's trees (whatever `store` holds at each request) on
-/// `listener` until `shutdown` is triggered, one std thread per
-/// connection; then closes every connection, removes the socket file and
-/// returns.
+/// `listener` until `shutdown` is triggered: [`ServerLimits::workers`]
+/// threads answer one connection each, and connections beyond them wait in
+/// line (up to [`ServerLimits::max_waiting`]) instead of being turned away,
+/// so that the many monitors Hinemos starts on the same minute all get an
+/// answer. At shutdown every connection, answered or waiting, is closed,
+/// the socket file removed, and the function returns.
 pub fn serve(listener: UnixListener, store: HandleSlot, shutdown: Shutdown, limits: ServerLimits) {
-    let active = Arc::new(AtomicUsize::new(0));
-    let mut connections: Vec<(JoinHandle<()>, UnixStream)> = Vec::new();
-    for stream in listener.incoming() {
-        if shutdown.is_triggered() {
-            break;
-        }
-        let mut stream = match stream {
-            Ok(stream) => stream,
+    let (line, waiting_line) = mpsc::sync_channel::<UnixStream>(limits.max_waiting);
+    let waiting_line = Arc::new(Mutex::new(waiting_line));
+    let state = Arc::new(ServerState {
+        waiting: AtomicUsize::new(0),
+        open: Mutex::new(HashMap::new()),
+        next: AtomicUsize::new(0),
+    });
+    let workers: Vec<JoinHandle<()>> = (0..limits.workers.max(1))
+        .map(|_| {
+            let (line, state, store, limits, shutdown) =
+                (Arc::clone(&waiting_line), Arc::clone(&state), store.clone(), limits.clone(), shutdown.clone());
+            thread::spawn(move || work(&line, &state, &store, &limits, &shutdown))
+        })
+        .collect();
+    // Non-blocking accepts, looked at every ACCEPT_STEP: a shutdown then
+    // needs no connection to wake the acceptor (the socket file may be gone).
+    if let Err(error) = listener.set_nonblocking(true) {
+        tracing::warn!(%error, "the collector socket cannot be made non-blocking");
+    }
+    while !shutdown.is_triggered() {
+        let mut stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(ACCEPT_STEP);
+                continue;
+            }
             Err(error) => {
                 tracing::warn!(%error, "accept on the collector socket failed");
                 thread::sleep(Duration::from_millis(50));
                 continue;
             }
         };
-        connections.retain(|(handle, _)| !handle.is_finished());
-        if active.load(Ordering::SeqCst) >= limits.max_connections {
-            let _ = write_frame(&mut stream, &error_response("server busy: too many connections"));
+        if shutdown.is_triggered() {
+            break;
+        }
+        if stream.set_nonblocking(false).is_err() {
             continue;
         }
-        let Ok(clone) = stream.try_clone() else {
-            continue;
-        };
-        active.fetch_add(1, Ordering::SeqCst);
-        let (store, limits, active) = (store.clone(), limits.clone(), Arc::clone(&active));
-        let handle = thread::spawn(move || {
-            serve_connection(&mut stream, &store, &limits);
-            // The server holds a clone (to end it at shutdown): closing
-            // this handle alone would not end the connection.
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-            active.fetch_sub(1, Ordering::SeqCst);
-        });
-        connections.push((handle, clone));
+        state.waiting.fetch_add(1, Ordering::SeqCst);
+        match line.try_send(stream) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(returned) | mpsc::TrySendError::Disconnected(returned)) => {
+                state.waiting.fetch_sub(1, Ordering::SeqCst);
+                stream = returned;
+                let message = format!("server busy: {} connections already wait for an answer", limits.max_waiting);
+                let _ = write_frame(&mut stream, &error_response(&message));
+            }
+        }
     }
-    for (handle, stream) in connections {
-        let _ = stream.shutdown(std::net::Shutdown::Both);
-        let _ = handle.join();
+    // Workers drain the line (closing what waits) and end when it is empty.
+    drop(line);
+    state.close_all();
+    for worker in workers {
+        let _ = worker.join();
     }
     let _ = std::fs::remove_file(&shutdown.socket);
 }
 
-fn serve_connection(stream: &mut UnixStream, store: &HandleSlot, limits: &ServerLimits) {
-    if stream.set_read_timeout(Some(limits.idle_timeout)).is_err()
-        || stream.set_write_timeout(Some(limits.idle_timeout)).is_err()
-    {
+/// What the acceptor and the workers share.
+struct ServerState {
+    /// Connections accepted and not yet taken by a worker.
+    waiting: AtomicUsize,
+    /// Clones of the connections being answered, to end them at shutdown.
+    open: Mutex<HashMap<usize, UnixStream>>,
+    next: AtomicUsize,
+}
+
+impl ServerState {
+    fn close_all(&self) {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        for stream in open.values() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// A worker: takes connections from the line, oldest first, and answers
+/// each until it closes, idles, or the server stops.
+fn work(
+    line: &Mutex<mpsc::Receiver<UnixStream>>,
+    state: &ServerState,
+    store: &HandleSlot,
+    limits: &ServerLimits,
+    shutdown: &Shutdown,
+) {
+    loop {
+        let next = line.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(mut stream) = next else { return };
+        state.waiting.fetch_sub(1, Ordering::SeqCst);
+        if shutdown.is_triggered() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            continue;
+        }
+        let key = state.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(clone) = stream.try_clone() {
+            state.open.lock().unwrap_or_else(PoisonError::into_inner).insert(key, clone);
+        }
+        // Registered after the check above: a shutdown in between has
+        // closed the others already, so look again.
+        if !shutdown.is_triggered() {
+            serve_connection(&mut stream, store, limits, &state.waiting);
+        }
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        state.open.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+    }
+}
+
+/// How often the acceptor looks for new connections and for a shutdown.
+const ACCEPT_STEP: Duration = Duration::from_millis(10);
+/// How often a worker waiting for a request looks whether others wait.
+const WAIT_STEP: Duration = Duration::from_millis(100);
+
+fn serve_connection(stream: &mut UnixStream, store: &HandleSlot, limits: &ServerLimits, waiting: &AtomicUsize) {
+    if stream.set_write_timeout(Some(limits.idle_timeout)).is_err() {
         return;
     }
     loop {
-        let request = match read_frame(stream, MAX_REQUEST) {
+        let request = match read_request(stream, limits, waiting) {
             Ok(Some(request)) => request,
             // Closed, idle too long, or a frame we cannot skip.
             Ok(None) | Err(_) => return,
@@ -211,6 +299,37 @@ fn serve_connection(stream: &mut UnixStream, store: &HandleSlot, limits: &Server
         if write_frame(stream, &response).is_err() {
             return;
         }
+    }
+}
+
+/// Reads the next request of a connection; `None` when the client closed
+/// it, sent nothing for [`ServerLimits::idle_timeout`], or sent nothing for
+/// [`ServerLimits::yield_after`] while other connections wait in line.
+fn read_request(stream: &mut UnixStream, limits: &ServerLimits, waiting: &AtomicUsize) -> io::Result<Option<Vec<u8>>> {
+    stream.set_read_timeout(Some(WAIT_STEP.min(limits.yield_after).max(Duration::from_millis(1))))?;
+    let idle_since = Instant::now();
+    let mut len = [0u8; 4];
+    let mut got = 0;
+    while got == 0 {
+        match stream.read(&mut len) {
+            Ok(0) => return Ok(None),
+            Ok(n) => got = n,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                let idle = idle_since.elapsed();
+                if idle >= limits.idle_timeout || (idle >= limits.yield_after && waiting.load(Ordering::SeqCst) > 0) {
+                    return Ok(None);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // A request has begun: the rest of it gets the whole idle timeout.
+    stream.set_read_timeout(Some(limits.idle_timeout))?;
+    let mut prefixed = (&len[..got]).chain(&mut *stream);
+    match read_frame(&mut prefixed, MAX_REQUEST)? {
+        Some(frame) => Ok(Some(frame)),
+        None => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a request cut short")),
     }
 }
 

@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::thread;
+use std::time::Duration;
 
 use crate::payload::{Actor, ContainerDetails, Event, HostReading, Info, Latest, Sizes};
 use proptest::prelude::*;
@@ -599,6 +600,54 @@ fn a_malformed_request_gets_an_error_and_the_server_lives_on() {
 }
 
 #[test]
+fn connections_beyond_the_workers_wait_in_line_and_all_get_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    fill(&store, 6, 2);
+    let limits = ServerLimits { workers: 2, ..ServerLimits::default() };
+    let _server = Server::start(dir.path(), &store, limits);
+    let direct = Reader::Direct(store);
+    let expected = direct.sweeps(HOST, 0, i64::MAX).unwrap();
+    // 40 readers at once on 2 workers: each holds its connection for many
+    // requests; the server busy error of a fixed connection limit would fail some.
+    let answers: Vec<_> = (0..40)
+        .map(|_| {
+            let dir = dir.path().to_path_buf();
+            thread::spawn(move || {
+                let reader = Reader::open(&dir)?;
+                assert!(matches!(reader, Reader::Socket(_)));
+                let mut sweeps = Vec::new();
+                for _ in 0..5 {
+                    sweeps = reader.sweeps(HOST, 0, i64::MAX)?;
+                }
+                Ok::<_, StoreError>(sweeps)
+            })
+        })
+        .collect();
+    for answer in answers {
+        assert_eq!(answer.join().unwrap().unwrap(), expected);
+    }
+}
+
+#[test]
+fn a_connection_idle_while_others_wait_gives_its_worker_up_and_redials() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    fill(&store, 3, 1);
+    let limits = ServerLimits { workers: 1, yield_after: Duration::from_millis(50), ..ServerLimits::default() };
+    let _server = Server::start(dir.path(), &store, limits);
+    let idle = Reader::open(dir.path()).unwrap();
+    let expected = idle.sweeps(HOST, 0, i64::MAX).unwrap();
+    // `idle` keeps the only worker's connection open and sends nothing;
+    // another reader gets its answer all the same, well before the idle timeout.
+    let other = Reader::open(dir.path()).unwrap();
+    assert_eq!(other.sweeps(HOST, 0, i64::MAX).unwrap(), expected);
+    drop(other);
+    // The idle one was closed meanwhile; it redials for its next request.
+    assert_eq!(idle.sweeps(HOST, 0, i64::MAX).unwrap(), expected);
+}
+
+#[test]
 fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), options(4)).unwrap();
@@ -634,17 +683,25 @@ fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions(
     assert_eq!(reader.sweeps(HOST, 0, i64::MAX).unwrap().len(), 14);
     assert_eq!(reader.events(HOST, 0, i64::MAX).unwrap().len(), 12);
     assert!(reader.host_info_at(HOST, i64::MAX).unwrap().is_some());
-    // Pruning everything keeps the newest details and host info.
+    let ids = series_ids(&reader);
     let store = into_store(reader);
+    assert_eq!(store.pruned_before().unwrap(), Some(before), "a completed pass records its cut");
+    // Pruning everything keeps the newest host info and forgets the
+    // containers, gone since before the cut: their series, descriptions,
+    // newest processes and details.
     while !store.prune(i64::MAX, 100).unwrap().done {}
     let reader = Reader::Direct(store);
-    let id = series_ids(&reader)[0];
-    assert!(reader.samples(id, i64::MIN, i64::MAX).unwrap().is_empty());
-    assert!(reader.details_at(id, i64::MAX).unwrap().is_some());
+    assert!(reader.series(HOST).unwrap().is_empty());
+    for &id in &ids {
+        assert!(reader.series_info(id).unwrap().is_none());
+        assert!(reader.latest(id).unwrap().is_none());
+        assert!(reader.details_at(id, i64::MAX).unwrap().is_none());
+        assert!(reader.samples(id, i64::MIN, i64::MAX).unwrap().is_empty());
+    }
     assert!(reader.host_info_at(HOST, i64::MAX).unwrap().is_some());
     assert!(reader.latest_sweep(HOST).unwrap().is_none());
-    // The writer forgot the pruned head pages: the next block holds only
-    // what was written after the prune.
+    // The writer forgot the pruned head pages: a container seen again is a
+    // new series whose first block holds only what was written after the prune.
     let store = into_store(reader);
     let fresh: Vec<UnixMillis> = (0..4).map(|n| 3_000_000 + n * 10_000).collect();
     let mut blocks = 0;
@@ -653,7 +710,90 @@ fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions(
     }
     assert_eq!(blocks, 1);
     let reader = Reader::Direct(store);
-    assert_eq!(reader.samples(id, i64::MIN, i64::MAX).unwrap().time, fresh);
+    let again = series_ids(&reader);
+    assert_eq!(again.len(), 1);
+    assert!(!ids.contains(&again[0]), "a new series");
+    assert_eq!(reader.samples(again[0], i64::MIN, i64::MAX).unwrap().time, fresh);
+}
+
+/// A store where containers 0..3 ran for 12 sweeps (three blocks), then
+/// only 0 and 1 for 18 more.
+fn one_container_gone(dir: &Path) -> Store {
+    let store = Store::open(dir, options(4)).unwrap();
+    let mut written = vec![Vec::new(); 3];
+    for n in 0..12 {
+        write_running(&store, 1_000_000 + n * 10_000, 7, &mut written);
+    }
+    let mut kept = vec![Vec::new(); 2];
+    for n in 12..30 {
+        write_running(&store, 1_000_000 + n * 10_000, 7, &mut kept);
+    }
+    store
+}
+
+#[test]
+fn a_gone_container_is_forgotten_once_its_last_sample_is_past_the_cut_and_a_live_one_never() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = one_container_gone(dir.path());
+    let gone = Reader::Direct(store);
+    let series = gone.series(HOST).unwrap();
+    assert_eq!(series.len(), 3);
+    let store = into_store(gone);
+    // A cut after container 2's last sample but before the others' newest.
+    let cut = 1_000_000 + 20 * 10_000;
+    while !store.prune(cut, 5).unwrap().done {}
+    let reader = Reader::Direct(store);
+    let left: Vec<String> = reader.series(HOST).unwrap().into_iter().map(|s| s.container.id).collect();
+    assert_eq!(left, vec![container(0).id, container(1).id]);
+    assert!(reader.series_info(series[2].series).unwrap().is_none());
+    // The live ones keep every sample from the cut on.
+    for id in series_ids(&reader) {
+        assert!(reader.samples(id, cut, i64::MAX).unwrap().len() >= 10);
+    }
+    // A prune before the gone container's last sample keeps it: a fresh store.
+    let dir = tempfile::tempdir().unwrap();
+    let store = one_container_gone(dir.path());
+    while !store.prune(1_000_000 + 5 * 10_000, 5).unwrap().done {}
+    assert_eq!(Reader::Direct(store).series(HOST).unwrap().len(), 3);
+}
+
+#[test]
+fn a_month_of_a_thousand_short_lived_containers_levels_off_after_the_retention() {
+    use crate::simulate::{Simulation, Simulator};
+    const DAY: i64 = 86_400_000;
+    let dir = tempfile::tempdir().unwrap();
+    // Hourly blocks of 10-minute sweeps; 20 slots whose containers live
+    // 14.3 hours each: about 1 000 containers over 30 days. Retention 7 days,
+    // pruned once a simulated day.
+    let store = Store::open(dir.path(), options(6)).unwrap();
+    let spec = Simulation { lifetime_sweeps: Some(86), ..Simulation::days(20, 30, 600_000) };
+    let start = spec.start;
+    let mut simulator = Simulator::new(spec);
+    let mut containers = std::collections::BTreeSet::new();
+    let mut by_day: Vec<[usize; 4]> = Vec::new();
+    while let Some(batch) = simulator.next_sweep() {
+        store.write_sweep(batch).unwrap();
+        containers.extend(batch.containers.iter().map(|c| c.info.id.clone()));
+        let time = batch.sweep.time;
+        if (time - start) % DAY == 0 && time > start {
+            while !store.prune(time - 7 * DAY, 500).unwrap().done {}
+            let count = |tree: Tree| store.scan(tree, &reader::Scan::prefix(&[])).unwrap().len();
+            by_day.push([count(Tree::Series), count(Tree::SeriesInfo), count(Tree::Latest), count(Tree::Details)]);
+        }
+    }
+    assert!(containers.len() >= 1_000, "{} containers", containers.len());
+    let series = Reader::Direct(store).series("sim-host").unwrap().len();
+    // Past the retention (day 8 on) every per-container tree holds about
+    // the containers of the last 7 days, not all of them.
+    let (day_14, day_29) = (by_day[13], by_day[28]);
+    for (tree, (at_14, at_29)) in ["series", "series_info", "latest", "details"].iter().zip(day_14.iter().zip(day_29)) {
+        assert!(
+            at_29 * 4 <= at_14 * 5 && at_29 * 5 >= at_14 * 4,
+            "{tree}: {at_14} entries on day 14, {at_29} on day 29"
+        );
+        assert!(at_29 < 400, "{tree}: {at_29} entries for {} containers", containers.len());
+    }
+    assert!(series < 400, "the series list of a query: {series}");
 }
 
 /// One step of the model test.
@@ -709,12 +849,20 @@ fn check_model(store: Store, model: &mut Model, cut: Option<UnixMillis>) -> Stor
         Err(StoreError::UnknownHost { .. }) => Vec::new(),
         Err(e) => panic!("{e}"),
     };
+    let mut listed = Vec::new();
     for info in &series {
         let i = (0..4).find(|&i| container(i).id == info.container.id).unwrap();
         let stored = rows(&reader.samples(info.series, i64::MIN, i64::MAX).unwrap());
         check(stored, model.samples.entry(i).or_default(), cut, |s| s.time);
+        listed.push(i);
     }
-    // A series exists from its first sweep on, whatever was pruned.
+    // A series exists from its first sweep on, until a prune forgets a
+    // container whose every sample is before the cut.
+    let forgotten: Vec<usize> = model.samples.keys().copied().filter(|i| !listed.contains(i)).collect();
+    for i in forgotten {
+        let samples = model.samples.remove(&i).unwrap_or_default();
+        assert!(cut.is_some_and(|cut| samples.iter().all(|s| s.time < cut)), "container {i} forgotten: {samples:?}");
+    }
     assert_eq!(series.len(), model.samples.len());
     if !model.sweeps.is_empty() {
         let stored = reader.sweeps(HOST, i64::MIN, i64::MAX).unwrap();

@@ -4,6 +4,7 @@
 //!
 //! - [`docker`]: uniquely named containers on the test bed's dockerd, removed
 //!   when their guard drops (even after a failed assertion), and waits for a state.
+//! - [`dockerd`]: a private dockerd (own roots, pid file, socket) to restart under a collector.
 //! - [`proxy`]: a fault-injecting proxy in front of `docker.sock`.
 //! - [`snmpd`]: a private snmpd on a free loopback port, stopped by pid on drop.
 //! - [`rsyslog`]: a private rsyslogd on free loopback ports writing to its own
@@ -19,6 +20,7 @@
 //! elsewhere.
 
 pub mod docker;
+pub mod dockerd;
 pub mod hinemos;
 pub mod net;
 pub mod process;

@@ -19,6 +19,19 @@ pub fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Polls `ready` every millisecond until it holds or `timeout` passes: for
+/// acting on an event as soon as it shows (a kill that must land mid-write).
+pub fn wait_until_fast(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
 /// Stops a child by its pid: SIGTERM, then SIGKILL after two seconds, and
 /// reaps it so that no zombie is left.
 pub fn stop(child: &mut Child) {

@@ -17,7 +17,7 @@ use std::thread;
 use std::time::Duration;
 
 /// A fault to inject.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Headers announce a body, a few bytes come, then nothing until the
     /// client gives up (the connection stays open).
@@ -31,9 +31,19 @@ pub enum Fault {
     /// `404 Not Found`, as the daemon answers for a container removed since
     /// the list.
     Gone,
+    /// Forwarded to the daemon after this delay (a slow request).
+    Delay(Duration),
+    /// The headers of a streamed (chunked) answer, then nothing, the
+    /// connection held open: a half-open connection, or a frozen daemon.
+    StallStream,
+    /// A streamed (chunked) answer of these lines (each sent with its LF),
+    /// then nothing, the connection held open.
+    Lines(Vec<String>),
 }
 
-type Rules = Arc<Mutex<Vec<(String, Fault)>>>;
+/// A rule: requests whose path contains the pattern get the fault; a rule
+/// made with [`Proxy::inject_once`] applies to the first such request only.
+type Rules = Arc<Mutex<Vec<(String, Fault, bool)>>>;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -42,6 +52,7 @@ pub struct Proxy {
     socket: PathBuf,
     upstream: PathBuf,
     rules: Rules,
+    requests: Arc<Mutex<Vec<String>>>,
     running: Arc<AtomicBool>,
     dir: PathBuf,
 }
@@ -60,6 +71,7 @@ impl Proxy {
             socket: dir.join("docker.sock"),
             upstream: upstream.to_owned(),
             rules: Arc::default(),
+            requests: Arc::default(),
             running: Arc::new(AtomicBool::new(false)),
             dir,
         };
@@ -80,7 +92,17 @@ impl Proxy {
     /// Injects `fault` into every request whose path contains `pattern`
     /// (e.g. a container id, or `/stats`).
     pub fn inject(&self, pattern: &str, fault: Fault) {
-        self.rules.lock().unwrap_or_else(PoisonError::into_inner).push((pattern.to_owned(), fault));
+        self.rules.lock().unwrap_or_else(PoisonError::into_inner).push((pattern.to_owned(), fault, false));
+    }
+
+    /// Injects `fault` into the next request whose path contains `pattern` only.
+    pub fn inject_once(&self, pattern: &str, fault: Fault) {
+        self.rules.lock().unwrap_or_else(PoisonError::into_inner).push((pattern.to_owned(), fault, true));
+    }
+
+    /// How many requests so far had a path containing `pattern`.
+    pub fn requests(&self, pattern: &str) -> usize {
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner).iter().filter(|p| p.contains(pattern)).count()
     }
 
     /// Removes every rule.
@@ -103,6 +125,7 @@ impl Proxy {
         let running = Arc::new(AtomicBool::new(true));
         self.running = Arc::clone(&running);
         let rules = Arc::clone(&self.rules);
+        let requests = Arc::clone(&self.requests);
         let upstream = self.upstream.clone();
         thread::spawn(move || {
             for stream in listener.incoming() {
@@ -110,11 +133,11 @@ impl Proxy {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let rules = Arc::clone(&rules);
+                let (rules, requests) = (Arc::clone(&rules), Arc::clone(&requests));
                 let upstream = upstream.clone();
                 let running = Arc::clone(&running);
                 thread::spawn(move || {
-                    let _ = serve(stream, &upstream, &rules, &running);
+                    let _ = serve(stream, &upstream, &rules, &requests, &running);
                 });
             }
         });
@@ -129,7 +152,13 @@ impl Drop for Proxy {
     }
 }
 
-fn serve(client: UnixStream, upstream: &Path, rules: &Rules, running: &AtomicBool) -> io::Result<()> {
+fn serve(
+    client: UnixStream,
+    upstream: &Path,
+    rules: &Rules,
+    requests: &Mutex<Vec<String>>,
+    running: &AtomicBool,
+) -> io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(client.try_clone()?);
     let mut head = Vec::new();
@@ -147,17 +176,39 @@ fn serve(client: UnixStream, upstream: &Path, rules: &Rules, running: &AtomicBoo
         }
     }
     let path = head.first().and_then(|l| l.split_whitespace().nth(1)).unwrap_or_default().to_owned();
-    let fault = rules
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .find(|(pattern, _)| path.contains(pattern.as_str()))
-        .map(|(_, fault)| *fault);
+    requests.lock().unwrap_or_else(PoisonError::into_inner).push(path.clone());
+    let fault = {
+        let mut rules = rules.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = rules.iter().position(|(pattern, _, _)| path.contains(pattern.as_str()));
+        found.map(|i| if rules[i].2 { rules.remove(i).1 } else { rules[i].1.clone() })
+    };
     let mut client = client;
     match fault {
+        Some(Fault::Delay(delay)) => {
+            thread::sleep(delay);
+            forward(&mut client, upstream, &head)
+        }
         Some(fault) => inject(&mut client, fault, running),
         None => forward(&mut client, upstream, &head),
     }
+}
+
+/// Holds a connection open until the client hangs up or the proxy stops.
+fn hold(client: &mut UnixStream, running: &AtomicBool) -> io::Result<()> {
+    client.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let mut byte = [0u8; 1];
+    for _ in 0..600 {
+        if !running.load(Ordering::SeqCst) {
+            break;
+        }
+        match client.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
 }
 
 fn inject(client: &mut UnixStream, fault: Fault, running: &AtomicBool) -> io::Result<()> {
@@ -166,22 +217,19 @@ fn inject(client: &mut UnixStream, fault: Fault, running: &AtomicBool) -> io::Re
         Fault::Stall => {
             write!(client, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{PARTIAL}")?;
             client.flush()?;
-            // Hold the connection open until the client hangs up or the proxy stops.
-            client.set_read_timeout(Some(Duration::from_millis(200)))?;
-            let mut byte = [0u8; 1];
-            for _ in 0..600 {
-                if !running.load(Ordering::SeqCst) {
-                    break;
-                }
-                match client.read(&mut byte) {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
-                    Err(_) => break,
+            hold(client, running)
+        }
+        Fault::StallStream | Fault::Lines(_) => {
+            write!(client, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")?;
+            if let Fault::Lines(lines) = &fault {
+                for line in lines {
+                    write!(client, "{:x}\r\n{line}\n\r\n", line.len() + 1)?;
                 }
             }
-            Ok(())
+            client.flush()?;
+            hold(client, running)
         }
+        Fault::Delay(_) => Ok(()),
         Fault::Cut => write!(
             client,
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4096\r\nConnection: close\r\n\r\n{PARTIAL}"

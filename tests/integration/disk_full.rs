@@ -24,7 +24,7 @@ async fn a_full_disk_is_reported_once_and_the_sweeps_taken_meanwhile_are_written
     };
     let _busy = ContainerSpec::new("diskfull").start();
     let data = tmpfs.path().join("data");
-    let mut collector = Process::spawn(&data, &["--log", "info"]);
+    let mut collector = Process::spawn(&data, &["--log", "debug"]);
     wait_sweeps(&data, "local", 3).await;
 
     let full_from = now_ms();
@@ -32,8 +32,11 @@ async fn a_full_disk_is_reported_once_and_the_sweeps_taken_meanwhile_are_written
     assert!(filler > 0, "the tmpfs had no room left before the filler");
     let refused = wait_until(Duration::from_secs(20), || collector.stderr().contains("the store refused a write"));
     assert!(refused, "no refusal reported with the disk full; stderr:\n{}", collector.stderr());
-    // Sampling goes on while the disk is full: a few more intervals.
-    std::thread::sleep(Duration::from_secs(3));
+    // Sampling goes on while the disk is full: three more sweeps taken.
+    let swept = |stderr: &str| stderr.lines().filter(|l| l.contains(" sweep host=")).count();
+    let at_refusal = swept(&collector.stderr());
+    let more = wait_until(Duration::from_secs(30), || swept(&collector.stderr()) >= at_refusal + 3);
+    assert!(more, "sampling stopped with the disk full; stderr:\n{}", collector.stderr());
     assert!(matches!(collector.child.try_wait(), Ok(None)), "the collector stopped: {}", collector.stderr());
     std::fs::remove_file(tmpfs.path().join("filler")).unwrap_or_else(|e| panic!("removing the filler: {e}"));
     let freed_at = now_ms();
@@ -56,11 +59,7 @@ async fn a_full_disk_is_reported_once_and_the_sweeps_taken_meanwhile_are_written
     // Every sweep the collector took, those kept in memory while the disk
     // was full included, is stored: as many as its writer reports written,
     // none dropped, after at least one reopen.
-    let counter = |name: &str| -> u64 {
-        let after = stderr.rsplit_once(&format!("{name}=")).map(|(_, rest)| rest).unwrap_or_default();
-        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().unwrap_or_else(|_| panic!("no {name}= in the collector's last line:\n{stderr}"))
-    };
+    let counter = |name: &str| collector.reported(name);
     assert_eq!(counter("dropped"), 0, "{stderr}");
     assert!(counter("reopened") >= 1, "{stderr}");
     assert_eq!(u64::try_from(sweeps.len()).ok(), Some(counter("written")), "{stderr}");

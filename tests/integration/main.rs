@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod collector;
+mod daemon_restart;
 mod disk_full;
+mod faults;
 mod forward;
 mod foundation;
 mod nodes;

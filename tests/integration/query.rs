@@ -139,7 +139,21 @@ async fn network_bytes_moved_by_wget_show_up_within_ten_percent() {
     let client = ContainerSpec::new("q-wget")
         .shell(&format!("sleep 3; wget -q -O /dev/null http://{ip}/blob; sleep 3600"))
         .start();
-    wait_sweeps(data.path(), "local", 9).await;
+    // Until the download shows in the stored counters (it starts after 3 s).
+    let received = |data: &DataDir| -> u64 {
+        let Ok(store) = kura_store::Reader::open(data.path()) else { return 0 };
+        let Some(series) =
+            store.series("local").ok().and_then(|all| all.into_iter().find(|s| s.container.id == client.id()))
+        else {
+            return 0;
+        };
+        let samples = store.samples(series.series, 0, i64::MAX).unwrap_or_default();
+        let rx = samples.column(Field::NetRxBytes);
+        let (first, last) = (rx.iter().flatten().next().copied(), rx.iter().flatten().last().copied());
+        last.zip(first).map(|(l, f)| l.saturating_sub(f)).unwrap_or(0)
+    };
+    let downloaded = testkit::process::wait_until(Duration::from_secs(60), || received(&data) >= SIZE * 9 / 10);
+    assert!(downloaded, "the download never showed: {} bytes", received(&data));
     let live = lines(&data, &["net", "-n", client.name(), "--rx", "--bytes", "--window", "30s"]);
     collector.stop().await;
     assert!(value(&live, &format!("nw_rxkb:{}", client.name())) > 0.0);
@@ -173,7 +187,9 @@ async fn status_is_1_for_an_unreachable_host_and_a_stale_store_prints_nothing() 
     // Sweeps 1 s apart, then silence: three intervals later the store is stale.
     let fresh = DataDir::new();
     collect_for(&fresh, 2).await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    let went_stale =
+        testkit::process::wait_until(Duration::from_secs(30), || kura(&fresh, &["status"]).status.code() == Some(1));
+    assert!(went_stale, "the store never went stale");
     let stale = kura(&fresh, &["status"]);
     assert_eq!(stale.status.code(), Some(1));
     assert!(stale.stdout.is_empty(), "a stale store prints nothing");

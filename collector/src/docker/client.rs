@@ -166,12 +166,27 @@ impl DockerClient {
     /// `GET` of an API path (e.g. `/containers/json?all=1`), prefixed with
     /// the negotiated version; the whole body within the timeout.
     pub async fn get(&self, path: &str) -> Result<Bytes, DockerError> {
+        self.get_within(path, self.timeout).await
+    }
+
+    /// [`DockerClient::get`] with a timeout of its own (a request known to
+    /// be slow, such as the list with sizes).
+    pub async fn get_within(&self, path: &str, timeout: Duration) -> Result<Bytes, DockerError> {
         let versioned = self.versioned(path);
-        self.get_unversioned(&versioned).await
+        self.exchange(&versioned, timeout).await
     }
 
     /// `GET` of an exact path, without a version prefix.
     pub async fn get_unversioned(&self, path: &str) -> Result<Bytes, DockerError> {
+        self.exchange(path, self.timeout).await
+    }
+
+    /// The timeout of a request.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    async fn exchange(&self, path: &str, timeout: Duration) -> Result<Bytes, DockerError> {
         let request = async {
             let (response, _guard) = self.send(path).await?;
             let status = response.status();
@@ -190,10 +205,10 @@ impl DockerClient {
                 Err(self.status_error(path, status, &body))
             }
         };
-        tokio::time::timeout(self.timeout, request).await.map_err(|_| DockerError::Timeout {
+        tokio::time::timeout(timeout, request).await.map_err(|_| DockerError::Timeout {
             endpoint: self.endpoint.clone(),
             path: path.to_owned(),
-            after: self.timeout,
+            after: timeout,
         })?
     }
 
@@ -214,6 +229,8 @@ impl DockerClient {
         Ok(LineStream {
             body: response.into_body(),
             buffer: Vec::new(),
+            skipping: false,
+            skipped: 0,
             _guard: guard,
             endpoint: self.endpoint.clone(),
             path: versioned,
@@ -298,17 +315,22 @@ impl DockerClient {
 }
 
 /// A streamed body read line by line (Docker's events are one JSON object
-/// per line).
+/// per line). A line longer than [`MAX_LINE`] is skipped (and counted),
+/// never buffered whole: a stream resumed from the newest event would
+/// otherwise meet the same line again, forever.
 pub struct LineStream {
     body: Incoming,
     buffer: Vec<u8>,
+    /// Inside a line too long to keep: its bytes are dropped up to its end.
+    skipping: bool,
+    skipped: u64,
     _guard: ConnectionGuard,
     endpoint: Endpoint,
     path: String,
 }
 
-/// The longest line a stream may send before it is refused as garbage.
-const MAX_LINE: usize = 1024 * 1024;
+/// The longest line a stream may send; longer ones are skipped.
+pub const MAX_LINE: usize = 1024 * 1024;
 
 impl LineStream {
     /// The next complete line (without its LF), or `None` when the daemon
@@ -317,21 +339,22 @@ impl LineStream {
         loop {
             if let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = self.buffer.drain(..=end).take(end).collect();
-                if line.iter().all(u8::is_ascii_whitespace) {
+                if std::mem::take(&mut self.skipping) || line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
                 return Ok(Some(Bytes::from(line)));
             }
-            if self.buffer.len() > MAX_LINE {
-                return Err(DockerError::Garbage {
-                    endpoint: self.endpoint.clone(),
-                    path: self.path.clone(),
-                    reason: format!("a line longer than {MAX_LINE} bytes"),
-                });
+            if self.buffer.len() > MAX_LINE || (self.skipping && !self.buffer.is_empty()) {
+                if !self.skipping {
+                    self.skipped += 1;
+                    self.skipping = true;
+                }
+                self.buffer.clear();
             }
             match self.body.frame().await {
                 None => {
-                    return Ok((!self.buffer.is_empty()).then(|| Bytes::from(std::mem::take(&mut self.buffer))));
+                    let rest = std::mem::take(&mut self.buffer);
+                    return Ok((!rest.is_empty() && !self.skipping).then(|| Bytes::from(rest)));
                 }
                 Some(Err(e)) => {
                     return Err(DockerError::Body {
@@ -347,6 +370,11 @@ impl LineStream {
                 }
             }
         }
+    }
+
+    /// How many lines longer than [`MAX_LINE`] were skipped so far.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 }
 

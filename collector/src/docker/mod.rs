@@ -7,7 +7,7 @@ mod client;
 mod error;
 mod tls;
 
-pub use client::{negotiate, ApiVersion, DockerClient, LineStream, MAX_API, MAX_BODY, ONE_SHOT_API};
+pub use client::{negotiate, ApiVersion, DockerClient, LineStream, MAX_API, MAX_BODY, MAX_LINE, ONE_SHOT_API};
 pub use error::DockerError;
 pub use kura_store::endpoint::{Endpoint, EndpointError, DEFAULT_SOCKET, DEFAULT_TCP_PORT, DEFAULT_TLS_PORT};
 pub use tls::{client_config, TlsError};

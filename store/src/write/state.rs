@@ -215,6 +215,17 @@ impl WriteState {
         self.series.len()
     }
 
+    /// Whether the writer holds `series` (it has samples in its host's head).
+    pub(crate) fn holds_series(&self, series: SeriesId) -> bool {
+        self.series.contains_key(&series)
+    }
+
+    /// Whether the writer has loaded `host` (and so every series with
+    /// samples in its head).
+    pub(crate) fn holds_host(&self, host: HostId) -> bool {
+        self.hosts.values().any(|state| state.id == host)
+    }
+
     /// Forgets a host and its series (its head pages changed under it).
     pub(crate) fn evict_host(&mut self, host: HostId) {
         self.hosts.retain(|_, state| state.id != host);
