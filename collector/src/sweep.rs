@@ -86,6 +86,8 @@ pub struct HostSampler {
     config: HostConfig,
     client: DockerClient,
     negotiated: bool,
+    /// What the negotiated daemon's stats get wrong.
+    quirks: stats::Quirks,
     last_top: Option<Instant>,
     sweeps: u64,
     last_sizes: Option<Instant>,
@@ -105,6 +107,7 @@ impl HostSampler {
             config,
             client,
             negotiated: false,
+            quirks: stats::Quirks::default(),
             last_top: None,
             sweeps: 0,
             last_sizes: None,
@@ -208,9 +211,15 @@ impl HostSampler {
             }
         };
         if !self.negotiated {
-            if let Err(e) = self.client.negotiate().await {
-                return down(e);
+            let version = match self.client.negotiate().await {
+                Ok(version) => version,
+                Err(e) => return down(e),
+            };
+            let quirks = stats::Quirks::of(&version);
+            if quirks.any() && quirks != self.quirks {
+                tracing::info!(host = %self.config.name, "the daemon is Podman {}: {}", version.version, quirks.describe());
             }
+            self.quirks = quirks;
             self.negotiated = true;
         }
         let top_due = due(self.last_top, self.config.top_interval);
@@ -300,9 +309,10 @@ impl HostSampler {
             };
             let client = self.client.clone();
             let permits = Arc::clone(&permits);
-            let id = summary.id.clone();
-            let top_due = top.includes(&id);
-            tasks.spawn(async move { (index, sample_container(client, permits, id, state, top_due, now).await) });
+            let top_due = top.includes(&summary.id);
+            let request = ContainerRequest { id: summary.id.clone(), listed: state, top_due, now };
+            let quirks = self.quirks;
+            tasks.spawn(async move { (index, sample_container(client, permits, request, quirks).await) });
         }
         let mut results: Vec<Option<Sampled>> = vec![None; list.len()];
         while let Some(joined) = tasks.join_next().await {
@@ -403,14 +413,21 @@ struct Sampled {
     faults: Vec<String>,
 }
 
-async fn sample_container(
-    client: DockerClient,
-    permits: Arc<Semaphore>,
+/// What to ask the daemon about one listed container.
+struct ContainerRequest {
     id: String,
     listed: State,
     top_due: bool,
     now: UnixMillis,
+}
+
+async fn sample_container(
+    client: DockerClient,
+    permits: Arc<Semaphore>,
+    request: ContainerRequest,
+    quirks: stats::Quirks,
 ) -> Sampled {
+    let ContainerRequest { id, listed, top_due, now } = request;
     let mut sampled = Sampled {
         sample: Sample::state_only(now, listed),
         details: None,
@@ -472,13 +489,16 @@ async fn sample_container(
     }
     if let Some(Ok(body)) = stats {
         match stats::parse_stats(&body, listed) {
-            Ok(Some(sample)) => sampled.sample = sample,
+            Ok(Some(mut sample)) => {
+                quirks.apply(&mut sample);
+                sampled.sample = sample;
+                if top_due {
+                    sampled.memory_stats = memory_stats(&body);
+                }
+            }
             // The all-zero document of a container that stopped since the list.
             Ok(None) => {}
             Err(e) => sampled.faults.push(format!("stats: {e}")),
-        }
-        if top_due {
-            sampled.memory_stats = memory_stats(&body);
         }
     }
     if let Some(Ok(body)) = top {
@@ -490,7 +510,9 @@ async fn sample_container(
     sampled
 }
 
-/// The raw `memory_stats.stats` map of a stats document (numbers only).
+/// The raw `memory_stats.stats` map of a stats document with data
+/// (numbers only); empty when the daemon sends none (Podman 4 leaves the
+/// map out), so that a query can tell "not reported" from "not sampled yet".
 fn memory_stats(doc: &[u8]) -> Option<BTreeMap<String, u64>> {
     #[derive(Deserialize)]
     struct Doc {
@@ -501,7 +523,7 @@ fn memory_stats(doc: &[u8]) -> Option<BTreeMap<String, u64>> {
         stats: Option<BTreeMap<String, serde_json::Value>>,
     }
     let doc: Doc = serde_json::from_slice(doc).ok()?;
-    let stats = doc.memory_stats?.stats?;
+    let stats = doc.memory_stats?.stats.unwrap_or_default();
     Some(stats.into_iter().filter_map(|(k, v)| v.as_u64().map(|v| (k, v))).collect())
 }
 

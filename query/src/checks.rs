@@ -99,6 +99,17 @@ impl Windowed<'_> {
     fn increase(&self, field: Field) -> Option<Increase> {
         rate::counter_increase(&self.columns.time, self.columns.column(field), self.rows)
     }
+
+    /// Why a counter has no figure: too few readings, or none at all (the
+    /// daemon does not report it).
+    fn why_none(&self, field: Field) -> &'static str {
+        let column = self.columns.column(field);
+        if self.rows.range().any(|row| column.get(row).is_some()) {
+            "no counter in the window"
+        } else {
+            "the daemon reports no such counter (Podman before 5.0 counts no packets)"
+        }
+    }
 }
 
 /// Loads every target's window; a target with no sample in it is reported
@@ -270,6 +281,12 @@ fn mem_detail(scope: &Scope, selection: &Selection) -> Result<Answer, QueryError
             target.key
         )));
     };
+    if stats.value.is_empty() {
+        return Err(QueryError::Usage(format!(
+            "{}: the daemon reports no raw memory statistics (Podman's Docker API leaves memory_stats.stats out); kura mem without --detail still answers",
+            target.key
+        )));
+    }
     let items = stats.value.into_iter().map(|(name, value)| Item::new(name, Value::Integer(value))).collect();
     Ok(Answer { items, ..Answer::default() })
 }
@@ -299,7 +316,7 @@ fn counter_items(
                 (false, Unit::Bytes) => Value::rounded(increase.per_second()),
                 (false, Unit::Packets) => Some(Value::Ratio(increase.per_second())),
             });
-            push(&mut answer, format!("{prefix}:{}", w.target.key), value, "no counter in the window");
+            push(&mut answer, format!("{prefix}:{}", w.target.key), value, w.why_none(*field));
         }
     }
     Ok(answer)

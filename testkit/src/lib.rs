@@ -4,6 +4,8 @@
 //!
 //! - [`docker`]: uniquely named containers on the test bed's dockerd, removed
 //!   when their guard drops (even after a failed assertion), and waits for a state.
+//! - [`podman`]: a private `podman system service` on the test bed's Podman
+//!   storage, the second Docker-compatible daemon; stopped by pid on drop.
 //! - [`proxy`]: a fault-injecting proxy in front of `docker.sock`.
 //! - [`snmpd`]: a private snmpd on a free loopback port, stopped by pid on drop.
 //! - [`rsyslog`]: a private rsyslogd on free loopback ports writing to its own
@@ -16,6 +18,7 @@
 
 pub mod docker;
 pub mod net;
+pub mod podman;
 pub mod process;
 pub mod proxy;
 pub mod rsyslog;
