@@ -64,6 +64,7 @@ fn run(command: &Command, now: i64) -> Result<(), QueryError> {
         }
         None => now,
     };
+    kura_query::owner::read_as_owner(&kura_query::scope::data_dir(host_args))?;
     let scope = Scope::open(host_args, now)?;
     let answer = match command {
         Command::Status(_) => checks::status(&scope),

@@ -268,7 +268,7 @@ pub(super) fn sled_error(path: &Path, error: sled::Error) -> StoreError {
     let path = path.to_path_buf();
     match error {
         sled::Error::Io(source) if source.to_string().contains("could not acquire lock") => StoreError::Locked { path },
-        sled::Error::Io(source) => StoreError::Io { path, source },
+        sled::Error::Io(source) => StoreError::io(&path, source),
         sled::Error::Corruption { at, bt: _ } => StoreError::Corrupt {
             path,
             detail: match at {
@@ -291,7 +291,7 @@ pub(super) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.is_dir() {
         return Ok(());
     }
-    let io = |source| StoreError::Io { path: dir.to_path_buf(), source };
+    let io = |source| StoreError::io(dir, source);
     fs::create_dir_all(dir).map_err(io)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)
 }
@@ -305,10 +305,10 @@ fn recover_snapshots(dir: &Path, path: &Path) -> Result<(), StoreError> {
     let entries = match fs::read_dir(path) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => return Err(StoreError::Io { path: path.to_path_buf(), source }),
+        Err(source) => return Err(StoreError::io(path, source)),
     };
     for entry in entries {
-        let entry = entry.map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+        let entry = entry.map_err(|source| StoreError::io(path, source))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if !(name.starts_with("snap.") && name.ends_with(".generating")) {
@@ -322,7 +322,7 @@ fn recover_snapshots(dir: &Path, path: &Path) -> Result<(), StoreError> {
             target = recovered.join(format!("{name}.{n}"));
             n += 1;
         }
-        fs::rename(entry.path(), &target).map_err(|source| StoreError::Io { path: entry.path(), source })?;
+        fs::rename(entry.path(), &target).map_err(|source| StoreError::io(&entry.path(), source))?;
         tracing::warn!(
             from = %entry.path().display(),
             to = %target.display(),

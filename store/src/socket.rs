@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use super::config::SocketGroup;
 use super::db::{create_private_dir, ReadHandle};
 use super::key::Tree;
 use super::reader::{Entry, Kv, Scan};
@@ -66,16 +67,23 @@ impl Default for ServerLimits {
     }
 }
 
-/// Binds `dir/kura.sock` (mode 0600; `dir` is made 0700). A socket file
-/// left by a crashed collector is replaced; one that answers is another
-/// collector, and an error.
-pub fn bind(dir: &Path) -> Result<UnixListener, StoreError> {
+/// Binds `dir/kura.sock`: mode 0600 in a folder of mode 0700, the
+/// collector's user only; with `group`, mode 0660 in a folder of mode 0750,
+/// both handed to that group, whose members may then query (they need to
+/// enter the folder and write to the socket; nothing else of the store is
+/// theirs to change). A socket file left by a crashed collector is
+/// replaced; one that answers is another collector, and an error.
+pub fn bind(dir: &Path, group: Option<&SocketGroup>) -> Result<UnixListener, StoreError> {
     create_private_dir(dir)?;
+    let (dir_mode, socket_mode) = if group.is_some() { (0o750, 0o660) } else { (0o700, 0o600) };
     let io_error = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| StoreError::Io { path, source }
+        move |source| StoreError::io(&path, source)
     };
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io_error(dir))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(dir_mode)).map_err(io_error(dir))?;
+    if let Some(group) = group {
+        std::os::unix::fs::chown(dir, None, Some(group.gid)).map_err(io_error(dir))?;
+    }
     let path = dir.join(SOCKET_FILE);
     if path.exists() {
         if UnixStream::connect(&path).is_ok() {
@@ -84,7 +92,10 @@ pub fn bind(dir: &Path) -> Result<UnixListener, StoreError> {
         std::fs::remove_file(&path).map_err(io_error(&path))?;
     }
     let listener = UnixListener::bind(&path).map_err(io_error(&path))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io_error(&path))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(socket_mode)).map_err(io_error(&path))?;
+    if let Some(group) = group {
+        std::os::unix::fs::chown(&path, None, Some(group.gid)).map_err(io_error(&path))?;
+    }
     Ok(listener)
 }
 
@@ -347,9 +358,9 @@ impl SocketClient {
     }
 
     fn dial(path: &Path) -> Result<UnixStream, StoreError> {
-        let stream = UnixStream::connect(path).map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+        let stream = UnixStream::connect(path).map_err(|source| StoreError::io(path, source))?;
         for timeout in [stream.set_read_timeout(Some(CLIENT_TIMEOUT)), stream.set_write_timeout(Some(CLIENT_TIMEOUT))] {
-            timeout.map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+            timeout.map_err(|source| StoreError::io(path, source))?;
         }
         Ok(stream)
     }

@@ -493,7 +493,7 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, store: &Store, limits: ServerLimits) -> Server {
-        let listener = socket::bind(dir).unwrap();
+        let listener = socket::bind(dir, None).unwrap();
         let shutdown = Shutdown::for_listener(&listener).unwrap();
         let slot = HandleSlot::new(store.read_handle());
         let (served, stop) = (slot.clone(), shutdown.clone());
@@ -810,4 +810,24 @@ fn while_the_store_is_closed_for_a_reopen_the_socket_says_so_and_answers_again_a
     let reopened = Store::open(dir.path(), options(4)).unwrap();
     server.slot.set(Some(reopened.read_handle()));
     assert_eq!(Kv::get(&client, Tree::Meta, key::META_FORMAT).unwrap(), version);
+}
+
+#[test]
+fn the_socket_is_private_or_shared_with_the_configured_group() {
+    use std::os::unix::fs::MetadataExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().mode() & 0o7777;
+    let gid = |path: &Path| std::fs::metadata(path).unwrap().gid();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let listener = socket::bind(&data, None).unwrap();
+    assert_eq!((mode(&data), mode(&data.join(SOCKET_FILE))), (0o700, 0o600));
+    drop(listener);
+    // A group this process may hand files to: any for root, its own otherwise.
+    let group = if crate::users::is_root() { 65_534 } else { crate::users::own_groups()[0] };
+    let group = crate::config::SocketGroup { name: group.to_string(), gid: group };
+    let listener = socket::bind(&data, Some(&group)).unwrap();
+    let socket = data.join(SOCKET_FILE);
+    assert_eq!((mode(&data), mode(&socket)), (0o750, 0o660));
+    assert_eq!((gid(&data), gid(&socket)), (group.gid, group.gid));
+    drop(listener);
 }

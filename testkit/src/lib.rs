@@ -11,6 +11,8 @@
 //! - [`rsyslog`]: a private rsyslogd on free loopback ports writing to its own
 //!   file, stopped by pid on drop.
 //! - [`tmpfs`]: a small private tmpfs that really fills up.
+//! - [`users`]: real second users and groups (`useradd`), removed on drop,
+//!   and commands run as them (`setpriv`).
 //!
 //! Every peer is found through [`peer_unavailable`]: when the peer is missing, a test
 //! fails under `CI` (set by `.ci/run`) and is reported as skipped, loudly,
@@ -24,6 +26,7 @@ pub mod proxy;
 pub mod rsyslog;
 pub mod snmpd;
 pub mod tmpfs;
+pub mod users;
 
 use std::env;
 

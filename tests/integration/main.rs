@@ -13,3 +13,4 @@ mod snmp;
 mod store_damage;
 mod syslog;
 mod tls;
+mod users;
