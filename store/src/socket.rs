@@ -125,12 +125,17 @@ impl HandleSlot {
     }
 }
 
-/// Stops [`serve`]: a flag plus a connection to the socket that wakes the
-/// blocked `accept`.
+/// Stops [`serve`]: a flag, and `shutdown(2)` on the listening socket,
+/// which wakes the blocked `accept` (Linux answers it with EINVAL). Not a
+/// connection through the socket's path: that path may no longer lead to
+/// this socket (a file system remounted under the collector, the file
+/// deleted), and the collector would then never stop.
 #[derive(Clone, Debug)]
 pub struct Shutdown {
     flag: Arc<AtomicBool>,
     socket: PathBuf,
+    /// The listening socket's descriptor, as a stream to call `shutdown` on.
+    listening: Arc<UnixStream>,
 }
 
 impl Shutdown {
@@ -141,14 +146,15 @@ impl Shutdown {
             .as_pathname()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unnamed socket"))?
             .to_path_buf();
-        Ok(Shutdown { flag: Arc::new(AtomicBool::new(false)), socket })
+        let listening = UnixStream::from(std::os::fd::OwnedFd::from(listener.try_clone()?));
+        Ok(Shutdown { flag: Arc::new(AtomicBool::new(false)), socket, listening: Arc::new(listening) })
     }
 
     /// Asks the server to stop; [`serve`] returns once its connections end.
     pub fn trigger(&self) {
         self.flag.store(true, Ordering::SeqCst);
-        // Wakes the accept; fails harmlessly if the server is already gone.
-        let _ = UnixStream::connect(&self.socket);
+        // Fails harmlessly if the server is already gone.
+        let _ = self.listening.shutdown(std::net::Shutdown::Both);
     }
 
     /// Whether [`trigger`](Shutdown::trigger) was called.

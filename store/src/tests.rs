@@ -831,3 +831,19 @@ fn the_socket_is_private_or_shared_with_the_configured_group() {
     assert_eq!((gid(&data), gid(&socket)), (group.gid, group.gid));
     drop(listener);
 }
+
+#[test]
+fn the_server_stops_when_its_socket_file_no_longer_leads_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let server = Server::start(dir.path(), &store, ServerLimits::default());
+    // Deleted (or a file system mounted over the folder): nothing can
+    // connect to the server through its path any more.
+    std::fs::remove_file(dir.path().join(SOCKET_FILE)).unwrap();
+    let (done, stopped) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        drop(server);
+        let _ = done.send(());
+    });
+    assert!(stopped.recv_timeout(std::time::Duration::from_secs(10)).is_ok(), "the server did not stop");
+}

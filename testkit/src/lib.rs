@@ -4,6 +4,8 @@
 //!
 //! - [`docker`]: uniquely named containers on the test bed's dockerd, removed
 //!   when their guard drops (even after a failed assertion), and waits for a state.
+//! - [`ext4`]: a small ext4 file system on a loop device that the kernel
+//!   makes read-only mid-run (an ext4 error), then repaired and mounted again.
 //! - [`podman`]: a private `podman system service` on the test bed's Podman
 //!   storage, the second Docker-compatible daemon; stopped by pid on drop.
 //! - [`proxy`]: a fault-injecting proxy in front of `docker.sock`.
@@ -19,6 +21,7 @@
 //! elsewhere.
 
 pub mod docker;
+pub mod ext4;
 pub mod net;
 pub mod podman;
 pub mod process;

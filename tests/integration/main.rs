@@ -9,6 +9,8 @@ mod disk_full;
 mod foundation;
 mod podman;
 mod query;
+mod read_only;
+mod renames;
 mod snmp;
 mod store_damage;
 mod syslog;
