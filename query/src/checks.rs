@@ -208,17 +208,24 @@ fn ticks(reading: &HostReading) -> Option<SnmpCpuTicks> {
     })
 }
 
-/// The host's busy percentage over the window, from its SNMP CPU ticks.
+/// The host's busy percentage over the window, from its SNMP CPU ticks:
+/// between the newest reading and the one nearest the window's start,
+/// within the agent's current run (a restart inside the window moves the
+/// start after it), readings the agent had not polled yet left out.
 fn snmp_cpu_busy(scope: &Scope, width: u64) -> Result<f64, QueryError> {
-    let readings = snmp_readings(scope, width)?;
-    let times: Vec<i64> = readings.iter().map(|r| r.time).collect();
-    let newest = readings.len() - 1;
+    let readings: Vec<(i64, SnmpCpuTicks)> = snmp_readings(scope, width)?
+        .iter()
+        .filter_map(|reading| Some((reading.time, ticks(&reading.value).filter(SnmpCpuTicks::polled)?)))
+        .collect();
+    let run = &readings[rate::snmp_run_start(&readings)..];
     let target = scope.now.saturating_sub(i64::try_from(width).unwrap_or(i64::MAX));
-    let oldest = times.iter().enumerate().min_by_key(|(_, t)| (**t - target).abs()).map_or(0, |(i, _)| i);
-    let pair = ticks(&readings[oldest].value).zip(ticks(&readings[newest].value));
-    pair.filter(|_| oldest < newest)
-        .and_then(|(prev, cur)| rate::snmp_cpu_busy_percent(&prev, &cur))
-        .ok_or_else(|| QueryError::NoSnmp(scope.host.clone()))
+    let oldest = run.iter().enumerate().min_by_key(|(_, (t, _))| (*t - target).abs()).map(|(i, _)| i);
+    let newest = run.len().checked_sub(1);
+    match (oldest, newest) {
+        (Some(oldest), Some(newest)) if oldest < newest => rate::snmp_cpu_busy_percent(&run[oldest].1, &run[newest].1),
+        _ => None,
+    }
+    .ok_or_else(|| QueryError::NoSnmp(scope.host.clone()))
 }
 
 /// The host's memory in bytes: the daemon's MemTotal, else SNMP memTotalReal.

@@ -11,6 +11,7 @@ mod podman;
 mod query;
 mod read_only;
 mod renames;
+mod resets;
 mod snmp;
 mod store_damage;
 mod syslog;
