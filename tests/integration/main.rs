@@ -7,6 +7,7 @@
 mod collector;
 mod disk_full;
 mod foundation;
+mod many;
 mod podman;
 mod query;
 mod read_only;
