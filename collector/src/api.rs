@@ -329,6 +329,30 @@ pub struct Version {
     pub os: Option<String>,
     /// `amd64`, `arm64`, ...
     pub arch: Option<String>,
+    /// The engine's parts (`Engine`, `containerd`; Podman's daemon names
+    /// itself `Podman Engine` here).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub components: Vec<VersionComponent>,
+}
+
+/// One of [`Version::components`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VersionComponent {
+    /// `Engine`, `containerd`, `Podman Engine`, ...
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+impl Version {
+    /// Podman's version (major, minor) when the daemon is Podman's
+    /// Docker-compatible service.
+    pub fn podman(&self) -> Option<(u32, u32)> {
+        let engine = self.components.iter().find(|c| c.name == "Podman Engine")?;
+        let mut parts = engine.version.split(['.', '-', '+']).map(|part| part.parse::<u32>().ok());
+        Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+    }
 }
 
 /// An entry of `GET /images/json`.
@@ -356,6 +380,12 @@ mod tests {
     /// A file of the cgroup v1 capture in the workspace's `fixtures/` folder.
     fn fixture(name: &str) -> Vec<u8> {
         let path = format!("{}/../fixtures/docker-20.10-cgroup-v1/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
+    }
+
+    /// A file of the Podman 4.3 capture in `fixtures/`.
+    fn podman_fixture(name: &str) -> Vec<u8> {
+        let path = format!("{}/../fixtures/podman-4.3-cgroup-v1/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
     }
 
@@ -586,6 +616,27 @@ mod tests {
         assert_eq!(version.min_api_version.as_deref(), Some("1.12"));
         assert_eq!(version.os.as_deref(), Some("linux"));
         assert_eq!(version.arch.as_deref(), Some("amd64"));
+        assert_eq!(version.podman(), None);
+        let podman: Version = parse("version", &podman_fixture("version.json")).unwrap();
+        assert_eq!(podman.api_version, "1.41");
+        assert_eq!(podman.podman(), Some((4, 3)));
+    }
+
+    #[test]
+    fn podman_top_is_split_into_columns() {
+        // Podman 4 answers with the container's own `ps -ef` output, one
+        // title and one string per process.
+        let top: Top = parse("top", &podman_fixture("top_srv.json")).unwrap();
+        assert_eq!(top.titles, ["PID", "USER", "COMMAND"]);
+        assert_eq!(top.processes, [["1", "root", "httpd -f -p 80 -h /var/www"]]);
+        assert_eq!(top.commands().collect::<Vec<_>>(), ["httpd -f -p 80 -h /var/www"]);
+        let spaced: Top =
+            parse("top", br#"{"Titles":["PID USER COMMAND"],"Processes":[["  7 nobody  sleep  10  "],["8 root"]]}"#)
+                .unwrap();
+        assert_eq!(spaced.processes, [vec!["7", "nobody", "sleep  10"], vec!["8", "root"]]);
+        // A document already in columns is kept as it is, one column included.
+        let one: Top = parse("top", br#"{"Titles":["CMD"],"Processes":[["sleep 10"]]}"#).unwrap();
+        assert_eq!(one.commands().collect::<Vec<_>>(), ["sleep 10"]);
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kura_store::config::{self as settings, FileSnmp, FlagConfig, HostEntry, Settings};
+use kura_store::config::{self as settings, FileSnmp, FlagConfig, HostEntry, Settings, SocketGroup};
 use kura_store::endpoint::Endpoint;
+use kura_store::users;
 
 use kura_nodes::settings::NodesSettings;
 
@@ -37,6 +38,25 @@ pub enum ConfigError {
         host: String,
         /// Why.
         source: TlsError,
+    },
+    /// The collector may not use a host's Docker socket: it would record
+    /// the host down for as long as it runs.
+    #[error("host {host}: permission denied on the Docker socket {path}: {detail}")]
+    DockerSocket {
+        /// The host name.
+        host: String,
+        /// The socket.
+        path: PathBuf,
+        /// Who the collector runs as, who owns the socket, what to do.
+        detail: String,
+    },
+    /// The collector may not hand its socket to `socket_group`.
+    #[error("socket_group {group}: {detail}")]
+    SocketGroup {
+        /// The group as configured.
+        group: String,
+        /// Why not.
+        detail: String,
     },
 }
 
@@ -104,6 +124,11 @@ pub struct Config {
     /// Hinemos' node repository, kept in step on `[hinemos] interval`;
     /// `None` when no interval is set.
     pub nodes: Option<NodesSettings>,
+    /// The group that may use the collector's socket besides its user.
+    pub socket_group: Option<SocketGroup>,
+    /// Whether the one host is the local daemon named after this machine:
+    /// the store's first name for it is kept (see [`crate::daemon`]).
+    pub implicit_local_host: bool,
 }
 
 /// Defaults, documented in README.
@@ -132,6 +157,12 @@ impl Config {
     pub fn resolve(flags: FlagConfig) -> Result<Config, ConfigError> {
         let settings = Settings::load(&flags)?;
         let hosts: Vec<HostConfig> = settings.hosts.iter().map(resolve_host).collect::<Result<_, _>>()?;
+        for host in &hosts {
+            check_socket_access(host)?;
+        }
+        if let Some(group) = &settings.socket_group {
+            check_group(group)?;
+        }
         let mut forwards: Vec<crate::forward::Forward> = Vec::new();
         for file in &settings.file.forwards {
             let forward = crate::forward::Forward::resolve(file, &hosts).map_err(ConfigError::Forward)?;
@@ -141,7 +172,15 @@ impl Config {
             forwards.push(forward);
         }
         let nodes = resolve_nodes(&settings)?;
-        Ok(Config { data_dir: settings.data_dir, retention: settings.retention, hosts, forwards, nodes })
+        Ok(Config {
+            data_dir: settings.data_dir,
+            retention: settings.retention,
+            hosts,
+            forwards,
+            nodes,
+            socket_group: settings.socket_group,
+            implicit_local_host: settings.implicit_local_host,
+        })
     }
 }
 
@@ -162,6 +201,48 @@ fn resolve_nodes(settings: &Settings) -> Result<Option<NodesSettings>, ConfigErr
     };
     manager.client_config()?;
     Ok(Some(nodes))
+}
+
+/// A unix socket the collector may not connect to is a configuration
+/// error at start (status 2), not a host recorded down for good. A socket
+/// that is missing or refuses is a daemon not started yet: sampled down
+/// until it is.
+fn check_socket_access(host: &HostConfig) -> Result<(), ConfigError> {
+    let Endpoint::Unix(path) = &host.endpoint else { return Ok(()) };
+    match std::os::unix::net::UnixStream::connect(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            let group = std::fs::metadata(path)
+                .ok()
+                .map(|meta| std::os::unix::fs::MetadataExt::gid(&meta))
+                .map(|gid| users::group_name(gid).unwrap_or_else(|| gid.to_string()));
+            let remedy = match group {
+                Some(group) => format!("run kura-collector as root or as a member of the socket's group {group}"),
+                None => "run kura-collector as a user who may use it".to_owned(),
+            };
+            Err(ConfigError::DockerSocket {
+                host: host.name.clone(),
+                path: path.clone(),
+                detail: format!("{}; {remedy}", users::why_denied(path)),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The collector hands its folder and socket to `socket_group` with
+/// `chown`: it must run as root or be a member of the group.
+fn check_group(group: &SocketGroup) -> Result<(), ConfigError> {
+    if users::is_root() || users::own_groups().contains(&group.gid) {
+        return Ok(());
+    }
+    let me = users::effective_uid().map_or_else(|| "an unknown user".to_owned(), users::describe_user);
+    Err(ConfigError::SocketGroup {
+        group: group.name.clone(),
+        detail: format!(
+            "kura-collector runs as {me}, which is not a member of group {} (gid {}): it cannot hand the socket to that group",
+            group.name, group.gid
+        ),
+    })
 }
 
 fn setting(host: &str, key: &str, text: &Option<String>, fallback: Duration) -> Result<Duration, ConfigError> {

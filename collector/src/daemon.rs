@@ -51,6 +51,16 @@ pub enum DaemonError {
         /// Sweeps lost.
         count: u64,
     },
+    /// `--rename-host` could not rename.
+    #[error("cannot rename host {from} to {to}: {source}")]
+    Rename {
+        /// The old name.
+        from: String,
+        /// The new name.
+        to: String,
+        /// Why.
+        source: StoreError,
+    },
     /// The runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -125,11 +135,14 @@ pub fn now_millis() -> UnixMillis {
 }
 
 /// Runs the collector until `shutdown` resolves (or one sweep with `once`).
-pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+pub async fn run(mut config: Config, once: bool, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
     let store = open_store(&config.data_dir).await?;
+    if config.implicit_local_host {
+        keep_local_name(&store, &mut config)?;
+    }
     let last_events = last_event_times(&Reader::Handle(store.read_handle()), &config.hosts);
     tracing::info!(data = %config.data_dir.display(), hosts = config.hosts.len(), "store open");
-    let listener = socket::bind(&config.data_dir)?;
+    let listener = socket::bind(&config.data_dir, config.socket_group.as_ref())?;
     let server_shutdown = Shutdown::for_listener(&listener)
         .map_err(|source| StoreError::Io { path: config.data_dir.join(socket::SOCKET_FILE), source })?;
     let slot = HandleSlot::new(store.read_handle());
@@ -217,6 +230,36 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
         0 => Ok(()),
         count => Err(DaemonError::Unwritten { dir: config.data_dir.clone(), count }),
     }
+}
+
+/// The local host named after this machine keeps the name the store
+/// recorded first: a renamed machine does not split its history in two.
+fn keep_local_name(store: &Store, config: &mut Config) -> Result<(), DaemonError> {
+    let Some(host) = config.hosts.first_mut() else { return Ok(()) };
+    let kept = store.local_host_name(&host.name)?;
+    if kept != host.name {
+        tracing::info!(
+            "this machine is now named {}; its Docker's history stays under host {kept} (stop the collector and run kura-collector --rename-host {kept}={} to rename it)",
+            host.name,
+            host.name
+        );
+        host.name = kept;
+    }
+    Ok(())
+}
+
+/// Renames host `from` to `to` in the store of `data_dir`, its history
+/// with it (`--rename-host`); the collector must be stopped. Returns the
+/// number of container series renamed.
+pub fn rename_host(data_dir: &std::path::Path, from: &str, to: &str) -> Result<usize, DaemonError> {
+    let rename = |source| DaemonError::Rename { from: from.to_owned(), to: to.to_owned(), source };
+    let store = Store::open(data_dir, StoreOptions::default()).map_err(|e| match e {
+        StoreError::Locked { .. } => DaemonError::Locked(e),
+        other => DaemonError::Store(other),
+    })?;
+    let renamed = store.rename_host(from, to).map_err(rename)?;
+    store.flush()?;
+    Ok(renamed)
 }
 
 /// Opens the store for writing. A store locked by a process whose socket

@@ -22,15 +22,17 @@ use kura_store::config::FlagConfig;
   kura-collector --once                            # one sweep of every host, then exit
   kura-collector --docker docker_host1=tcp://10.0.0.5:2375 --interval 30s
   kura-collector --config /etc/kura/collector.toml --log debug
+  kura-collector --rename-host oldname=newname     # after renaming the machine (collector stopped)
 
-Exit status: 0 stopped by SIGTERM/SIGINT (or --once done), 1 the store failed,
-2 bad flags or configuration, 3 another collector holds the store."
+Exit status: 0 stopped by SIGTERM/SIGINT (or --once or --rename-host done), 1 the
+store failed, 2 bad flags or configuration (a Docker socket it may not use, an
+unknown host to rename), 3 another collector holds the store."
 )]
 struct Args {
     /// TOML config file (hosts, intervals, SNMP; see README).
     #[arg(short, long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Store folder [default: $KURA_DATA, else /var/lib/kura as root, else ~/.local/share/kura].
+    /// Store folder [default: $KURA_DATA, else /var/lib/kura, for every user].
     #[arg(short, long, value_name = "DIR")]
     data: Option<PathBuf>,
     /// A Docker host as NAME=ENDPOINT (unix:///path, tcp://HOST:PORT, https://HOST:PORT); repeatable.
@@ -63,6 +65,9 @@ struct Args {
     /// Run one sweep of every host (top, sizes and SNMP included), then exit.
     #[arg(long)]
     once: bool,
+    /// Rename a stored host and its whole history (the collector must be stopped), then exit.
+    #[arg(long, value_name = "OLD=NEW", conflicts_with = "once")]
+    rename_host: Option<String>,
     /// Log level or filter (error, warn, info, debug, trace; or RUST_LOG syntax) [default: $RUST_LOG, else info].
     #[arg(long, value_name = "FILTER")]
     log: Option<String>,
@@ -91,6 +96,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(rename) = &args.rename_host {
+        let Some((from, to)) = rename.split_once('=') else {
+            eprintln!("kura-collector: --rename-host {rename:?}: expected OLD=NEW");
+            return ExitCode::from(2);
+        };
+        return match daemon::rename_host(&config.data_dir, from, to) {
+            Ok(series) => {
+                eprintln!("kura-collector: renamed host {from} to {to} ({series} container series)");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                let code = exit_code(&e);
+                eprintln!("kura-collector: {:#}", anyhow::Error::from(e));
+                ExitCode::from(code)
+            }
+        };
+    }
     match daemon::run_main(config, args.once) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -102,9 +124,11 @@ fn main() -> ExitCode {
 }
 
 fn exit_code(error: &DaemonError) -> u8 {
+    use kura_store::StoreError;
     match error {
         DaemonError::Locked { .. } => 3,
         DaemonError::Config(_) => 2,
+        DaemonError::Rename { source: StoreError::UnknownHost { .. } | StoreError::Options { .. }, .. } => 2,
         _ => 1,
     }
 }

@@ -89,6 +89,8 @@ pub struct HostSampler {
     clock: Arc<Clock>,
     daemon_offset: DaemonOffset,
     negotiated: bool,
+    /// What the negotiated daemon's stats get wrong.
+    quirks: stats::Quirks,
     last_top: Option<Instant>,
     sweeps: u64,
     last_sizes: Option<Instant>,
@@ -112,6 +114,7 @@ impl HostSampler {
             clock,
             daemon_offset: DaemonOffset::default(),
             negotiated: false,
+            quirks: stats::Quirks::default(),
             last_top: None,
             sweeps: 0,
             last_sizes: None,
@@ -216,9 +219,15 @@ impl HostSampler {
             }
         };
         if !self.negotiated {
-            if let Err(e) = self.client.negotiate().await {
-                return down(e);
+            let version = match self.client.negotiate().await {
+                Ok(version) => version,
+                Err(e) => return down(e),
+            };
+            let quirks = stats::Quirks::of(&version);
+            if quirks.any() && quirks != self.quirks {
+                tracing::info!(host = %self.config.name, "the daemon is Podman {}: {}", version.version, quirks.describe());
             }
+            self.quirks = quirks;
             self.negotiated = true;
         }
         let top_due = due(self.last_top, self.config.top_interval);
@@ -307,7 +316,8 @@ impl HostSampler {
             let clock = Arc::clone(&self.clock);
             let id = summary.id.clone();
             let top_due = top.includes(&id);
-            let request = ContainerRequest { client, permits, clock, id, listed: state, top_due, now };
+            let quirks = self.quirks;
+            let request = ContainerRequest { client, permits, clock, quirks, id, listed: state, top_due, now };
             tasks.spawn(async move { (index, sample_container(request).await) });
         }
         let mut results: Vec<Option<Sampled>> = vec![None; list.len()];
@@ -462,6 +472,8 @@ struct ContainerRequest {
     client: DockerClient,
     permits: Arc<Semaphore>,
     clock: Arc<Clock>,
+    /// What to correct in this daemon's stats (Podman's).
+    quirks: stats::Quirks,
     id: String,
     listed: State,
     top_due: bool,
@@ -470,7 +482,7 @@ struct ContainerRequest {
 }
 
 async fn sample_container(request: ContainerRequest) -> Sampled {
-    let ContainerRequest { client, permits, clock, id, listed, top_due, now } = request;
+    let ContainerRequest { client, permits, clock, quirks, id, listed, top_due, now } = request;
     let mut sampled = Sampled {
         sample: Sample::state_only(now, listed),
         window: None,
@@ -535,16 +547,17 @@ async fn sample_container(request: ContainerRequest) -> Sampled {
     }
     if let Some((Ok(body), sent, answered)) = stats {
         match stats::parse_stats(&body, listed) {
-            Ok(Some(sample)) => {
+            Ok(Some(mut sample)) => {
+                quirks.apply(&mut sample);
                 sampled.window = Some(ReadWindow { read: sample.time, sent, answered });
                 sampled.sample = sample;
+                if top_due {
+                    sampled.memory_stats = memory_stats(&body);
+                }
             }
             // The all-zero document of a container that stopped since the list.
             Ok(None) => {}
             Err(e) => sampled.faults.push(format!("stats: {e}")),
-        }
-        if top_due {
-            sampled.memory_stats = memory_stats(&body);
         }
     }
     if let Some(Ok(body)) = top {
@@ -556,7 +569,9 @@ async fn sample_container(request: ContainerRequest) -> Sampled {
     sampled
 }
 
-/// The raw `memory_stats.stats` map of a stats document (numbers only).
+/// The raw `memory_stats.stats` map of a stats document with data
+/// (numbers only); empty when the daemon sends none (Podman 4 leaves the
+/// map out), so that a query can tell "not reported" from "not sampled yet".
 fn memory_stats(doc: &[u8]) -> Option<BTreeMap<String, u64>> {
     #[derive(Deserialize)]
     struct Doc {
@@ -567,7 +582,7 @@ fn memory_stats(doc: &[u8]) -> Option<BTreeMap<String, u64>> {
         stats: Option<BTreeMap<String, serde_json::Value>>,
     }
     let doc: Doc = serde_json::from_slice(doc).ok()?;
-    let stats = doc.memory_stats?.stats?;
+    let stats = doc.memory_stats?.stats.unwrap_or_default();
     Some(stats.into_iter().filter_map(|(k, v)| v.as_u64().map(|v| (k, v))).collect())
 }
 

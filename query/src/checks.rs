@@ -100,6 +100,17 @@ impl Windowed<'_> {
     fn increase(&self, field: Field) -> Option<Increase> {
         rate::counter_increase(&self.columns.time, self.columns.column(field), self.rows)
     }
+
+    /// Why a counter has no figure: too few readings, or none at all (the
+    /// daemon does not report it).
+    fn why_none(&self, field: Field) -> &'static str {
+        let column = self.columns.column(field);
+        if self.rows.range().any(|row| column.get(row).is_some()) {
+            "no counter in the window"
+        } else {
+            "the daemon reports no such counter (Podman before 5.0 counts no packets)"
+        }
+    }
 }
 
 /// Loads every target's window; a target with no sample in it is reported
@@ -198,17 +209,24 @@ fn ticks(reading: &HostReading) -> Option<SnmpCpuTicks> {
     })
 }
 
-/// The host's busy percentage over the window, from its SNMP CPU ticks.
+/// The host's busy percentage over the window, from its SNMP CPU ticks:
+/// between the newest reading and the one nearest the window's start,
+/// within the agent's current run (a restart inside the window moves the
+/// start after it), readings the agent had not polled yet left out.
 fn snmp_cpu_busy(scope: &Scope, width: u64) -> Result<f64, QueryError> {
-    let readings = snmp_readings(scope, width)?;
-    let times: Vec<i64> = readings.iter().map(|r| r.time).collect();
-    let newest = readings.len() - 1;
+    let readings: Vec<(i64, SnmpCpuTicks)> = snmp_readings(scope, width)?
+        .iter()
+        .filter_map(|reading| Some((reading.time, ticks(&reading.value).filter(SnmpCpuTicks::polled)?)))
+        .collect();
+    let run = &readings[rate::snmp_run_start(&readings)..];
     let target = scope.now.saturating_sub(i64::try_from(width).unwrap_or(i64::MAX));
-    let oldest = times.iter().enumerate().min_by_key(|(_, t)| (**t - target).abs()).map_or(0, |(i, _)| i);
-    let pair = ticks(&readings[oldest].value).zip(ticks(&readings[newest].value));
-    pair.filter(|_| oldest < newest)
-        .and_then(|(prev, cur)| rate::snmp_cpu_busy_percent(&prev, &cur))
-        .ok_or_else(|| QueryError::NoSnmp(scope.host.clone()))
+    let oldest = run.iter().enumerate().min_by_key(|(_, (t, _))| (*t - target).abs()).map(|(i, _)| i);
+    let newest = run.len().checked_sub(1);
+    match (oldest, newest) {
+        (Some(oldest), Some(newest)) if oldest < newest => rate::snmp_cpu_busy_percent(&run[oldest].1, &run[newest].1),
+        _ => None,
+    }
+    .ok_or_else(|| QueryError::NoSnmp(scope.host.clone()))
 }
 
 /// The host's memory in bytes: the daemon's MemTotal, else SNMP memTotalReal.
@@ -271,6 +289,12 @@ fn mem_detail(scope: &Scope, selection: &Selection) -> Result<Answer, QueryError
             target.key
         )));
     };
+    if stats.value.is_empty() {
+        return Err(QueryError::Usage(format!(
+            "{}: the daemon reports no raw memory statistics (Podman's Docker API leaves memory_stats.stats out); kura mem without --detail still answers",
+            target.key
+        )));
+    }
     let items = stats.value.into_iter().map(|(name, value)| Item::new(name, Value::Integer(value))).collect();
     Ok(Answer { items, ..Answer::default() })
 }
@@ -300,7 +324,7 @@ fn counter_items(
                 (false, Unit::Bytes) => Value::rounded(increase.per_second()),
                 (false, Unit::Packets) => Some(Value::Ratio(increase.per_second())),
             });
-            push(&mut answer, format!("{prefix}:{}", w.target.key), value, "no counter in the window");
+            push(&mut answer, format!("{prefix}:{}", w.target.key), value, w.why_none(*field));
         }
     }
     Ok(answer)

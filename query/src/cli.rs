@@ -215,7 +215,7 @@ pub struct Passthrough {
 /// Where to read and which host.
 #[derive(Clone, Debug, Args)]
 pub struct HostArgs {
-    /// The collector's data folder [default: $KURA_DATA, else /var/lib/kura as root, else ~/.local/share/kura].
+    /// The collector's data folder [default: $KURA_DATA, else /var/lib/kura, for every user].
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// The host, as the collector names it (required when the store holds several).

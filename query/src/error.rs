@@ -81,6 +81,9 @@ pub enum QueryError {
     /// Writing stdout failed.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    /// Root could not read a store of another user as its owner.
+    #[error(transparent)]
+    Owner(#[from] crate::owner::OwnerError),
     /// Rendering refused the items (duplicate keys).
     #[error(transparent)]
     Render(#[from] crate::export::hinemos::RenderError),

@@ -23,6 +23,7 @@
 //! - [`ps`]: the human table of `kura ps`.
 //! - [`error`]: why a query printed nothing.
 //! - [`delegate`]: commands another kura program answers (`kura-ops`, `kura-nodes`).
+//! - [`owner`]: root reads a stopped collector's store as its owner, leaving no file of root's.
 //!
 //! The `kura` binary (`src/main.rs`) parses the command line, runs a check
 //! and prints it; it is the only place an error becomes an exit status.
@@ -34,6 +35,7 @@ pub mod delegate;
 pub mod error;
 pub mod export;
 pub mod feed;
+pub mod owner;
 pub mod ps;
 pub mod rate;
 pub mod scope;

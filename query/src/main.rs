@@ -66,6 +66,7 @@ fn run(command: &Command, now: i64) -> Result<(), QueryError> {
         }
         None => now,
     };
+    kura_query::owner::read_as_owner(&kura_query::scope::data_dir(host_args))?;
     if let Command::States(args) = command {
         return feed::command::states(args, now, &mut io::stdout().lock());
     }

@@ -618,6 +618,37 @@ pub struct SnmpCpuTicks {
     pub softirq: u32,
 }
 
+impl SnmpCpuTicks {
+    /// Whether the agent has read the CPU counters yet: net-snmp answers 0
+    /// for every one of them until its first poll, a few seconds after it
+    /// starts. Such a reading is no reading: the next real one would
+    /// "increase" by everything since boot.
+    pub fn polled(&self) -> bool {
+        [self.user, self.nice, self.system, self.idle].iter().any(|&ticks| ticks > 0)
+    }
+}
+
+/// Where the agent's current run starts among timed readings, oldest
+/// first: the index of the first reading after the last restart between
+/// two of them. A restart is `sysUpTime` going backwards, or advancing
+/// more than 5 s less than the wall clock did (a reading's time is its
+/// sweep's, up to the SNMP timeout before the answer): an agent restarted
+/// between two readings far enough apart counts its uptime past the old
+/// one again. Figures are measured within one run, as
+/// a container that started inside the window is measured from its first
+/// sample.
+pub fn snmp_run_start(readings: &[(UnixMillis, SnmpCpuTicks)]) -> usize {
+    let restarted = |(t0, a): &(UnixMillis, SnmpCpuTicks), (t1, b): &(UnixMillis, SnmpCpuTicks)| {
+        if b.uptime < a.uptime {
+            return true;
+        }
+        let uptime_ms = u64::from(b.uptime - a.uptime).saturating_mul(10);
+        let wall_ms = u64::try_from(t1.saturating_sub(*t0)).unwrap_or(0);
+        uptime_ms.saturating_add(5_000) < wall_ms
+    };
+    readings.windows(2).rposition(|pair| restarted(&pair[0], &pair[1])).map_or(0, |before| before + 1)
+}
+
 /// The host's CPU busy percentage between two readings: (user + nice +
 /// system + interrupt + softirq) / (those + idle + wait) × 100 over the
 /// counters' deltas, each taken modulo 2^32 (Counter32 wraps). `None` when
@@ -660,6 +691,23 @@ mod tests {
         assert_eq!((inc.delta, inc.elapsed.ms(), inc.resets), (300, 20_000, 0));
         assert!(close(inc.per_second(), 15.0));
         assert!(close(inc.per_window(300_000), 4_500.0));
+    }
+
+    #[test]
+    fn an_snmp_agent_run_starts_after_its_last_restart() {
+        let ticks = |uptime: u32| SnmpCpuTicks { uptime, idle: 1, ..SnmpCpuTicks::default() };
+        // 10 s apart, uptime in hundredths of a second.
+        let steady = [(0, ticks(100)), (10_000, ticks(1_100)), (20_000, ticks(2_100))];
+        assert_eq!(snmp_run_start(&steady), 0);
+        let backwards = [(0, ticks(5_000)), (10_000, ticks(6_000)), (20_000, ticks(300)), (30_000, ticks(1_300))];
+        assert_eq!(snmp_run_start(&backwards), 2);
+        // Restarted 5 s after the first reading, read again 60 s later: its
+        // uptime (55 s) is past the old one's (1 s), yet a restart.
+        let past = [(0, ticks(100)), (60_000, ticks(5_500)), (70_000, ticks(6_500))];
+        assert_eq!(snmp_run_start(&past), 1);
+        assert_eq!(snmp_run_start(&[]), 0);
+        assert!(!SnmpCpuTicks { uptime: 200, ..SnmpCpuTicks::default() }.polled());
+        assert!(ticks(200).polled());
     }
 
     #[test]

@@ -54,7 +54,7 @@ impl Scope {
     /// Opens the store, picks the host and checks that its newest sweep is
     /// recent (three intervals at most).
     pub fn open(args: &HostArgs, now: UnixMillis) -> Result<Scope, QueryError> {
-        let dir: PathBuf = args.data.clone().unwrap_or_else(default_data_dir);
+        let dir = data_dir(args);
         let reader = Reader::open(&dir)?;
         let hosts = reader.hosts()?;
         let host = match (&args.host, hosts.as_slice()) {
@@ -133,6 +133,11 @@ impl Scope {
         let columns = self.reader.samples_many(&ids, self.sweep.time, self.now)?;
         Ok(columns.iter().map(|c| c.len().checked_sub(1).and_then(|last| c.row(last))).collect())
     }
+}
+
+/// The data folder a query reads: `--data`, else the default.
+pub fn data_dir(args: &HostArgs) -> PathBuf {
+    args.data.clone().unwrap_or_else(default_data_dir)
 }
 
 /// The collector's interval from recent sweep times, or the default when

@@ -75,6 +75,22 @@ pub enum ConfigError {
         /// Why.
         reason: &'static str,
     },
+    /// `socket_group` names no group.
+    #[error("socket_group {group:?}: {reason}")]
+    SocketGroup {
+        /// The group as written.
+        group: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// `DOCKER_HOST` is not an endpoint kura reads.
+    #[error("DOCKER_HOST={value:?}: {source}")]
+    DockerHost {
+        /// The variable's value.
+        value: String,
+        /// Why.
+        source: EndpointError,
+    },
     /// A number setting is out of range.
     #[error("{key}: {reason}")]
     Range {
@@ -93,6 +109,10 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     /// How long history is kept, e.g. `35d`.
     pub retention: Option<String>,
+    /// A group (name or number) whose members may use the collector's
+    /// socket: the data folder is then mode 0750 and the socket 0660, both
+    /// of this group (without it: 0700 and 0600, the collector's user only).
+    pub socket_group: Option<String>,
     /// Defaults for every host.
     #[serde(default)]
     pub defaults: HostSettings,
@@ -299,6 +319,26 @@ pub struct HostEntry {
     pub hinemos: Option<FileHostHinemos>,
 }
 
+/// A group allowed to use the collector's socket (`socket_group`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketGroup {
+    /// The group as configured (a name, or a number).
+    pub name: String,
+    /// Its id.
+    pub gid: u32,
+}
+
+impl SocketGroup {
+    /// The group `text` names in `/etc/group`, or the number it is.
+    pub fn resolve(text: &str) -> Result<SocketGroup, ConfigError> {
+        let gid = crate::users::group_id(text).ok_or_else(|| ConfigError::SocketGroup {
+            group: text.to_owned(),
+            reason: "no such group in /etc/group (give a group name or its number)".to_owned(),
+        })?;
+        Ok(SocketGroup { name: text.to_owned(), gid })
+    }
+}
+
 /// The configuration as every kura program sees it.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -308,6 +348,12 @@ pub struct Settings {
     pub retention: Duration,
     /// The hosts, names unique.
     pub hosts: Vec<HostEntry>,
+    /// The group that may use the collector's socket besides its user.
+    pub socket_group: Option<SocketGroup>,
+    /// Whether the one host is the local daemon named after this machine
+    /// (neither the file nor `--docker` names a host): the collector then
+    /// keeps the name the store recorded first.
+    pub implicit_local_host: bool,
     /// The file as read (empty without `--config`), for the sections a
     /// program reads itself.
     pub file: FileConfig,
@@ -351,16 +397,9 @@ impl Settings {
             };
             hosts.push(entry(&host, &defaults)?);
         }
-        if hosts.is_empty() {
-            let host = FileHost {
-                name: local_host_name(),
-                endpoint: format!("unix://{DEFAULT_SOCKET}"),
-                tls_cert_path: None,
-                settings: HostSettings::default(),
-                snmp: None,
-                hinemos: None,
-            };
-            hosts.push(entry(&host, &defaults)?);
+        let implicit_local_host = hosts.is_empty();
+        if implicit_local_host {
+            hosts.push(local_host(&defaults)?);
         }
         for flag in &flags.snmp {
             let (name, address) = flag.split_once('=').ok_or_else(|| ConfigError::Snmp {
@@ -385,7 +424,8 @@ impl Settings {
             None => DEFAULT_RETENTION,
         };
         let data_dir = flags.data_dir.clone().or_else(|| file.data_dir.clone()).unwrap_or_else(default_data_dir);
-        Ok(Settings { data_dir, retention, hosts, file })
+        let socket_group = file.socket_group.as_deref().map(SocketGroup::resolve).transpose()?;
+        Ok(Settings { data_dir, retention, hosts, socket_group, implicit_local_host, file })
     }
 
     /// The host of this name.
@@ -403,6 +443,45 @@ pub fn duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
         return Err(ConfigError::Duration { key: key.to_owned(), reason: "must be more than zero".into() });
     }
     Ok(parsed)
+}
+
+/// The local daemon as the one host, named after this machine: at
+/// `$DOCKER_HOST` when it is set (as the docker CLI reads it: rootless
+/// Docker's socket, or `tcp://` with `DOCKER_TLS_VERIFY` and
+/// `DOCKER_CERT_PATH` for TLS), else `unix:///var/run/docker.sock`.
+fn local_host(defaults: &HostSettings) -> Result<HostEntry, ConfigError> {
+    let name = local_host_name();
+    let Some(value) = std::env::var("DOCKER_HOST").ok().filter(|v| !v.is_empty()) else {
+        let host = FileHost {
+            name,
+            endpoint: format!("unix://{DEFAULT_SOCKET}"),
+            tls_cert_path: None,
+            settings: HostSettings::default(),
+            snmp: None,
+            hinemos: None,
+        };
+        return entry(&host, defaults);
+    };
+    let verify = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty() && v != "0");
+    let endpoint = match value.strip_prefix("tcp://") {
+        Some(rest) if verify => format!("https://{rest}"),
+        _ => value.clone(),
+    };
+    let tls_cert_path = endpoint.starts_with("https://").then(docker_cert_path).flatten();
+    let host = FileHost { name, endpoint, tls_cert_path, settings: HostSettings::default(), snmp: None, hinemos: None };
+    entry(&host, defaults).map_err(|e| match e {
+        ConfigError::Endpoint { source, .. } => ConfigError::DockerHost { value, source },
+        other => other,
+    })
+}
+
+/// `$DOCKER_CERT_PATH`, else `~/.docker`, as the docker CLI looks for its
+/// TLS files.
+fn docker_cert_path() -> Option<PathBuf> {
+    std::env::var_os("DOCKER_CERT_PATH")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker")))
 }
 
 /// This machine's host name (`localhost` when it has none).
@@ -440,19 +519,25 @@ fn entry(host: &FileHost, defaults: &HostSettings) -> Result<HostEntry, ConfigEr
     })
 }
 
+/// A host name kura accepts: 1 to 255 letters, digits, `.`, `_` and `-`.
+pub fn check_host_name(name: &str) -> Result<(), ConfigError> {
+    let usable = !name.is_empty()
+        && name.len() <= 255
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !usable {
+        return Err(ConfigError::HostName {
+            name: name.to_owned(),
+            reason: "use letters, digits, '.', '_' and '-' only",
+        });
+    }
+    Ok(())
+}
+
 fn check_names(hosts: &[HostEntry]) -> Result<(), ConfigError> {
     let mut seen = BTreeSet::new();
     for host in hosts {
         let name = &host.name;
-        let usable = !name.is_empty()
-            && name.len() <= 255
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if !usable {
-            return Err(ConfigError::HostName {
-                name: name.clone(),
-                reason: "use letters, digits, '.', '_' and '-' only",
-            });
-        }
+        check_host_name(name)?;
         if !seen.insert(name.as_str()) {
             return Err(ConfigError::HostName { name: name.clone(), reason: "two hosts have this name" });
         }

@@ -15,7 +15,7 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `meta` | `format`, `next_host`, `next_series`, `pruned_before` | format version u32 BE ([`FORMAT_VERSION`]), next ids (u16 / u32 BE), the last completed retention cut (i64 BE ms) |
+//! | `meta` | `format`, `next_host`, `next_series`, `pruned_before`, `local_host` | format version u32 BE ([`FORMAT_VERSION`]), next ids (u16 / u32 BE), the last completed retention cut (i64 BE ms), the name the implicit local host is kept under (UTF-8) |
 //! | `hosts` | host name | host id, u16 BE |
 //! | `series` | host id u16 + container id | series id, u32 BE |
 //! | `series_info` | series id u32 | [`SeriesInfo`] as JSON (host, container id, name, image, command, created, labels, first seen), rewritten when it changes |
@@ -64,6 +64,7 @@
 //! - [`duration`]: `10s`, `5m`, `35d` as operators write them.
 //! - [`paths`]: the default data folder.
 //! - [`message`]: errors on one line, each cause once (every program's stderr).
+//! - [`users`]: who runs this process, who owns a file, group names (for another user's collector).
 //! - [`simulate`]: realistic simulated history, written through the real store.
 //!
 //! On disk:
@@ -75,6 +76,7 @@
 //! - `write`: [`Store::write_sweep`] and compaction.
 //! - `prune`: [`Store::prune`], retention in small steps, forgetting the containers that are gone.
 //! - `cursor`: [`Store::put_cursor`] and [`Reader::cursor`], the forwardings' cursors.
+//! - `hosts`: [`Store::local_host_name`] (the local host keeps its first name) and [`Store::rename_host`].
 //! - [`reader`]: [`Reader`], the query API over either transport.
 //! - [`socket`]: the collector's unix socket: server and client.
 //! - `varint`: varints and zigzag.
@@ -86,6 +88,7 @@ mod damage;
 mod db;
 pub mod duration;
 pub mod endpoint;
+mod hosts;
 pub mod key;
 pub mod message;
 mod page;
@@ -98,6 +101,7 @@ pub mod record;
 pub mod sample;
 pub mod simulate;
 pub mod socket;
+pub mod users;
 mod varint;
 mod write;
 
@@ -110,7 +114,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use damage::MARKER;
-pub use db::{ReadHandle, Store, StoreOptions};
+pub use db::{ReadHandle, Store, StoreOptions, STORE_DIR};
 pub use key::{HostId, SeriesId, Tree};
 pub use prune::PruneProgress;
 pub use reader::{Entry, Kv, Reader, Scan};
@@ -118,6 +122,20 @@ pub use record::{
     ContainerInfo, ContainerSweep, EventRecord, SeriesInfo, SweepBatch, SweepOutcome, SweepRecord, Timed,
 };
 pub use write::WriteReport;
+
+impl StoreError {
+    /// An I/O error on `path`: [`StoreError::PermissionDenied`] when that
+    /// is what it is (saying who this process runs as and who owns the
+    /// path), else [`StoreError::Io`].
+    pub fn io(path: &std::path::Path, source: io::Error) -> StoreError {
+        match source.kind() {
+            io::ErrorKind::PermissionDenied => {
+                StoreError::PermissionDenied { path: path.to_path_buf(), detail: users::why_denied(path) }
+            }
+            _ => StoreError::Io { path: path.to_path_buf(), source },
+        }
+    }
+}
 
 /// The store format this build writes (`meta/format`). It reads every
 /// version from [`OLDEST_FORMAT_VERSION`] on.
@@ -176,6 +194,15 @@ pub enum StoreError {
         /// The sled directory.
         path: PathBuf,
         /// What failed to decode, and where.
+        detail: String,
+    },
+    /// This process may not use a file or folder of the store (another
+    /// user's collector, a data folder it may not enter).
+    #[error("permission denied on {path}: {detail}")]
+    PermissionDenied {
+        /// The file, folder or socket.
+        path: PathBuf,
+        /// Who this process runs as and who owns what it could see; what to do.
         detail: String,
     },
     /// A file system operation failed.

@@ -2,20 +2,18 @@
 
 use std::path::PathBuf;
 
-/// The data folder when neither `--data` nor the config file says:
-/// `$KURA_DATA`, else `/var/lib/kura` for root, else `~/.local/share/kura`.
-pub fn default_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("KURA_DATA").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    match home {
-        Some(home) if !is_root() => home.join(".local/share/kura"),
-        _ => PathBuf::from("/var/lib/kura"),
-    }
-}
+/// The data folder of a system-wide collector, for every user alike.
+pub const SYSTEM_DATA_DIR: &str = "/var/lib/kura";
 
-fn is_root() -> bool {
-    // The owner of /proc/self is the effective user; no libc call needed.
-    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+/// The data folder when neither `--data` nor the config file says:
+/// `$KURA_DATA`, else [`SYSTEM_DATA_DIR`], whoever runs the program. The
+/// collector and Hinemos' agent often run as different users; a default
+/// that depended on the user (a home folder) would make them look in
+/// different places without a word. A collector of one user alone (for
+/// rootless Docker) sets `KURA_DATA` or `data_dir`.
+pub fn default_data_dir() -> PathBuf {
+    match std::env::var_os("KURA_DATA").filter(|dir| !dir.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(SYSTEM_DATA_DIR),
+    }
 }

@@ -121,14 +121,59 @@ mod state_name {
 }
 
 /// `GET /containers/{id}/top`: `ps` output of a running container.
+///
+/// Docker runs `ps -ef` on the host and hands each column apart. Podman
+/// 4 runs `ps -ef` inside the container when its own `ps` cannot take the
+/// arguments, and splits that output on tabs that busybox's or procps'
+/// `ps` never writes: one title (`"PID   USER     COMMAND"`) and one
+/// string per process. Such a document is split on whitespace when read
+/// (the last column keeps the rest of the line), so both daemons' answers
+/// have the same columns.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", from = "TopDocument")]
 pub struct Top {
     /// Column titles (`UID`, `PID`, ..., `CMD`).
     pub titles: Vec<String>,
     /// One row per process, in the order of `titles`.
-    #[serde(deserialize_with = "null_as_empty")]
     pub processes: Vec<Vec<String>>,
+}
+
+/// [`Top`] as the daemon sends it.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TopDocument {
+    titles: Vec<String>,
+    #[serde(deserialize_with = "null_as_empty")]
+    processes: Vec<Vec<String>>,
+}
+
+impl From<TopDocument> for Top {
+    fn from(document: TopDocument) -> Top {
+        let TopDocument { titles, processes } = document;
+        let one_unsplit_title = matches!(titles.as_slice(), [title] if title.split_whitespace().nth(1).is_some());
+        if !one_unsplit_title || processes.iter().any(|process| process.len() != 1) {
+            return Top { titles, processes };
+        }
+        let titles: Vec<String> = titles[0].split_whitespace().map(str::to_owned).collect();
+        let processes = processes.iter().map(|process| split_columns(&process[0], titles.len())).collect();
+        Top { titles, processes }
+    }
+}
+
+/// `line` cut at whitespace into at most `columns` fields, the last one
+/// keeping the rest of the line (a command line has spaces).
+fn split_columns(line: &str, columns: usize) -> Vec<String> {
+    let mut fields = Vec::with_capacity(columns);
+    let mut rest = line.trim_start();
+    while fields.len() + 1 < columns && !rest.is_empty() {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        fields.push(rest[..end].to_owned());
+        rest = rest[end..].trim_start();
+    }
+    if !rest.is_empty() {
+        fields.push(rest.trim_end().to_owned());
+    }
+    fields
 }
 
 impl Top {

@@ -86,6 +86,10 @@ pub enum Reader {
 }
 
 impl Reader {
+    /// What another user does to read the store, for "permission denied".
+    const ANOTHER_USER: &'static str =
+        "a user other than the collector's reads through its socket when the collector's socket_group includes it (README: Another user)";
+
     /// Opens the store in `dir`: through the collector's socket
     /// (`dir/kura.sock`) when it answers, else directly. Fails with
     /// [`StoreError::Unanswered`] when the store is locked but the socket
@@ -95,15 +99,32 @@ impl Reader {
         let socket = dir.join(SOCKET_FILE);
         let reader = match SocketClient::connect(&socket) {
             Ok(client) => Reader::Socket(client),
+            // The collector runs (or the folder hides whether it does),
+            // and this user may not use its socket.
+            Err(StoreError::PermissionDenied { path, detail }) => {
+                return Err(StoreError::PermissionDenied { path, detail: format!("{detail}; {}", Self::ANOTHER_USER) })
+            }
             Err(_) => {
                 let path = dir.join(STORE_DIR);
-                if !path.is_dir() {
-                    return Err(StoreError::Missing { path });
+                match std::fs::metadata(&path) {
+                    Ok(meta) if meta.is_dir() => {}
+                    Ok(_) => return Err(StoreError::Missing { path }),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::Missing { path }),
+                    Err(e) => return Err(StoreError::io(&path, e)),
                 }
                 let options = StoreOptions { cache_capacity: 4 << 20, ..StoreOptions::default() };
                 match Store::open(dir, options) {
                     Ok(store) => Reader::Direct(store),
                     Err(StoreError::Locked { path }) => return Err(StoreError::Unanswered { path, socket }),
+                    Err(StoreError::PermissionDenied { path, detail }) => {
+                        return Err(StoreError::PermissionDenied {
+                            path,
+                            detail: format!(
+                                "{detail}; only the collector's own user (or root) opens its store directly, other users read through its socket {}, which does not answer: is kura-collector running?",
+                                socket.display()
+                            ),
+                        })
+                    }
                     Err(e) => return Err(e),
                 }
             }

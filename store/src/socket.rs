@@ -27,6 +27,7 @@ use std::sync::{mpsc, Arc, Mutex, PoisonError, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use super::config::SocketGroup;
 use super::db::{create_private_dir, ReadHandle};
 use super::key::Tree;
 use super::reader::{Entry, Kv, Scan};
@@ -81,16 +82,23 @@ impl Default for ServerLimits {
     }
 }
 
-/// Binds `dir/kura.sock` (mode 0600; `dir` is made 0700). A socket file
-/// left by a crashed collector is replaced; one that answers is another
-/// collector, and an error.
-pub fn bind(dir: &Path) -> Result<UnixListener, StoreError> {
+/// Binds `dir/kura.sock`: mode 0600 in a folder of mode 0700, the
+/// collector's user only; with `group`, mode 0660 in a folder of mode 0750,
+/// both handed to that group, whose members may then query (they need to
+/// enter the folder and write to the socket; nothing else of the store is
+/// theirs to change). A socket file left by a crashed collector is
+/// replaced; one that answers is another collector, and an error.
+pub fn bind(dir: &Path, group: Option<&SocketGroup>) -> Result<UnixListener, StoreError> {
     create_private_dir(dir)?;
+    let (dir_mode, socket_mode) = if group.is_some() { (0o750, 0o660) } else { (0o700, 0o600) };
     let io_error = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| StoreError::Io { path, source }
+        move |source| StoreError::io(&path, source)
     };
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io_error(dir))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(dir_mode)).map_err(io_error(dir))?;
+    if let Some(group) = group {
+        std::os::unix::fs::chown(dir, None, Some(group.gid)).map_err(io_error(dir))?;
+    }
     let path = dir.join(SOCKET_FILE);
     if path.exists() {
         if UnixStream::connect(&path).is_ok() {
@@ -99,7 +107,10 @@ pub fn bind(dir: &Path) -> Result<UnixListener, StoreError> {
         std::fs::remove_file(&path).map_err(io_error(&path))?;
     }
     let listener = UnixListener::bind(&path).map_err(io_error(&path))?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io_error(&path))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(socket_mode)).map_err(io_error(&path))?;
+    if let Some(group) = group {
+        std::os::unix::fs::chown(&path, None, Some(group.gid)).map_err(io_error(&path))?;
+    }
     Ok(listener)
 }
 
@@ -129,12 +140,17 @@ impl HandleSlot {
     }
 }
 
-/// Stops [`serve`]: a flag the acceptor looks at, plus a connection to the
-/// socket that wakes it at once.
+/// Stops [`serve`]: a flag, and `shutdown(2)` on the listening socket,
+/// which wakes the blocked `accept` (Linux answers it with EINVAL). Not a
+/// connection through the socket's path: that path may no longer lead to
+/// this socket (a file system remounted under the collector, the file
+/// deleted), and the collector would then never stop.
 #[derive(Clone, Debug)]
 pub struct Shutdown {
     flag: Arc<AtomicBool>,
     socket: PathBuf,
+    /// The listening socket's descriptor, as a stream to call `shutdown` on.
+    listening: Arc<UnixStream>,
 }
 
 impl Shutdown {
@@ -145,14 +161,15 @@ impl Shutdown {
             .as_pathname()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unnamed socket"))?
             .to_path_buf();
-        Ok(Shutdown { flag: Arc::new(AtomicBool::new(false)), socket })
+        let listening = UnixStream::from(std::os::fd::OwnedFd::from(listener.try_clone()?));
+        Ok(Shutdown { flag: Arc::new(AtomicBool::new(false)), socket, listening: Arc::new(listening) })
     }
 
     /// Asks the server to stop; [`serve`] returns once its connections end.
     pub fn trigger(&self) {
         self.flag.store(true, Ordering::SeqCst);
-        // Wakes the accept; fails harmlessly if the server is already gone.
-        let _ = UnixStream::connect(&self.socket);
+        // Fails harmlessly if the server is already gone.
+        let _ = self.listening.shutdown(std::net::Shutdown::Both);
     }
 
     /// Whether [`trigger`](Shutdown::trigger) was called.
@@ -183,30 +200,21 @@ pub fn serve(listener: UnixListener, store: HandleSlot, shutdown: Shutdown, limi
             thread::spawn(move || work(&line, &state, &store, &limits, &shutdown))
         })
         .collect();
-    // Non-blocking accepts, looked at every ACCEPT_STEP: a shutdown then
-    // needs no connection to wake the acceptor (the socket file may be gone).
-    if let Err(error) = listener.set_nonblocking(true) {
-        tracing::warn!(%error, "the collector socket cannot be made non-blocking");
-    }
-    while !shutdown.is_triggered() {
-        let mut stream = match listener.accept() {
+    // A blocking accept: the trigger's shutdown(2) wakes it, so an idle
+    // collector costs no wakeups.
+    loop {
+        let accepted = listener.accept();
+        if shutdown.is_triggered() {
+            break;
+        }
+        let mut stream = match accepted {
             Ok((stream, _)) => stream,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                thread::sleep(ACCEPT_STEP);
-                continue;
-            }
             Err(error) => {
                 tracing::warn!(%error, "accept on the collector socket failed");
                 thread::sleep(Duration::from_millis(50));
                 continue;
             }
         };
-        if shutdown.is_triggered() {
-            break;
-        }
-        if stream.set_nonblocking(false).is_err() {
-            continue;
-        }
         state.waiting.fetch_add(1, Ordering::SeqCst);
         match line.try_send(stream) {
             Ok(()) => {}
@@ -276,8 +284,6 @@ fn work(
     }
 }
 
-/// How often the acceptor looks for new connections and for a shutdown.
-const ACCEPT_STEP: Duration = Duration::from_millis(10);
 /// How often a worker waiting for a request looks whether others wait.
 const WAIT_STEP: Duration = Duration::from_millis(100);
 
@@ -466,9 +472,9 @@ impl SocketClient {
     }
 
     fn dial(path: &Path) -> Result<UnixStream, StoreError> {
-        let stream = UnixStream::connect(path).map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+        let stream = UnixStream::connect(path).map_err(|source| StoreError::io(path, source))?;
         for timeout in [stream.set_read_timeout(Some(CLIENT_TIMEOUT)), stream.set_write_timeout(Some(CLIENT_TIMEOUT))] {
-            timeout.map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+            timeout.map_err(|source| StoreError::io(path, source))?;
         }
         Ok(stream)
     }

@@ -492,7 +492,7 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, store: &Store, limits: ServerLimits) -> Server {
-        let listener = socket::bind(dir).unwrap();
+        let listener = socket::bind(dir, None).unwrap();
         let shutdown = Shutdown::for_listener(&listener).unwrap();
         let slot = HandleSlot::new(store.read_handle());
         let (served, stop) = (slot.clone(), shutdown.clone());
@@ -1002,4 +1002,40 @@ fn a_format_1_store_reads_without_the_new_fields_and_its_first_sweep_upgrades_it
     let reader = Reader::Direct(store);
     assert_eq!(reader.format_version().unwrap(), FORMAT_VERSION);
     assert_eq!(reader.last_sample(series[0].series).unwrap(), Some(sample));
+}
+
+#[test]
+fn the_socket_is_private_or_shared_with_the_configured_group() {
+    use std::os::unix::fs::MetadataExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().mode() & 0o7777;
+    let gid = |path: &Path| std::fs::metadata(path).unwrap().gid();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let listener = socket::bind(&data, None).unwrap();
+    assert_eq!((mode(&data), mode(&data.join(SOCKET_FILE))), (0o700, 0o600));
+    drop(listener);
+    // A group this process may hand files to: any for root, its own otherwise.
+    let group = if crate::users::is_root() { 65_534 } else { crate::users::own_groups()[0] };
+    let group = crate::config::SocketGroup { name: group.to_string(), gid: group };
+    let listener = socket::bind(&data, Some(&group)).unwrap();
+    let socket = data.join(SOCKET_FILE);
+    assert_eq!((mode(&data), mode(&socket)), (0o750, 0o660));
+    assert_eq!((gid(&data), gid(&socket)), (group.gid, group.gid));
+    drop(listener);
+}
+
+#[test]
+fn the_server_stops_when_its_socket_file_no_longer_leads_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let server = Server::start(dir.path(), &store, ServerLimits::default());
+    // Deleted (or a file system mounted over the folder): nothing can
+    // connect to the server through its path any more.
+    std::fs::remove_file(dir.path().join(SOCKET_FILE)).unwrap();
+    let (done, stopped) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        drop(server);
+        let _ = done.send(());
+    });
+    assert!(stopped.recv_timeout(std::time::Duration::from_secs(10)).is_ok(), "the server did not stop");
 }

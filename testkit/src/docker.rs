@@ -1,4 +1,5 @@
-//! Containers on the test bed's real dockerd, managed through the docker CLI.
+//! Containers on the test bed's real dockerd (or its Podman, see
+//! [`crate::podman`]), managed through the engine's CLI.
 //!
 //! Every container a test starts carries the label [`TEST_LABEL`] and a
 //! unique name, and is removed (with its anonymous volumes) when its
@@ -6,6 +7,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -30,11 +32,11 @@ pub fn cli() -> &'static str {
     }
 }
 
-/// Whether the dockerd at [`SOCKET`] answers `GET /_ping` with `OK`, and the
-/// test image is present. Returns the reason when not.
-pub fn available() -> Result<(), String> {
+/// Whether the daemon on the unix socket `socket` answers `GET /_ping` with
+/// `OK`; the reason when not.
+pub fn ping(socket: &Path) -> Result<(), String> {
     let ping = || -> std::io::Result<String> {
-        let mut stream = UnixStream::connect(SOCKET)?;
+        let mut stream = UnixStream::connect(socket)?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
         stream.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")?;
         let mut answer = String::new();
@@ -42,10 +44,16 @@ pub fn available() -> Result<(), String> {
         Ok(answer)
     };
     match ping() {
-        Ok(answer) if answer.ends_with("OK") => {}
-        Ok(answer) => return Err(format!("dockerd at {SOCKET} answered /_ping with {answer:?}")),
-        Err(e) => return Err(format!("dockerd at {SOCKET} does not answer /_ping: {e}")),
+        Ok(answer) if answer.ends_with("OK") => Ok(()),
+        Ok(answer) => Err(format!("the daemon at {} answered /_ping with {answer:?}", socket.display())),
+        Err(e) => Err(format!("the daemon at {} does not answer /_ping: {e}", socket.display())),
     }
+}
+
+/// Whether the dockerd at [`SOCKET`] answers `GET /_ping` with `OK`, and the
+/// test image is present. Returns the reason when not.
+pub fn available() -> Result<(), String> {
+    ping(Path::new(SOCKET))?;
     let image = docker(&["image", "inspect", "--format", "{{.Id}}", IMAGE]);
     if !image.status.success() {
         return Err(format!("image {IMAGE} is missing"));
@@ -55,22 +63,51 @@ pub fn available() -> Result<(), String> {
 
 /// Runs the docker CLI and returns its output (never panics on failure).
 pub fn docker(args: &[&str]) -> Output {
-    match Command::new(cli()).args(args).output() {
-        Ok(output) => output,
-        Err(e) => panic!("cannot run {} {}: {e}", cli(), args.join(" ")),
-    }
+    Engine::Docker.run(args)
 }
 
 /// Runs the docker CLI, panics with its stderr on failure, returns trimmed stdout.
 pub fn docker_ok(args: &[&str]) -> String {
-    let output = docker(args);
-    assert!(
-        output.status.success(),
-        "docker {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    Engine::Docker.run_ok(args)
+}
+
+/// The container engine whose CLI manages a test container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// The test bed's dockerd, through the docker CLI.
+    Docker,
+    /// The test bed's Podman storage, through the podman CLI (see [`crate::podman`]).
+    Podman,
+}
+
+impl Engine {
+    /// The engine's CLI, with the flags that choose the test bed's storage.
+    pub fn command(self) -> Command {
+        match self {
+            Engine::Docker => Command::new(cli()),
+            Engine::Podman => crate::podman::cli(),
+        }
+    }
+
+    /// Runs the CLI and returns its output (never panics on failure).
+    pub fn run(self, args: &[&str]) -> Output {
+        match self.command().args(args).output() {
+            Ok(output) => output,
+            Err(e) => panic!("cannot run {self:?}'s CLI with {}: {e}", args.join(" ")),
+        }
+    }
+
+    /// Runs the CLI, panics with its stderr on failure, returns trimmed stdout.
+    pub fn run_ok(self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "{self:?}: {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
 }
 
 /// The ids of all containers left by test processes (label [`TEST_LABEL`]).
@@ -84,21 +121,42 @@ pub fn test_containers() -> Vec<String> {
 /// What to start: a builder over `docker run`/`docker create` flags.
 #[derive(Clone, Debug)]
 pub struct ContainerSpec {
+    engine: Engine,
     name: String,
     flags: Vec<String>,
     command: Vec<String>,
 }
 
 impl ContainerSpec {
-    /// A container named `kura-test-<prefix>-<pid>-<n>` running `sleep 3600`.
+    /// A container on the test bed's dockerd named
+    /// `kura-test-<prefix>-<pid>-<n>` running `sleep 3600`.
     pub fn new(prefix: &str) -> ContainerSpec {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
         ContainerSpec {
+            engine: Engine::Docker,
             name: format!("kura-test-{prefix}-{pid}-{n}"),
             flags: vec!["--label".into(), format!("{TEST_LABEL}={pid}")],
             command: vec!["sleep".into(), "3600".into()],
         }
+    }
+
+    /// The same container on another engine. Podman's gets the rlimit
+    /// flags runc needs in this sandbox (see [`crate::podman`]).
+    pub fn on(mut self, engine: Engine) -> ContainerSpec {
+        if engine == Engine::Podman && self.engine != Engine::Podman {
+            self.flags.extend(crate::podman::RUN_FLAGS.iter().map(|flag| (*flag).to_owned()));
+        }
+        self.engine = engine;
+        self
+    }
+
+    /// Names the container `name` instead (still labelled, still removed
+    /// by its guard): for a container re-created under the name of one
+    /// that is gone.
+    pub fn named(mut self, name: &str) -> ContainerSpec {
+        name.clone_into(&mut self.name);
+        self
     }
 
     /// Adds the label `key=value`.
@@ -144,8 +202,8 @@ impl ContainerSpec {
         args.extend(self.command.iter().map(String::as_str));
         // The guard exists before the CLI returns, so a half-created
         // container is removed too.
-        let mut container = Container { name: self.name.clone(), id: String::new() };
-        container.id = docker_ok(&args);
+        let mut container = Container { engine: self.engine, name: self.name.clone(), id: String::new() };
+        container.id = self.engine.run_ok(&args);
         container
     }
 }
@@ -153,6 +211,7 @@ impl ContainerSpec {
 /// A test container, removed with `docker rm -f -v` when dropped.
 #[derive(Debug)]
 pub struct Container {
+    engine: Engine,
     name: String,
     id: String,
 }
@@ -168,9 +227,14 @@ impl Container {
         &self.id
     }
 
+    /// The engine that runs it.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
     /// `docker inspect`'s `{{.State.Status}}`, e.g. `running`; `None` once removed.
     pub fn state(&self) -> Option<String> {
-        let output = docker(&["inspect", "--format", "{{.State.Status}}", &self.name]);
+        let output = self.engine.run(&["inspect", "--format", "{{.State.Status}}", &self.name]);
         output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
     }
 
@@ -185,21 +249,29 @@ impl Container {
         assert!(reached, "container {} did not become {state} within {timeout:?} (last: {last:?})", self.name);
     }
 
-    /// Runs `docker <verb> <name>` (e.g. `pause`, `stop`), panicking on failure.
+    /// Runs `docker <verb> <name>` (e.g. `pause`, `stop`; `podman` for a
+    /// Podman container), panicking on failure.
     pub fn docker(&self, verb: &str) {
-        docker_ok(&[verb, &self.name]);
+        self.engine.run_ok(&[verb, &self.name]);
+    }
+
+    /// `docker rename`: the container keeps its id under `name`, and its
+    /// guard follows it.
+    pub fn rename(&mut self, name: &str) {
+        self.engine.run_ok(&["rename", &self.name, name]);
+        name.clone_into(&mut self.name);
     }
 
     /// Runs a command inside the container and returns its stdout.
     pub fn exec(&self, command: &[&str]) -> String {
         let mut args = vec!["exec", self.name.as_str()];
         args.extend_from_slice(command);
-        docker_ok(&args)
+        self.engine.run_ok(&args)
     }
 
     /// The container's IP address on the default bridge.
     pub fn ip(&self) -> String {
-        docker_ok(&["inspect", "--format", "{{.NetworkSettings.IPAddress}}", &self.name])
+        self.engine.run_ok(&["inspect", "--format", "{{.NetworkSettings.IPAddress}}", &self.name])
     }
 
     /// Removes the container now (what drop does), e.g. to test a container
@@ -207,7 +279,7 @@ impl Container {
     pub fn remove(&self) {
         // By id once known: a test may have renamed it.
         let target = if self.id.is_empty() { &self.name } else { &self.id };
-        let _ = docker(&["rm", "-f", "-v", target]);
+        let _ = self.engine.run(&["rm", "-f", "-v", target]);
     }
 }
 

@@ -5,6 +5,10 @@
 //! - [`docker`]: uniquely named containers on the test bed's dockerd, removed
 //!   when their guard drops (even after a failed assertion), and waits for a state.
 //! - [`dockerd`]: a private dockerd (own roots, pid file, socket) to restart under a collector.
+//! - [`ext4`]: a small ext4 file system on a loop device that the kernel
+//!   makes read-only mid-run (an ext4 error), then repaired and mounted again.
+//! - [`podman`]: a private `podman system service` on the test bed's Podman
+//!   storage, the second Docker-compatible daemon; stopped by pid on drop.
 //! - [`proxy`]: a fault-injecting proxy in front of `docker.sock`.
 //! - [`snmpd`]: a private snmpd on a free loopback port, stopped by pid on drop.
 //! - [`rsyslog`]: a private rsyslogd on free loopback ports writing to its own
@@ -14,6 +18,8 @@
 //!   loopback port, written from the manager's source (the contract: its
 //!   DTOs, validation, refusals, tokens and error bodies), with knobs for
 //!   what a real manager does on its own (tokens expiring, going away).
+//! - [`users`]: real second users and groups (`useradd`), removed on drop,
+//!   and commands run as them (`setpriv`).
 //!
 //! Every peer is found through [`peer_unavailable`]: when the peer is missing, a test
 //! fails under `CI` (set by `.ci/run`) and is reported as skipped, loudly,
@@ -21,13 +27,16 @@
 
 pub mod docker;
 pub mod dockerd;
+pub mod ext4;
 pub mod hinemos;
 pub mod net;
+pub mod podman;
 pub mod process;
 pub mod proxy;
 pub mod rsyslog;
 pub mod snmpd;
 pub mod tmpfs;
+pub mod users;
 
 use std::env;
 

@@ -17,13 +17,13 @@ fn local() -> String {
 }
 
 /// Runs `kura ARGS --data DIR` and returns its output.
-fn kura(data: &DataDir, args: &[&str]) -> Output {
+pub fn kura(data: &DataDir, args: &[&str]) -> Output {
     let output = Command::new(workspace_bin("kura")).args(args).arg("--data").arg(data.path()).output();
     output.unwrap_or_else(|e| panic!("kura {}: {e}", args.join(" ")))
 }
 
 /// The `key,value` lines of a successful run, parsed back with the csv crate.
-fn lines(data: &DataDir, args: &[&str]) -> Vec<(String, f64)> {
+pub fn lines(data: &DataDir, args: &[&str]) -> Vec<(String, f64)> {
     let output = kura(data, args);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "kura {} failed: {stderr}", args.join(" "));
@@ -38,7 +38,8 @@ fn lines(data: &DataDir, args: &[&str]) -> Vec<(String, f64)> {
         .collect()
 }
 
-fn value(lines: &[(String, f64)], key: &str) -> f64 {
+/// The value of `key` among `lines`; panics naming the lines when absent.
+pub fn value(lines: &[(String, f64)], key: &str) -> f64 {
     let found = lines.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
     found.unwrap_or_else(|| panic!("no {key} in {lines:?}"))
 }

@@ -24,11 +24,13 @@
 //! - `json`: serde_json into a `Document`.
 //! - `scan`: the single-pass scanner into a `Document`.
 //! - `rfc3339`: the `read` time.
+//! - [`quirks`]: what some daemons (Podman before 5.0) report wrongly, set right after parsing.
 
 mod document;
 mod json;
 #[cfg(test)]
 mod oracle;
+pub mod quirks;
 mod rfc3339;
 mod scan;
 #[cfg(test)]
@@ -37,6 +39,7 @@ mod tests;
 use kura_store::sample::{Field, Sample, State};
 
 use self::document::{Document, ReadTime};
+pub use self::quirks::Quirks;
 
 /// Why a stats document could not be read. Each variant carries serde's
 /// message, which names the line and column.
