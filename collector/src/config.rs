@@ -14,6 +14,7 @@ use kura_store::config::{self as settings, FileSnmp, FlagConfig, HostEntry, Sett
 use kura_store::endpoint::Endpoint;
 
 use crate::docker::{client_config, ApiVersion, DockerClient, DockerError, TlsError};
+use crate::metrics::MetricsConfig;
 use crate::snmp::{SnmpConfig, SnmpVersion};
 
 /// A configuration that cannot be used; each names the file, host or key.
@@ -29,6 +30,14 @@ pub enum ConfigError {
         host: String,
         /// Why.
         source: TlsError,
+    },
+    /// The metrics address is not `HOST:PORT`.
+    #[error("metrics listen {listen:?}: {reason}")]
+    MetricsListen {
+        /// The address as written.
+        listen: String,
+        /// Why.
+        reason: String,
     },
 }
 
@@ -91,6 +100,8 @@ pub struct Config {
     pub retention: Duration,
     /// The hosts, names unique.
     pub hosts: Vec<HostConfig>,
+    /// The Prometheus endpoint, when configured.
+    pub metrics: Option<MetricsConfig>,
 }
 
 /// Defaults, documented in README.
@@ -119,8 +130,25 @@ impl Config {
     pub fn resolve(flags: FlagConfig) -> Result<Config, ConfigError> {
         let settings = Settings::load(&flags)?;
         let hosts = settings.hosts.iter().map(resolve_host).collect::<Result<_, _>>()?;
-        Ok(Config { data_dir: settings.data_dir, retention: settings.retention, hosts })
+        let metrics = resolve_metrics(&flags, &settings)?;
+        Ok(Config { data_dir: settings.data_dir, retention: settings.retention, hosts, metrics })
     }
+}
+
+/// `--metrics-listen` over `[metrics] listen`; off without either.
+fn resolve_metrics(flags: &FlagConfig, settings: &Settings) -> Result<Option<MetricsConfig>, ConfigError> {
+    let table = settings.file.metrics.as_ref();
+    let Some(listen) = flags.metrics_listen.as_ref().or_else(|| table.and_then(|m| m.listen.as_ref())) else {
+        return Ok(None);
+    };
+    let error = |reason: String| ConfigError::MetricsListen { listen: listen.clone(), reason };
+    let address = listen
+        .to_socket_addrs()
+        .map_err(|e| error(format!("{e} (expected HOST:PORT, e.g. 127.0.0.1:9338)")))?
+        .next()
+        .ok_or_else(|| error("resolves to no address".to_owned()))?;
+    let container_labels = table.and_then(|m| m.container_labels).unwrap_or(true);
+    Ok(Some(MetricsConfig { listen: address, container_labels }))
 }
 
 fn setting(host: &str, key: &str, text: &Option<String>, fallback: Duration) -> Result<Duration, ConfigError> {

@@ -7,7 +7,7 @@
 //! store and keeps sweeps in memory while the store refuses writes.
 
 use std::future::Future;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -17,8 +17,11 @@ use tokio::time::MissedTickBehavior;
 use crate::config::{Config, ConfigError, HostConfig};
 use crate::docker::DockerClient;
 use crate::events::{self, EventBuffer};
+use crate::metrics::telemetry::Telemetry;
+use crate::metrics::view::Views;
+use crate::metrics::{self, Exporter, ListenError, ServedHost};
 use crate::sweep::HostSampler;
-use crate::writer::{Job, Writer, WriterError};
+use crate::writer::{Job, OnStored, Writer, WriterError};
 use kura_store::sample::UnixMillis;
 use kura_store::socket::{self, HandleSlot, ServerLimits, Shutdown};
 use kura_store::{Reader, Store, StoreError, StoreOptions};
@@ -53,6 +56,9 @@ pub enum DaemonError {
     /// The runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// The metrics endpoint could not listen.
+    #[error(transparent)]
+    Listen(#[from] ListenError),
 }
 
 impl From<StoreError> for DaemonError {
@@ -110,8 +116,22 @@ pub fn now_millis() -> UnixMillis {
 
 /// Runs the collector until `shutdown` resolves (or one sweep with `once`).
 pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    // A taken port stops the collector before it touches the store.
+    let metrics = match &config.metrics {
+        Some(settings) if !once => Some((*settings, metrics::bind(settings.listen)?)),
+        _ => None,
+    };
     let store = open_store(&config.data_dir).await?;
-    let last_events = last_event_times(&Reader::Handle(store.read_handle()), &config.hosts);
+    let reader = Reader::Handle(store.read_handle());
+    let last_events = last_event_times(&reader, &config.hosts);
+    let views = match &metrics {
+        Some(_) => {
+            let hosts: Vec<String> = config.hosts.iter().map(|h| h.name.clone()).collect();
+            let loaded = tokio::task::spawn_blocking(move || Views::load(&reader, hosts.iter().map(String::as_str)));
+            Some(loaded.await.map_err(|e| DaemonError::Runtime(std::io::Error::other(e)))??)
+        }
+        None => None,
+    };
     tracing::info!(data = %config.data_dir.display(), hosts = config.hosts.len(), "store open");
     let listener = socket::bind(&config.data_dir)?;
     let server_shutdown = Shutdown::for_listener(&listener)
@@ -121,10 +141,34 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
         let (slot, stop) = (slot.clone(), server_shutdown.clone());
         std::thread::spawn(move || socket::serve(listener, slot, stop, ServerLimits::default()))
     };
-    let writer = Writer::spawn(store, slot);
+    let store_path = store.path().to_path_buf();
+    let on_stored: OnStored = match &views {
+        Some(views) => {
+            let views = views.clone();
+            Box::new(move |batch, report| views.apply(batch, report))
+        }
+        None => Box::new(|_, _| {}),
+    };
+    let writer = Writer::spawn(store, slot, on_stored);
+    let telemetry = Arc::new(Telemetry::default());
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    if let (Some((settings, listener)), Some(views)) = (metrics, views) {
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|source| ListenError { address: settings.listen, source })?;
+        let exporter = Exporter {
+            hosts: config.hosts.iter().map(|h| ServedHost { name: h.name.clone(), interval: h.interval }).collect(),
+            views,
+            telemetry: Arc::clone(&telemetry),
+            writes: Some(writer.counters()),
+            store_path: Some(store_path),
+            container_labels: settings.container_labels,
+            clock: now_millis,
+        };
+        tracing::info!(listen = %settings.listen, "serving GET /metrics");
+        tasks.spawn(metrics::http::serve(listener, Arc::new(exporter), stop_rx.clone()));
+    }
     for host in &config.hosts {
         let buffer = EventBuffer::new(last_events.get(&host.name).copied().flatten());
         let sampler = match HostSampler::new(host.clone()) {
@@ -139,7 +183,7 @@ pub async fn run(config: Config, once: bool, shutdown: impl Future<Output = ()>)
             tasks.spawn(sweep_once(sampler, buffer, writer.sender()));
         } else {
             tasks.spawn(events::follow(host_client(host), host.name.clone(), buffer.clone(), stop_rx.clone()));
-            tasks.spawn(sweep_loop(sampler, buffer, writer.sender(), stop_rx.clone()));
+            tasks.spawn(sweep_loop(sampler, buffer, writer.sender(), Arc::clone(&telemetry), stop_rx.clone()));
         }
     }
     if !once {
@@ -224,6 +268,7 @@ async fn sweep_loop(
     mut sampler: HostSampler,
     buffer: EventBuffer,
     writer: mpsc::SyncSender<Job>,
+    telemetry: Arc<Telemetry>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ticks = tokio::time::interval(sampler.config().interval);
@@ -238,6 +283,7 @@ async fn sweep_loop(
             _ = stop.changed() => return,
         };
         log_sweep(&outcome);
+        telemetry.record(&outcome);
         let batch = crate::batch::batch(outcome, buffer.take());
         if writer.send(Job::Sweep(Box::new(batch))).is_err() {
             return;

@@ -13,6 +13,7 @@
 //! - [`events`]: each host's `/events` stream, resumed without loss.
 //! - [`batch`]: a sweep's outcome -> the store's batch.
 //! - [`writer`]: the thread that owns and writes the store, reopening it after refused writes.
+//! - [`metrics`]: the Prometheus endpoint (`GET /metrics`, cAdvisor's names) from the newest stored sweeps.
 //! - [`daemon`]: intervals, the socket server, shutdown.
 
 pub mod api;
@@ -21,6 +22,7 @@ pub mod config;
 pub mod daemon;
 pub mod docker;
 pub mod events;
+pub mod metrics;
 pub mod snmp;
 pub mod stats;
 pub mod sweep;

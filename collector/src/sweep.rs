@@ -74,6 +74,22 @@ pub struct HostSweep {
     pub snmp: Option<HostReading>,
     /// How long the sweep took.
     pub elapsed: Duration,
+    /// What failed in it besides the daemon being down.
+    pub faults: SweepFaults,
+}
+
+/// What failed in one sweep, counted for `kura_sweep_errors_total`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepFaults {
+    /// Containers whose inspect, stats or top request failed (not those
+    /// that vanished).
+    pub containers: u32,
+    /// `/info` failed.
+    pub host_info: bool,
+    /// The image list failed.
+    pub images: bool,
+    /// The SNMP agent did not answer.
+    pub snmp: bool,
 }
 
 /// The fault subjects that are not containers (ids are 64 hex digits, so
@@ -95,6 +111,8 @@ pub struct HostSampler {
     was_up: Option<bool>,
     snmp_fault: Option<String>,
     snmp_unsupported: Vec<String>,
+    /// What failed in the sweep in progress.
+    sweep_faults: SweepFaults,
 }
 
 impl HostSampler {
@@ -114,6 +132,7 @@ impl HostSampler {
             was_up: None,
             snmp_fault: None,
             snmp_unsupported: Vec::new(),
+            sweep_faults: SweepFaults::default(),
         })
     }
 
@@ -150,6 +169,7 @@ impl HostSampler {
             sizes,
             snmp,
             elapsed: started.elapsed(),
+            faults: std::mem::take(&mut self.sweep_faults),
         }
     }
 
@@ -169,6 +189,7 @@ impl HostSampler {
                 Some(reading)
             }
             Err(e) => {
+                self.sweep_faults.snmp = true;
                 let reason = e.to_string();
                 if self.snmp_fault.as_deref() != Some(reason.as_str()) {
                     tracing::warn!(host = %self.config.name, "{reason}; no host memory or CPU values until it answers");
@@ -256,6 +277,7 @@ impl HostSampler {
             }
             Ok(_) => None,
             Err(e) => {
+                self.sweep_faults.host_info = true;
                 self.fault(HOST_SUBJECT, &e.to_string());
                 None
             }
@@ -266,6 +288,7 @@ impl HostSampler {
         let images: Vec<ImageSummary> = match self.get_parsed("image list", "/images/json").await {
             Ok(images) => images,
             Err(e) => {
+                self.sweep_faults.images = true;
                 self.fault(IMAGES_SUBJECT, &e.to_string());
                 return None;
             }
@@ -295,6 +318,7 @@ impl HostSampler {
         let mut tasks = JoinSet::new();
         for (index, summary) in list.iter().enumerate() {
             let Some(state) = summary.state() else {
+                self.sweep_faults.containers = self.sweep_faults.containers.saturating_add(1);
                 self.fault(&summary.id, &format!("unknown state {:?} / status {:?}", summary.state, summary.status));
                 continue;
             };
@@ -324,6 +348,8 @@ impl HostSampler {
             }
             if sampled.faults.is_empty() {
                 self.faults.remove(&summary.id);
+            } else {
+                self.sweep_faults.containers = self.sweep_faults.containers.saturating_add(1);
             }
             if sampled.gone {
                 tracing::debug!(host = %self.config.name, container = %summary.id, "container vanished during the sweep");

@@ -15,13 +15,14 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use kura_store::sample::UnixMillis;
 use kura_store::socket::HandleSlot;
-use kura_store::{Store, StoreError, StoreOptions, SweepBatch};
+use kura_store::{Store, StoreError, StoreOptions, SweepBatch, WriteReport};
 
 /// Sweeps kept in memory while the store refuses writes (about an hour at
 /// 10 s with one host; each holds one sweep of one host).
@@ -54,6 +55,29 @@ pub struct WriterReport {
     pub reopened: u64,
 }
 
+/// Called with every sweep the store took and what it stored of it (the
+/// Prometheus endpoint's views follow the store this way).
+pub type OnStored = Box<dyn FnMut(&SweepBatch, &WriteReport) + Send>;
+
+/// What the writer counts while it runs, readable from other threads.
+#[derive(Debug, Default)]
+pub struct WriteCounters {
+    refused: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl WriteCounters {
+    /// Writes the store refused (each try of a kept sweep counts).
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Sweeps lost because the backlog was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
 /// Why the writer ended badly.
 #[derive(Debug, thiserror::Error)]
 pub enum WriterError {
@@ -69,19 +93,28 @@ pub enum WriterError {
 pub struct Writer {
     sender: mpsc::SyncSender<Job>,
     thread: JoinHandle<Result<WriterReport, WriterError>>,
+    counters: Arc<WriteCounters>,
 }
 
 impl Writer {
-    /// Starts the thread; it owns `store` and keeps `slot` holding a read
-    /// handle on it whenever it is open.
-    pub fn spawn(store: Store, slot: HandleSlot) -> Writer {
+    /// Starts the thread; it owns `store`, keeps `slot` holding a read
+    /// handle on it whenever it is open, and calls `on_stored` after each
+    /// sweep the store took.
+    pub fn spawn(store: Store, slot: HandleSlot, on_stored: OnStored) -> Writer {
         let (sender, jobs) = mpsc::sync_channel(QUEUE);
+        let counters = Arc::new(WriteCounters::default());
+        let shared = Arc::clone(&counters);
         let thread = std::thread::spawn(move || {
-            let mut state = WriterState::new(store, slot);
+            let mut state = WriterState::new(store, slot, on_stored, shared);
             state.run(&jobs);
             state.finish()
         });
-        Writer { sender, thread }
+        Writer { sender, thread, counters }
+    }
+
+    /// What the writer counts, as it runs.
+    pub fn counters(&self) -> Arc<WriteCounters> {
+        Arc::clone(&self.counters)
     }
 
     /// A sender of jobs.
@@ -112,10 +145,12 @@ struct WriterState {
     /// History older than this is being pruned.
     pruning: Option<UnixMillis>,
     report: WriterReport,
+    on_stored: OnStored,
+    counters: Arc<WriteCounters>,
 }
 
 impl WriterState {
-    fn new(store: Store, slot: HandleSlot) -> WriterState {
+    fn new(store: Store, slot: HandleSlot, on_stored: OnStored, counters: Arc<WriteCounters>) -> WriterState {
         WriterState {
             dir: store.dir().to_path_buf(),
             options: store.options().clone(),
@@ -126,6 +161,8 @@ impl WriterState {
             last_reopen: None,
             pruning: None,
             report: WriterReport::default(),
+            on_stored,
+            counters,
         }
     }
 
@@ -173,7 +210,8 @@ impl WriterState {
         while let Some(batch) = self.backlog.front() {
             let Some(store) = &self.store else { break };
             match store.write_sweep(batch) {
-                Ok(_) => {
+                Ok(stored) => {
+                    (self.on_stored)(batch, &stored);
                     self.backlog.pop_front();
                     self.report.written += 1;
                     if let Some(reason) = self.failing.take() {
@@ -192,6 +230,7 @@ impl WriterState {
         while self.backlog.len() > MAX_BACKLOG {
             self.backlog.pop_front();
             self.report.dropped += 1;
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             let dropped = self.report.dropped;
             if dropped == 1 || dropped.is_power_of_two() {
                 tracing::error!(dropped, "backlog full: the oldest unwritten sweeps are lost");
@@ -201,6 +240,7 @@ impl WriterState {
 
     /// Records a refused write: said once per distinct reason.
     fn refused(&mut self, error: &StoreError) {
+        self.counters.refused.fetch_add(1, Ordering::Relaxed);
         let reason = error_chain(error);
         if self.failing.as_deref() != Some(reason.as_str()) {
             tracing::error!(

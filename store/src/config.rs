@@ -97,6 +97,19 @@ pub struct FileConfig {
     /// The hosts.
     #[serde(default, rename = "host")]
     pub hosts: Vec<FileHost>,
+    /// The collector's Prometheus endpoint (`[metrics]`); off without it.
+    pub metrics: Option<FileMetrics>,
+}
+
+/// The `[metrics]` table: the collector's Prometheus endpoint.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMetrics {
+    /// `HOST:PORT` to serve `GET /metrics` on, e.g. `127.0.0.1:9338`.
+    pub listen: Option<String>,
+    /// Whether each Docker label becomes a `container_label_<name>` label
+    /// (default true, as cAdvisor does).
+    pub container_labels: Option<bool>,
 }
 
 /// Per-host settings that have collector-wide defaults.
@@ -188,6 +201,8 @@ pub struct FlagConfig {
     pub snmp: Vec<String>,
     /// `--snmp-community`, for `--snmp` hosts.
     pub snmp_community: Option<String>,
+    /// `--metrics-listen HOST:PORT`, over `[metrics] listen`.
+    pub metrics_listen: Option<String>,
 }
 
 /// A host as configured: its name, where its daemon listens, its settings

@@ -6,6 +6,8 @@
 //!   when their guard drops (even after a failed assertion), and waits for a state.
 //! - [`proxy`]: a fault-injecting proxy in front of `docker.sock`.
 //! - [`snmpd`]: a private snmpd on a free loopback port, stopped by pid on drop.
+//! - [`prometheus`]: a private Prometheus scraping given targets, its PromQL
+//!   API, and `promtool check metrics`.
 //! - [`rsyslog`]: a private rsyslogd on free loopback ports writing to its own
 //!   file, stopped by pid on drop.
 //! - [`tmpfs`]: a small private tmpfs that really fills up.
@@ -17,6 +19,7 @@
 pub mod docker;
 pub mod net;
 pub mod process;
+pub mod prometheus;
 pub mod proxy;
 pub mod rsyslog;
 pub mod snmpd;
