@@ -95,3 +95,18 @@ fn docker_labels_can_be_left_out() {
     exporter.container_labels = false;
     assert!(!exporter.render().contains("container_label_"));
 }
+
+#[test]
+fn the_version_changes_with_the_views_and_when_a_host_turns_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut exporter = exporter(dir.path());
+    let first = exporter.version();
+    assert_eq!(exporter.version(), first);
+    exporter.clock = || END_MS + 30_001;
+    assert_ne!(exporter.version(), first);
+    exporter.clock = end;
+    let mut simulator = Simulator::new(Simulation { sweeps: 31, ..Simulation::days(6, 1, 10_000) });
+    let last = std::iter::from_fn(|| simulator.next_sweep().cloned()).last().unwrap();
+    exporter.views.apply(&last, &kura_store::WriteReport::default());
+    assert_ne!(exporter.version(), first);
+}

@@ -27,6 +27,7 @@
 //! and `device="total"`, as cAdvisor labels its CPU total `cpu="total"`.
 
 use std::collections::HashSet;
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -242,17 +243,16 @@ struct Served<'a> {
     telemetry: HostTelemetry,
 }
 
-/// Writes one scrape's exposition.
-pub fn render(scrape: &Scrape<'_>) -> String {
+/// Writes one scrape's exposition into `sink`; fails with the sink's
+/// first error (a scraper that went away).
+pub fn render<W: io::Write>(scrape: &Scrape<'_>, sink: W) -> io::Result<W> {
     let hosts: Vec<Served<'_>> = scrape
         .hosts
         .iter()
-        .map(|host| {
-            let stale_after =
-                i64::try_from(host.interval.saturating_mul(STALE_INTERVALS).as_millis()).unwrap_or(i64::MAX);
-            let fresh =
-                scrape.views.host(&host.name).filter(|view| scrape.now.saturating_sub(view.sweep.time) <= stale_after);
-            Served { host, fresh, telemetry: scrape.telemetry.host(&host.name) }
+        .map(|host| Served {
+            host,
+            fresh: fresh_view(scrape.views, host, scrape.now),
+            telemetry: scrape.telemetry.host(&host.name),
         })
         .collect();
     let subjects: Vec<Subject<'_>> = hosts
@@ -267,15 +267,22 @@ pub fn render(scrape: &Scrape<'_>) -> String {
         .collect();
     let cgroups: Vec<&Subject<'_>> = subjects.iter().filter(|s| s.cgroup).collect();
 
-    let mut out = TextWriter::with_capacity(4096 + subjects.len() * 12 * 1024);
+    let mut out = TextWriter::new(sink);
     containers(&mut out, &cgroups);
     machines(&mut out, &hosts);
     own(&mut out, &hosts, &subjects, scrape);
     out.finish()
 }
 
+/// The view of `host` if it is fresh at `now`: its newest sweep at most
+/// [`STALE_INTERVALS`] intervals old.
+pub fn fresh_view(views: &Views, host: &ServedHost, now: UnixMillis) -> Option<Arc<HostView>> {
+    let stale_after = i64::try_from(host.interval.saturating_mul(STALE_INTERVALS).as_millis()).unwrap_or(i64::MAX);
+    views.host(&host.name).filter(|view| now.saturating_sub(view.sweep.time) <= stale_after)
+}
+
 /// cAdvisor's container families.
-fn containers(out: &mut TextWriter, subjects: &[&Subject<'_>]) {
+fn containers(out: &mut TextWriter<impl io::Write>, subjects: &[&Subject<'_>]) {
     for s in subjects {
         let sample = &s.container.sample;
         if sample.percpu_ns.is_empty() {
@@ -350,7 +357,7 @@ fn containers(out: &mut TextWriter, subjects: &[&Subject<'_>]) {
 }
 
 /// cAdvisor's machine families, per fresh host.
-fn machines(out: &mut TextWriter, hosts: &[Served<'_>]) {
+fn machines(out: &mut TextWriter<impl io::Write>, hosts: &[Served<'_>]) {
     let infos: Vec<_> =
         hosts.iter().filter_map(|h| Some((host_labels(&h.host.name), h.fresh.as_ref()?.info.as_ref()?))).collect();
     for (labels, info) in &infos {
@@ -366,7 +373,7 @@ fn machines(out: &mut TextWriter, hosts: &[Served<'_>]) {
 }
 
 /// kura's own families.
-fn own(out: &mut TextWriter, hosts: &[Served<'_>], subjects: &[Subject<'_>], scrape: &Scrape<'_>) {
+fn own(out: &mut TextWriter<impl io::Write>, hosts: &[Served<'_>], subjects: &[Subject<'_>], scrape: &Scrape<'_>) {
     for h in hosts {
         let up = h.fresh.as_ref().is_some_and(|view| view.reached());
         out.sample(&HOST_UP, &host_labels(&h.host.name), None, Value::Int(u64::from(up)));

@@ -27,11 +27,13 @@ pub mod telemetry;
 pub mod text;
 pub mod view;
 
-use std::io::Write as _;
+use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use kura_store::sample::UnixMillis;
 
 use exposition::Scrape;
@@ -88,10 +90,11 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// The exposition as of now.
-    pub fn render(&self) -> String {
+    /// Writes the exposition as of now into `sink`; fails with the sink's
+    /// first error.
+    pub fn write<W: io::Write>(&self, sink: W) -> io::Result<W> {
         let store_bytes = self.store_path.as_deref().and_then(|path| dir_bytes(path).ok());
-        exposition::render(&Scrape {
+        let scrape = Scrape {
             hosts: &self.hosts,
             views: &self.views,
             telemetry: &self.telemetry,
@@ -99,25 +102,50 @@ impl Exporter {
             store_bytes,
             container_labels: self.container_labels,
             now: (self.clock)(),
-        })
+        };
+        exposition::render(&scrape, sink)
     }
 
-    /// The response body: the exposition, gzipped when asked.
-    pub fn body(&self, gzip: bool) -> Vec<u8> {
-        let text = self.render();
-        if !gzip {
-            return text.into_bytes();
+    /// Writes the exposition gzipped into `sink` (level 1: the text is
+    /// repetitive enough to shrink about 13 times even so).
+    pub fn write_gzip<W: io::Write>(&self, sink: W) -> io::Result<W> {
+        self.write(GzEncoder::new(sink, Compression::fast()))?.finish()
+    }
+
+    /// What the exposition depends on now: while it stays the same, so
+    /// does the exposition (the endpoint keeps the gzipped one that long).
+    pub fn version(&self) -> Version {
+        let now = (self.clock)();
+        Version {
+            views: self.views.generation(),
+            telemetry: self.telemetry.generation(),
+            writes: self.writes.as_deref().map(|w| (w.refused(), w.dropped())),
+            store_bytes: self.store_path.as_deref().and_then(|path| dir_bytes(path).ok()),
+            fresh: self.hosts.iter().map(|host| exposition::fresh_view(&self.views, host, now).is_some()).collect(),
         }
-        let mut encoder =
-            flate2::write::GzEncoder::new(Vec::with_capacity(text.len() / 8), flate2::Compression::fast());
-        // Writing into a Vec cannot fail.
-        let _ = encoder.write_all(text.as_bytes());
-        encoder.finish().unwrap_or_default()
+    }
+
+    /// The exposition as of now, as text.
+    pub fn render(&self) -> String {
+        // Writing into a Vec cannot fail, and the text is UTF-8.
+        let bytes = self.write(Vec::new()).unwrap_or_default();
+        String::from_utf8(bytes).unwrap_or_default()
     }
 }
 
+/// What an exposition depends on besides the clock (which matters only
+/// where a host turns stale): equal versions, equal expositions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version {
+    views: u64,
+    telemetry: u64,
+    writes: Option<(u64, u64)>,
+    store_bytes: Option<u64>,
+    fresh: Vec<bool>,
+}
+
 /// The bytes of the files under `dir`.
-fn dir_bytes(dir: &Path) -> std::io::Result<u64> {
+fn dir_bytes(dir: &Path) -> io::Result<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;

@@ -60,14 +60,22 @@ impl HostTelemetry {
 /// Every host's figures, updated after each sweep.
 #[derive(Debug, Default)]
 pub struct Telemetry {
-    hosts: Mutex<BTreeMap<String, HostTelemetry>>,
+    state: Mutex<TelemetryState>,
+}
+
+#[derive(Debug, Default)]
+struct TelemetryState {
+    /// Counts the sweeps recorded: equal generations, equal figures.
+    generation: u64,
+    hosts: BTreeMap<String, HostTelemetry>,
 }
 
 impl Telemetry {
     /// Counts one sweep.
     pub fn record(&self, sweep: &HostSweep) {
-        let mut hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
-        let host = hosts.entry(sweep.host.clone()).or_default();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.generation += 1;
+        let host = state.hosts.entry(sweep.host.clone()).or_default();
         host.last_sweep = Some(sweep.elapsed);
         let faults = &sweep.faults;
         let counts = [
@@ -84,6 +92,11 @@ impl Telemetry {
 
     /// One host's figures (all zero before its first sweep).
     pub fn host(&self, host: &str) -> HostTelemetry {
-        self.hosts.lock().unwrap_or_else(PoisonError::into_inner).get(host).cloned().unwrap_or_default()
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).hosts.get(host).cloned().unwrap_or_default()
+    }
+
+    /// How many sweeps were recorded.
+    pub fn generation(&self) -> u64 {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).generation
     }
 }

@@ -11,8 +11,11 @@
 //!
 //! A container's labels are the same on every one of its series, so they
 //! are escaped once per scrape into a [`LabelSet`] and copied after that.
+//! The text goes to its sink (the HTTP body, or a gzip encoder in front
+//! of it) in chunks as it is written.
 
 use std::fmt::Write as _;
+use std::io;
 
 /// The `Content-Type` of this format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -97,28 +100,35 @@ impl LabelSet {
     }
 }
 
+/// How much text [`TextWriter`] holds before it hands it to its sink.
+pub const CHUNK: usize = 32 * 1024;
+
 /// Writes samples, each family's `# HELP` and `# TYPE` lines before its
-/// first sample, into a text buffer. The caller writes each family's
-/// samples together (a family that comes back after another one would
-/// be a second group, which the format forbids).
-#[derive(Debug, Default)]
-pub struct TextWriter {
+/// first sample, into a sink, [`CHUNK`] bytes at a time (so a scrape
+/// holds a chunk of text, not the whole exposition). The caller writes
+/// each family's samples together (a family that comes back after another
+/// one would be a second group, which the format forbids).
+#[derive(Debug)]
+pub struct TextWriter<W: io::Write> {
+    sink: W,
     out: String,
     current: Option<&'static str>,
     samples: usize,
+    /// The sink's first error; nothing is written after it.
+    failed: Option<io::Error>,
 }
 
-impl TextWriter {
-    /// An empty exposition with room for `capacity` bytes.
-    pub fn with_capacity(capacity: usize) -> TextWriter {
-        TextWriter { out: String::with_capacity(capacity), current: None, samples: 0 }
+impl<W: io::Write> TextWriter<W> {
+    /// A writer into `sink`.
+    pub fn new(sink: W) -> TextWriter<W> {
+        TextWriter { sink, out: String::with_capacity(CHUNK + 1024), current: None, samples: 0, failed: None }
     }
 
     /// One sample of `family`, with `labels` and then `extra` (a label
     /// only this series has, e.g. `cpu="cpu00"`). A float that is not
     /// finite is left out: it never comes from a stored counter.
     pub fn sample(&mut self, family: &Family, labels: &LabelSet, extra: Option<(&str, &str)>, value: Value) {
-        if matches!(value, Value::Float(x) if !x.is_finite()) {
+        if matches!(value, Value::Float(x) if !x.is_finite()) || self.failed.is_some() {
             return;
         }
         if self.current != Some(family.name) {
@@ -148,6 +158,9 @@ impl TextWriter {
         };
         self.out.push('\n');
         self.samples += 1;
+        if self.out.len() >= CHUNK {
+            self.drain();
+        }
     }
 
     /// How many samples were written.
@@ -155,9 +168,22 @@ impl TextWriter {
         self.samples
     }
 
-    /// The exposition.
-    pub fn finish(self) -> String {
-        self.out
+    /// Hands the rest to the sink and returns it, or the sink's first error.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.drain();
+        match self.failed {
+            Some(error) => Err(error),
+            None => Ok(self.sink),
+        }
+    }
+
+    fn drain(&mut self) {
+        if self.failed.is_none() {
+            if let Err(error) = self.sink.write_all(self.out.as_bytes()) {
+                self.failed = Some(error);
+            }
+        }
+        self.out.clear();
     }
 
     fn header(&mut self, family: &Family) {
@@ -210,7 +236,7 @@ mod tests {
 
     #[test]
     fn families_and_samples_are_written_exactly() {
-        let mut writer = TextWriter::default();
+        let mut writer = TextWriter::new(Vec::new());
         let mut labels = LabelSet::new();
         labels.push("host", "a\\b\"c\nd");
         writer.sample(&UP, &labels, None, Value::Int(1));
@@ -221,7 +247,7 @@ mod tests {
         writer.sample(&DOWN, &LabelSet::new(), None, Value::Int(0));
         assert_eq!(writer.samples(), 5);
         assert_eq!(
-            writer.finish(),
+            String::from_utf8(writer.finish().unwrap()).unwrap(),
             "# HELP kura_host_up Whether\\\\the \"daemon\"\\nanswered.\n\
              # TYPE kura_host_up gauge\n\
              kura_host_up{host=\"a\\\\b\\\"c\\nd\"} 1\n\

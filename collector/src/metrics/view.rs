@@ -182,7 +182,14 @@ fn sort(containers: &mut [ContainerView]) {
 /// Every host's view, shared by the writer (which updates them) and the
 /// endpoint (which reads them). Cheap to clone.
 #[derive(Clone, Debug, Default)]
-pub struct Views(Arc<Mutex<BTreeMap<String, Arc<HostView>>>>);
+pub struct Views(Arc<Mutex<ViewsState>>);
+
+#[derive(Debug, Default)]
+struct ViewsState {
+    /// Counts the changes: equal generations, equal views.
+    generation: u64,
+    hosts: BTreeMap<String, Arc<HostView>>,
+}
 
 impl Views {
     /// The views of `hosts`, loaded from the store.
@@ -193,27 +200,34 @@ impl Views {
                 views.insert(host.to_owned(), Arc::new(view));
             }
         }
-        Ok(Views(Arc::new(Mutex::new(views))))
+        Ok(Views(Arc::new(Mutex::new(ViewsState { generation: 0, hosts: views }))))
     }
 
     /// Takes a sweep the store took: `report` is what it stored of it.
     pub fn apply(&self, batch: &SweepBatch, report: &WriteReport) {
-        let current = self.lock().get(&batch.host).cloned();
+        let current = self.lock().hosts.get(&batch.host).cloned();
         let next = match &current {
             Some(view) => view.next(batch, report),
             None => HostView::empty(batch).next(batch, report),
         };
         if let Some(next) = next {
-            self.lock().insert(batch.host.clone(), Arc::new(next));
+            let mut state = self.lock();
+            state.hosts.insert(batch.host.clone(), Arc::new(next));
+            state.generation += 1;
         }
     }
 
     /// The view of one host.
     pub fn host(&self, host: &str) -> Option<Arc<HostView>> {
-        self.lock().get(host).cloned()
+        self.lock().hosts.get(host).cloned()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<HostView>>> {
+    /// How many times the views changed.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ViewsState> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
