@@ -7,6 +7,7 @@
 //! - `metrics/render_gzip`: the same, gzipped (what Prometheus asks for);
 //! - `metrics/version`: what a scrape costs while nothing changed (the
 //!   endpoint sends the gzipped exposition it kept);
+//! - `metrics/render_gzip_without_labels`: `container_labels = false`;
 //! - `metrics/apply_sweep`: what the writer thread adds to every sweep to
 //!   keep the views.
 //!
@@ -67,7 +68,7 @@ fn now() -> i64 {
 
 fn benches(c: &mut Criterion) {
     let (views, mut simulator) = views();
-    let exporter = Exporter {
+    let mut exporter = Exporter {
         hosts: vec![ServedHost { name: "sim-host".to_owned(), interval: Duration::from_millis(10_000) }],
         views: views.clone(),
         telemetry: Arc::new(Telemetry::default()),
@@ -95,6 +96,12 @@ fn benches(c: &mut Criterion) {
     // A scrape between two sweeps: the endpoint checks the version and
     // sends the gzipped exposition it kept.
     group.bench_function("version", |b| b.iter(|| exporter.version()));
+    // The same without the ten `container_label_*` labels on every series.
+    exporter.container_labels = false;
+    let bare = exporter.write(Vec::new()).expect("render");
+    let bare_gzipped = exporter.write_gzip(Vec::new()).expect("gzip");
+    println!("metrics/size: without Docker labels {} bytes as text, {} gzipped", bare.len(), bare_gzipped.len());
+    group.bench_function("render_gzip_without_labels", |b| b.iter(|| exporter.write_gzip(io::sink()).expect("gzip")));
     group.throughput(Throughput::Elements(u64::try_from(CONTAINERS).unwrap_or(0)));
     let mut batch = simulator.next_sweep().expect("a sweep").clone();
     compose_labels(&mut batch);
