@@ -17,6 +17,7 @@ use kura_store::users;
 use kura_nodes::settings::NodesSettings;
 
 use crate::docker::{client_config, ApiVersion, DockerClient, DockerError, TlsError};
+use crate::metrics::MetricsConfig;
 use crate::snmp::{SnmpConfig, SnmpVersion};
 
 /// A configuration that cannot be used; each names the file, host or key.
@@ -57,6 +58,14 @@ pub enum ConfigError {
         group: String,
         /// Why not.
         detail: String,
+    },
+    /// The metrics address is not `HOST:PORT`.
+    #[error("metrics listen {listen:?}: {reason}")]
+    MetricsListen {
+        /// The address as written.
+        listen: String,
+        /// Why.
+        reason: String,
     },
 }
 
@@ -129,6 +138,8 @@ pub struct Config {
     /// Whether the one host is the local daemon named after this machine:
     /// the store's first name for it is kept (see [`crate::daemon`]).
     pub implicit_local_host: bool,
+    /// The Prometheus endpoint, when configured.
+    pub metrics: Option<MetricsConfig>,
 }
 
 /// Defaults, documented in README.
@@ -172,12 +183,14 @@ impl Config {
             forwards.push(forward);
         }
         let nodes = resolve_nodes(&settings)?;
+        let metrics = resolve_metrics(&flags, &settings)?;
         Ok(Config {
             data_dir: settings.data_dir,
             retention: settings.retention,
             hosts,
             forwards,
             nodes,
+            metrics,
             socket_group: settings.socket_group,
             implicit_local_host: settings.implicit_local_host,
         })
@@ -243,6 +256,22 @@ fn check_group(group: &SocketGroup) -> Result<(), ConfigError> {
             group.name, group.gid
         ),
     })
+}
+
+/// `--metrics-listen` over `[metrics] listen`; off without either.
+fn resolve_metrics(flags: &FlagConfig, settings: &Settings) -> Result<Option<MetricsConfig>, ConfigError> {
+    let table = settings.file.metrics.as_ref();
+    let Some(listen) = flags.metrics_listen.as_ref().or_else(|| table.and_then(|m| m.listen.as_ref())) else {
+        return Ok(None);
+    };
+    let error = |reason: String| ConfigError::MetricsListen { listen: listen.clone(), reason };
+    let address = listen
+        .to_socket_addrs()
+        .map_err(|e| error(format!("{e} (expected HOST:PORT, e.g. 127.0.0.1:9338)")))?
+        .next()
+        .ok_or_else(|| error("resolves to no address".to_owned()))?;
+    let container_labels = table.and_then(|m| m.container_labels).unwrap_or(true);
+    Ok(Some(MetricsConfig { listen: address, container_labels }))
 }
 
 fn setting(host: &str, key: &str, text: &Option<String>, fallback: Duration) -> Result<Duration, ConfigError> {

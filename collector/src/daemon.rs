@@ -20,8 +20,11 @@ use crate::config::{Config, ConfigError, HostConfig};
 use crate::docker::DockerClient;
 use crate::events::{self, EventBuffer};
 use crate::forward;
+use crate::metrics::telemetry::Telemetry;
+use crate::metrics::view::Views;
+use crate::metrics::{self, Exporter, ListenError, ServedHost};
 use crate::sweep::HostSampler;
-use crate::writer::{Job, JobSender, Writer, WriterError, PRUNE_EVERY};
+use crate::writer::{Job, JobSender, OnStored, Writer, WriterError, PRUNE_EVERY};
 use kura_store::sample::UnixMillis;
 use kura_store::socket::{self, HandleSlot, ServerLimits, Shutdown};
 use kura_store::{Reader, Store, StoreError, StoreOptions};
@@ -64,6 +67,9 @@ pub enum DaemonError {
     /// The runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// The metrics endpoint could not listen.
+    #[error(transparent)]
+    Listen(#[from] ListenError),
 }
 
 impl From<StoreError> for DaemonError {
@@ -136,11 +142,25 @@ pub fn now_millis() -> UnixMillis {
 
 /// Runs the collector until `shutdown` resolves (or one sweep with `once`).
 pub async fn run(mut config: Config, once: bool, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    // A taken port stops the collector before it touches the store.
+    let metrics = match &config.metrics {
+        Some(settings) if !once => Some((*settings, metrics::bind(settings.listen)?)),
+        _ => None,
+    };
     let store = open_store(&config.data_dir).await?;
     if config.implicit_local_host {
         keep_local_name(&store, &mut config)?;
     }
-    let last_events = last_event_times(&Reader::Handle(store.read_handle()), &config.hosts);
+    let reader = Reader::Handle(store.read_handle());
+    let last_events = last_event_times(&reader, &config.hosts);
+    let views = match &metrics {
+        Some(_) => {
+            let hosts: Vec<String> = config.hosts.iter().map(|h| h.name.clone()).collect();
+            let loaded = tokio::task::spawn_blocking(move || Views::load(&reader, hosts.iter().map(String::as_str)));
+            Some(loaded.await.map_err(|e| DaemonError::Runtime(std::io::Error::other(e)))??)
+        }
+        None => None,
+    };
     tracing::info!(data = %config.data_dir.display(), hosts = config.hosts.len(), "store open");
     let listener = socket::bind(&config.data_dir, config.socket_group.as_ref())?;
     let server_shutdown = Shutdown::for_listener(&listener)
@@ -151,7 +171,16 @@ pub async fn run(mut config: Config, once: bool, shutdown: impl Future<Output = 
         std::thread::spawn(move || socket::serve(listener, slot, stop, ServerLimits::default()))
     };
     let clock = Arc::new(Clock::new(crate::writer::newest_time(&store)));
-    let writer = Writer::spawn(store, slot.clone(), config.retention);
+    let store_path = store.path().to_path_buf();
+    let on_stored: OnStored = match &views {
+        Some(views) => {
+            let views = views.clone();
+            Box::new(move |batch, report| views.apply(batch, report))
+        }
+        None => Box::new(|_, _| {}),
+    };
+    let writer = Writer::spawn(store, slot.clone(), config.retention, on_stored);
+    let telemetry = Arc::new(Telemetry::default());
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut forwarders = Vec::new();
@@ -165,6 +194,21 @@ pub async fn run(mut config: Config, once: bool, shutdown: impl Future<Output = 
         }
     }
     let mut tasks = JoinSet::new();
+    if let (Some((settings, listener)), Some(views)) = (metrics, views) {
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|source| ListenError { address: settings.listen, source })?;
+        let exporter = Exporter {
+            hosts: config.hosts.iter().map(|h| ServedHost { name: h.name.clone(), interval: h.interval }).collect(),
+            views,
+            telemetry: Arc::clone(&telemetry),
+            writes: Some(writer.counters()),
+            store_path: Some(store_path),
+            container_labels: settings.container_labels,
+            clock: now_millis,
+        };
+        tracing::info!(listen = %settings.listen, "serving GET /metrics");
+        tasks.spawn(metrics::http::serve(listener, Arc::new(exporter), stop_rx.clone()));
+    }
     for host in &config.hosts {
         let buffer = EventBuffer::new(last_events.get(&host.name).copied().flatten());
         let sampler = match HostSampler::new(host.clone(), Arc::clone(&clock)) {
@@ -179,7 +223,14 @@ pub async fn run(mut config: Config, once: bool, shutdown: impl Future<Output = 
             tasks.spawn(sweep_once(sampler, buffer, writer.sender(), Arc::clone(&clock)));
         } else {
             tasks.spawn(events::follow(host_client(host), host.name.clone(), buffer.clone(), stop_rx.clone()));
-            tasks.spawn(sweep_loop(sampler, buffer, writer.sender(), Arc::clone(&clock), stop_rx.clone()));
+            tasks.spawn(sweep_loop(
+                sampler,
+                buffer,
+                writer.sender(),
+                Arc::clone(&clock),
+                Arc::clone(&telemetry),
+                stop_rx.clone(),
+            ));
         }
     }
     if !once {
@@ -319,6 +370,7 @@ async fn sweep_loop(
     buffer: EventBuffer,
     writer: JobSender,
     clock: Arc<Clock>,
+    telemetry: Arc<Telemetry>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ticks = tokio::time::interval(sampler.config().interval);
@@ -333,6 +385,7 @@ async fn sweep_loop(
             _ = stop.changed() => return,
         };
         log_sweep(&outcome);
+        telemetry.record(&outcome);
         let batch = crate::batch::batch(outcome, buffer.take());
         if writer.send(Job::Sweep(Box::new(batch))).await.is_err() {
             return;

@@ -17,6 +17,7 @@
 //! - [`retention`]: where pruning cuts, guarded against clocks that jump.
 //! - [`writer`]: the thread that owns and writes the store, reopening it after refused writes.
 //! - [`nodes`]: Hinemos' node repository kept in step on `[hinemos] interval` (kura-nodes' plan and apply).
+//! - [`metrics`]: the Prometheus endpoint (`GET /metrics`, cAdvisor's names) from the newest stored sweeps.
 //! - [`daemon`]: intervals, the socket server, shutdown.
 
 pub mod api;
@@ -27,6 +28,7 @@ pub mod daemon;
 pub mod docker;
 pub mod events;
 pub mod forward;
+pub mod metrics;
 pub mod nodes;
 pub mod retention;
 pub mod snmp;

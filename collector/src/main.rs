@@ -22,11 +22,13 @@ use kura_store::config::FlagConfig;
   kura-collector --once                            # one sweep of every host, then exit
   kura-collector --docker docker_host1=tcp://10.0.0.5:2375 --interval 30s
   kura-collector --config /etc/kura/collector.toml --log debug
+  kura-collector --metrics-listen 127.0.0.1:9338        # also serve Prometheus on GET /metrics
   kura-collector --rename-host oldname=newname     # after renaming the machine (collector stopped)
 
 Exit status: 0 stopped by SIGTERM/SIGINT (or --once or --rename-host done), 1 the
 store failed, 2 bad flags or configuration (a Docker socket it may not use, an
-unknown host to rename), 3 another collector holds the store."
+unknown host to rename, a metrics address that cannot be listened on), 3 another
+collector holds the store."
 )]
 struct Args {
     /// TOML config file (hosts, intervals, SNMP; see README).
@@ -62,6 +64,9 @@ struct Args {
     /// How long history is kept [default: 35d].
     #[arg(long, value_name = "DURATION")]
     retention: Option<String>,
+    /// Serve GET /metrics (Prometheus, cAdvisor's names) on HOST:PORT, e.g. 127.0.0.1:9338 [default: [metrics] listen, else off].
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_listen: Option<String>,
     /// Run one sweep of every host (top, sizes and SNMP included), then exit.
     #[arg(long)]
     once: bool,
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
         retention: args.retention,
         snmp: args.snmp,
         snmp_community: args.snmp_community,
+        metrics_listen: args.metrics_listen,
     };
     let config = match Config::resolve(flags) {
         Ok(config) => config,
@@ -127,7 +133,7 @@ fn exit_code(error: &DaemonError) -> u8 {
     use kura_store::StoreError;
     match error {
         DaemonError::Locked { .. } => 3,
-        DaemonError::Config(_) => 2,
+        DaemonError::Config(_) | DaemonError::Listen(_) => 2,
         DaemonError::Rename { source: StoreError::UnknownHost { .. } | StoreError::Options { .. }, .. } => 2,
         _ => 1,
     }

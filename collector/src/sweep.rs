@@ -75,6 +75,22 @@ pub struct HostSweep {
     pub snmp: Option<HostReading>,
     /// How long the sweep took.
     pub elapsed: Duration,
+    /// What failed in it besides the daemon being down.
+    pub faults: SweepFaults,
+}
+
+/// What failed in one sweep, counted for `kura_sweep_errors_total`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepFaults {
+    /// Containers whose inspect, stats or top request failed (not those
+    /// that vanished).
+    pub containers: u32,
+    /// `/info` failed.
+    pub host_info: bool,
+    /// The image list failed.
+    pub images: bool,
+    /// The SNMP agent did not answer.
+    pub snmp: bool,
 }
 
 /// The fault subjects that are not containers (ids are 64 hex digits, so
@@ -102,6 +118,8 @@ pub struct HostSampler {
     was_up: Option<bool>,
     snmp_fault: Option<String>,
     snmp_unsupported: Vec<String>,
+    /// What failed in the sweep in progress.
+    sweep_faults: SweepFaults,
 }
 
 impl HostSampler {
@@ -125,6 +143,7 @@ impl HostSampler {
             was_up: None,
             snmp_fault: None,
             snmp_unsupported: Vec::new(),
+            sweep_faults: SweepFaults::default(),
         })
     }
 
@@ -161,6 +180,7 @@ impl HostSampler {
             sizes,
             snmp,
             elapsed: started.elapsed(),
+            faults: std::mem::take(&mut self.sweep_faults),
         }
     }
 
@@ -180,6 +200,7 @@ impl HostSampler {
                 Some(reading)
             }
             Err(e) => {
+                self.sweep_faults.snmp = true;
                 let reason = e.to_string();
                 if self.snmp_fault.as_deref() != Some(reason.as_str()) {
                     tracing::warn!(host = %self.config.name, "{reason}; no host memory or CPU values until it answers");
@@ -272,6 +293,7 @@ impl HostSampler {
             }
             Ok(_) => None,
             Err(e) => {
+                self.sweep_faults.host_info = true;
                 self.fault(HOST_SUBJECT, &e.to_string());
                 None
             }
@@ -288,6 +310,7 @@ impl HostSampler {
                 Some(sizes)
             }
             Ok(Err(e)) => {
+                self.sweep_faults.images = true;
                 self.fault(SIZES_SUBJECT, &format!("{e}; sizes are tried again in {:?}", self.config.size_interval));
                 None
             }
@@ -308,6 +331,7 @@ impl HostSampler {
         let mut tasks = JoinSet::new();
         for (index, summary) in list.iter().enumerate() {
             let Some(state) = summary.state() else {
+                self.sweep_faults.containers = self.sweep_faults.containers.saturating_add(1);
                 self.fault(&summary.id, &format!("unknown state {:?} / status {:?}", summary.state, summary.status));
                 continue;
             };
@@ -345,6 +369,8 @@ impl HostSampler {
             }
             if sampled.faults.is_empty() {
                 self.faults.remove(&summary.id);
+            } else {
+                self.sweep_faults.containers = self.sweep_faults.containers.saturating_add(1);
             }
             if sampled.gone {
                 tracing::debug!(host = %self.config.name, container = %summary.id, "container vanished during the sweep");

@@ -19,14 +19,15 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::retention::Retention;
 use kura_store::sample::UnixMillis;
 use kura_store::socket::HandleSlot;
-use kura_store::{Reader, Store, StoreError, StoreOptions, SweepBatch};
+use kura_store::{Reader, Store, StoreError, StoreOptions, SweepBatch, WriteReport};
 
 /// Sweeps kept in memory while the store refuses writes (about an hour at
 /// 10 s with one host; each holds one sweep of one host).
@@ -98,6 +99,43 @@ pub struct WriterReport {
     pub reopened: u64,
 }
 
+/// Called with every sweep the store took and what it stored of it (the
+/// Prometheus endpoint's views follow the store this way).
+pub type OnStored = Box<dyn FnMut(&SweepBatch, &WriteReport) + Send>;
+
+/// Who hears of the writer's work: the callback and the counters.
+struct Hooks {
+    on_stored: OnStored,
+    counters: Arc<WriteCounters>,
+}
+
+impl Hooks {
+    /// Nobody listens (tests).
+    #[cfg(test)]
+    fn none() -> Hooks {
+        Hooks { on_stored: Box::new(|_, _| {}), counters: Arc::default() }
+    }
+}
+
+/// What the writer counts while it runs, readable from other threads.
+#[derive(Debug, Default)]
+pub struct WriteCounters {
+    refused: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl WriteCounters {
+    /// Writes the store refused (each try of a kept sweep counts).
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Sweeps lost because the backlog was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
 /// Why the writer ended badly.
 #[derive(Debug, thiserror::Error)]
 pub enum WriterError {
@@ -113,13 +151,15 @@ pub enum WriterError {
 pub struct Writer {
     sender: mpsc::SyncSender<Job>,
     thread: JoinHandle<Result<WriterReport, WriterError>>,
+    counters: Arc<WriteCounters>,
 }
 
 impl Writer {
     /// Starts the thread; it owns `store`, keeps `slot` holding a read
-    /// handle on it whenever it is open, and prunes what is older than
-    /// `retention` when asked.
-    pub fn spawn(store: Store, slot: HandleSlot, retention: Duration) -> Writer {
+    /// handle on it whenever it is open, prunes what is older than
+    /// `retention` when asked, and calls `on_stored` after each sweep the
+    /// store took.
+    pub fn spawn(store: Store, slot: HandleSlot, retention: Duration, on_stored: OnStored) -> Writer {
         let (sender, jobs) = mpsc::sync_channel(QUEUE);
         let newest = newest_sweep(&store);
         let stored_cut = store.pruned_before().unwrap_or_else(|e| {
@@ -129,12 +169,19 @@ impl Writer {
         let retention = Retention::new(retention, PRUNE_EVERY, stored_cut, newest, Instant::now());
         let dir = store.dir().to_path_buf();
         let options = store.options().clone();
+        let counters = Arc::new(WriteCounters::default());
+        let hooks = Hooks { on_stored, counters: Arc::clone(&counters) };
         let thread = std::thread::spawn(move || {
-            let mut state = WriterState::new(Some(store), dir, options, slot, retention, newest);
+            let mut state = WriterState::new(Some(store), dir, options, slot, retention, newest, hooks);
             state.run(&jobs);
             state.finish()
         });
-        Writer { sender, thread }
+        Writer { sender, thread, counters }
+    }
+
+    /// What the writer counts, as it runs.
+    pub fn counters(&self) -> Arc<WriteCounters> {
+        Arc::clone(&self.counters)
     }
 
     /// A sender of jobs.
@@ -174,6 +221,7 @@ struct WriterState {
     /// The newest sweep stored (of any host).
     newest: Option<UnixMillis>,
     report: WriterReport,
+    hooks: Hooks,
 }
 
 impl WriterState {
@@ -184,6 +232,7 @@ impl WriterState {
         slot: HandleSlot,
         retention: Retention,
         newest: Option<UnixMillis>,
+        hooks: Hooks,
     ) -> WriterState {
         WriterState {
             dir,
@@ -197,6 +246,7 @@ impl WriterState {
             retention,
             newest,
             report: WriterReport::default(),
+            hooks,
         }
     }
 
@@ -257,6 +307,7 @@ impl WriterState {
                     }
                     // What kill -9 tests count: this sweep is on disk.
                     tracing::debug!(host = %batch.host, time = batch.sweep.time, "sweep stored");
+                    (self.hooks.on_stored)(batch, &report);
                     self.backlog.pop_front();
                     self.report.written += 1;
                     if let Some(reason) = self.failing.take() {
@@ -275,6 +326,7 @@ impl WriterState {
         while self.backlog.len() > MAX_BACKLOG {
             self.backlog.pop_front();
             self.report.dropped += 1;
+            self.hooks.counters.dropped.fetch_add(1, Ordering::Relaxed);
             let dropped = self.report.dropped;
             if dropped == 1 || dropped.is_power_of_two() {
                 tracing::error!(dropped, "backlog full: the oldest unwritten sweeps are lost");
@@ -284,6 +336,7 @@ impl WriterState {
 
     /// Records a refused write: said once per distinct reason.
     fn refused(&mut self, error: &StoreError) {
+        self.hooks.counters.refused.fetch_add(1, Ordering::Relaxed);
         let reason = error_chain(error);
         if self.failing.as_deref() != Some(reason.as_str()) {
             tracing::error!(
@@ -419,7 +472,15 @@ mod tests {
     fn state(store: Option<Store>, dir: &std::path::Path, retention: Duration) -> WriterState {
         let newest = store.as_ref().and_then(newest_sweep);
         let policy = Retention::new(retention, PRUNE_EVERY, None, newest, Instant::now());
-        WriterState::new(store, dir.to_path_buf(), StoreOptions::default(), HandleSlot::default(), policy, newest)
+        WriterState::new(
+            store,
+            dir.to_path_buf(),
+            StoreOptions::default(),
+            HandleSlot::default(),
+            policy,
+            newest,
+            Hooks::none(),
+        )
     }
 
     /// Runs `state` over `jobs` (then the end of the queue) and finishes it.

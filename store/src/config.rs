@@ -126,6 +126,8 @@ pub struct FileConfig {
     /// Hinemos' node repository, kept in step with the containers by
     /// `kura nodes` (and by the collector when `interval` is set).
     pub hinemos: Option<FileHinemos>,
+    /// The collector's Prometheus endpoint (`[metrics]`); off without it.
+    pub metrics: Option<FileMetrics>,
 }
 
 /// One `[[forward]]` table: what the collector sends, where, and how the
@@ -203,6 +205,17 @@ pub struct FileHostHinemos {
     /// The address of the host node and its container nodes, default the
     /// endpoint's host (resolved), or 127.0.0.1 for a unix socket.
     pub ip_address: Option<String>,
+}
+
+/// The `[metrics]` table: the collector's Prometheus endpoint.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMetrics {
+    /// `HOST:PORT` to serve `GET /metrics` on, e.g. `127.0.0.1:9338`.
+    pub listen: Option<String>,
+    /// Whether each Docker label becomes a `container_label_<name>` label
+    /// (default true, as cAdvisor does).
+    pub container_labels: Option<bool>,
 }
 
 /// Per-host settings that have collector-wide defaults.
@@ -296,6 +309,8 @@ pub struct FlagConfig {
     pub snmp: Vec<String>,
     /// `--snmp-community`, for `--snmp` hosts.
     pub snmp_community: Option<String>,
+    /// `--metrics-listen HOST:PORT`, over `[metrics] listen`.
+    pub metrics_listen: Option<String>,
 }
 
 /// A host as configured: its name, where its daemon listens, its settings

@@ -11,6 +11,8 @@
 //!   storage, the second Docker-compatible daemon; stopped by pid on drop.
 //! - [`proxy`]: a fault-injecting proxy in front of `docker.sock`.
 //! - [`snmpd`]: a private snmpd on a free loopback port, stopped by pid on drop.
+//! - [`prometheus`]: a private Prometheus scraping given targets, its PromQL
+//!   API, and `promtool check metrics`.
 //! - [`rsyslog`]: a private rsyslogd on free loopback ports writing to its own
 //!   file, stopped by pid on drop.
 //! - [`tmpfs`]: a small private tmpfs that really fills up.
@@ -32,6 +34,7 @@ pub mod hinemos;
 pub mod net;
 pub mod podman;
 pub mod process;
+pub mod prometheus;
 pub mod proxy;
 pub mod rsyslog;
 pub mod snmpd;

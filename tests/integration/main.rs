@@ -14,6 +14,7 @@ mod many;
 mod nodes;
 mod ops;
 mod podman;
+mod prometheus;
 mod query;
 mod read_only;
 mod renames;
