@@ -18,6 +18,7 @@
 //! - [`ps`]: the human table of `kura ps`.
 //! - [`error`]: why a query printed nothing.
 //! - [`delegate`]: commands another kura program answers (`kura-ops`, `kura-nodes`).
+//! - [`legacy`]: the 2015 scripts' command lines (`kura legacy`).
 //!
 //! The `kura` binary (`src/main.rs`) parses the command line, runs a check
 //! and prints it; it is the only place an error becomes an exit status.
@@ -27,6 +28,7 @@ pub mod cli;
 pub mod delegate;
 pub mod error;
 pub mod export;
+pub mod legacy;
 pub mod ps;
 pub mod rate;
 pub mod scope;

@@ -6,18 +6,46 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kura_query::checks::{self, Answer};
-use kura_query::cli::{Cli, Command, Format, HostArgs};
+use kura_query::cli::{Cli, Command, Format, HostArgs, LegacyArgs, PsArgs};
 use kura_query::error::QueryError;
-use kura_query::export::hinemos::{self, RenderOptions};
+use kura_query::export::hinemos::{self, RenderOptions, DEFAULT_MAX_BYTES};
+use kura_query::legacy::{self, LegacyError, Outcome};
 use kura_query::ps;
-use kura_query::scope::Scope;
+use kura_query::scope::{self, Scope};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let now = chrono::Utc::now().timestamp_millis();
-    match run(&cli.command, now) {
+    let done = match &cli.command {
+        Command::Status(args) => check(args, now, |scope| Ok(checks::status(scope))),
+        Command::Count(args) => check(&args.host, now, |scope| checks::count(scope, &scope.select(args)?)),
+        Command::Size(args) => check(args, now, checks::size),
+        Command::Cpu(args) => {
+            check(&args.select.host, now, |scope| checks::cpu(scope, &scope.select(&args.select)?, args))
+        }
+        Command::Mem(args) => {
+            check(&args.select.host, now, |scope| checks::mem(scope, &scope.select(&args.select)?, args))
+        }
+        Command::Disk(args) => {
+            check(&args.select.host, now, |scope| checks::disk(scope, &scope.select(&args.select)?, args))
+        }
+        Command::Net(args) => {
+            check(&args.select.host, now, |scope| checks::net(scope, &scope.select(&args.select)?, args))
+        }
+        Command::Proc(args) => {
+            check(&args.select.host, now, |scope| checks::proc(scope, &scope.select(&args.select)?, args))
+        }
+        Command::Ps(args) => ps_table(args, now),
+        Command::Legacy(args) => return run_legacy(args, now),
+    };
+    exit_status(done)
+}
+
+/// 0 when done, or when stdout was closed (`kura ps | head`); else the
+/// error on stderr and 1.
+fn exit_status(done: Result<(), QueryError>) -> ExitCode {
+    match done {
         Ok(()) => ExitCode::SUCCESS,
-        // A closed pipe (`kura ps | head`) is not an error.
         Err(QueryError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kura: {}", one_line(&chain(&e)));
@@ -47,68 +75,61 @@ fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn run(command: &Command, now: i64) -> Result<(), QueryError> {
-    let host_args = host_args(command);
-    let now = match &host_args.at {
-        Some(at) => {
-            let at_ms = chrono::DateTime::parse_from_rfc3339(at)
-                .map_err(|e| QueryError::Usage(format!("--at {at:?}: {e} (write e.g. 2026-11-28T10:00:00Z)")))?
-                .timestamp_millis();
-            if at_ms > now {
-                return Err(QueryError::Usage(format!(
-                    "--at {at} is in the future (now is {}): there is no history there yet",
-                    chrono::DateTime::from_timestamp_millis(now).map(|t| t.to_rfc3339()).unwrap_or_default()
-                )));
-            }
-            at_ms
-        }
-        None => now,
-    };
-    let scope = Scope::open(host_args, now)?;
-    let answer = match command {
-        Command::Status(_) => checks::status(&scope),
-        Command::Count(args) => checks::count(&scope, &scope.select(args)?)?,
-        Command::Size(_) => checks::size(&scope)?,
-        Command::Cpu(args) => checks::cpu(&scope, &scope.select(&args.select)?, args)?,
-        Command::Mem(args) => checks::mem(&scope, &scope.select(&args.select)?, args)?,
-        Command::Disk(args) => checks::disk(&scope, &scope.select(&args.select)?, args)?,
-        Command::Net(args) => checks::net(&scope, &scope.select(&args.select)?, args)?,
-        Command::Proc(args) => checks::proc(&scope, &scope.select(&args.select)?, args)?,
-        Command::Ps(args) => {
-            let selection = scope.select(&args.select)?;
-            let rows = ps::rows(&scope, &selection, checks::width_ms(&args.select)?, args.all)?;
+/// `kura legacy`: its own exit statuses (2 for a command line the script
+/// did not take, as argparse exited), the same printing as every check.
+fn run_legacy(args: &LegacyArgs, now: i64) -> ExitCode {
+    let done = match legacy::run(args, now) {
+        Ok(Outcome::Answer(answer)) => print(&answer, Format::Lines, DEFAULT_MAX_BYTES),
+        Ok(Outcome::Text(text)) => {
             let mut out = io::stdout().lock();
-            ps::write_table(&rows, &mut out)?;
-            out.flush()?;
-            return Ok(());
+            out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(QueryError::Output)
+        }
+        Err(LegacyError::Query(e)) => Err(e),
+        Err(e) => {
+            match &e {
+                // Two lines, `usage: ...` and `NAME: error: ...`, as argparse printed them.
+                LegacyError::Usage { .. } => eprintln!("{e}"),
+                _ => eprintln!("kura: {}", one_line(&chain(&e))),
+            }
+            return ExitCode::from(e.exit_status());
         }
     };
-    print(&answer, host_args)
+    exit_status(done)
 }
 
-fn host_args(command: &Command) -> &HostArgs {
-    match command {
-        Command::Status(args) | Command::Size(args) => args,
-        Command::Count(args) => &args.host,
-        Command::Cpu(args) => &args.select.host,
-        Command::Mem(args) => &args.select.host,
-        Command::Disk(args) => &args.select.host,
-        Command::Net(args) => &args.select.host,
-        Command::Proc(args) => &args.select.host,
-        Command::Ps(args) => &args.select.host,
-    }
+/// A check: the scope `args` name as of `--at` (else `now`), the answer
+/// `answer` derives from it, printed in `--format`.
+fn check(
+    args: &HostArgs,
+    now: i64,
+    answer: impl FnOnce(&Scope) -> Result<Answer, QueryError>,
+) -> Result<(), QueryError> {
+    let scope = Scope::open(args, scope::query_time(args.at.as_deref(), now)?)?;
+    print(&answer(&scope)?, args.format, args.max_bytes)
+}
+
+/// `kura ps`: the table for people.
+fn ps_table(args: &PsArgs, now: i64) -> Result<(), QueryError> {
+    let host = &args.select.host;
+    let scope = Scope::open(host, scope::query_time(host.at.as_deref(), now)?)?;
+    let selection = scope.select(&args.select)?;
+    let rows = ps::rows(&scope, &selection, checks::width_ms(&args.select)?, args.all)?;
+    let mut out = io::stdout().lock();
+    ps::write_table(&rows, &mut out)?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Prints the answer in the chosen format; explains on stderr what is
 /// missing; fails when anything selected printed nothing.
-fn print(answer: &Answer, args: &HostArgs) -> Result<(), QueryError> {
+fn print(answer: &Answer, format: Format, max_bytes: usize) -> Result<(), QueryError> {
     for note in answer.notes.iter().chain(&answer.missing) {
         eprintln!("kura: {note}");
     }
     let mut out = io::stdout().lock();
-    match args.format {
+    match format {
         Format::Lines => {
-            let options = RenderOptions { max_bytes: args.max_bytes };
+            let options = RenderOptions { max_bytes };
             let mut buffer = Vec::new();
             let warnings = hinemos::render(&answer.items, &options, &mut buffer)?;
             for warning in warnings {

@@ -97,6 +97,22 @@ pub struct FileConfig {
     /// The hosts.
     #[serde(default, rename = "host")]
     pub hosts: Vec<FileHost>,
+    /// `kura legacy`: the 2015 scripts' command lines.
+    #[serde(default)]
+    pub legacy: LegacySettings,
+}
+
+/// The `[legacy]` table: how `kura legacy` answers the 2015 rate scripts
+/// (CPU, disk, network), whose figures cover the time since the previous
+/// call with the same `-k`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegacySettings {
+    /// The window of a key's first call, default `5m`.
+    pub first_window: Option<String>,
+    /// The longest window, default `2h`: a call after a longer pause covers
+    /// the newest part of it.
+    pub max_window: Option<String>,
 }
 
 /// Per-host settings that have collector-wide defaults.

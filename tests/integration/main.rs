@@ -7,6 +7,7 @@
 mod collector;
 mod disk_full;
 mod foundation;
+mod legacy;
 mod query;
 mod snmp;
 mod store_damage;
