@@ -884,7 +884,7 @@ mod tests {
         (
             prop_oneof![any::<i64>(), -5_000i64..5_000],
             any_state(),
-            proptest::array::uniform15(any_value()),
+            proptest::array::uniform24(any_value()),
             vec(prop_oneof![Just(u64::MAX), any::<u64>(), 0u64..100], 0..4),
         )
             .prop_map(|(time, state, fields, percpu_ns)| Sample { time, state, fields, percpu_ns })

@@ -223,7 +223,7 @@ mod tests {
         drop(sled::open(dir.path().join(STORE_DIR)).unwrap());
         assert!(!Before::look(dir.path(), &dir.path().join(STORE_DIR)).made);
         drop(Store::open(dir.path(), StoreOptions::default()).unwrap());
-        assert_eq!(fs::read_to_string(dir.path().join(MARKER)).unwrap(), "1\n");
+        assert_eq!(fs::read_to_string(dir.path().join(MARKER)).unwrap(), format!("{}\n", crate::FORMAT_VERSION));
         // Marked: the same folder with its log gone is refused, not made anew.
         fs::remove_file(dir.path().join(STORE_DIR).join(LOG_FILE)).unwrap();
         let error = Store::open(dir.path(), StoreOptions::default()).err().map(|e| e.to_string());

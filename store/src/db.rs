@@ -13,7 +13,7 @@ use super::damage::{damage, open_error, quietly, Before, LOG_FILE, MARKER};
 use super::key::{self, Tree};
 use super::reader::{Entry, Kv, Scan};
 use super::write::WriteState;
-use super::{StoreError, FORMAT_VERSION};
+use super::{reads_format, StoreError, FORMAT_VERSION};
 
 /// The sled directory inside the data directory.
 pub const STORE_DIR: &str = "store";
@@ -359,8 +359,8 @@ fn check_version(handle: &ReadHandle, before: &Before) -> Result<(), StoreError>
                 .try_into()
                 .map_err(|_| handle.corrupt(format!("meta/format is {} bytes, not 4", bytes.len())))?;
             let found = u32::from_be_bytes(bytes);
-            if found != FORMAT_VERSION {
-                return Err(StoreError::Version { path: handle.path.clone(), found, expected: FORMAT_VERSION });
+            if !reads_format(found) {
+                return Err(StoreError::Version { path: handle.path.clone(), found });
             }
         }
         None => {

@@ -112,8 +112,24 @@ pub use record::{
 };
 pub use write::WriteReport;
 
-/// The store format this build writes and reads (`meta/format`).
-pub const FORMAT_VERSION: u32 = 1;
+/// The store format this build writes (`meta/format`). It reads every
+/// version from [`OLDEST_FORMAT_VERSION`] on.
+///
+/// - 1: the first format.
+/// - 2: blocks and head rows carry the fields from
+///   [`Field::CpuUserNs`](sample::Field::CpuUserNs) on. A collector of this
+///   build writes 2 into a version-1 store with its first sweep (everything
+///   of version 1 reads unchanged), so that an older `kura` refuses the
+///   store instead of failing on the first new block.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest store format this build reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
+
+/// Whether this build reads a store of format `version`.
+pub fn reads_format(version: u32) -> bool {
+    (OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version)
+}
 
 /// Why the store could not be opened, written or read. Every variant names
 /// the store or socket path.
@@ -139,15 +155,13 @@ pub enum StoreError {
         /// The sled directory.
         path: PathBuf,
     },
-    /// The store was written in another format.
-    #[error("store at {path} has format version {found}; this build reads version {expected} only")]
+    /// The store was written in a format this build does not read.
+    #[error("store at {path} has format version {found}; this build reads versions {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}")]
     Version {
         /// The sled directory.
         path: PathBuf,
         /// The version in `meta/format`.
         found: u32,
-        /// [`FORMAT_VERSION`].
-        expected: u32,
     },
     /// The store's content does not decode.
     #[error("store at {path} is corrupt: {detail}")]

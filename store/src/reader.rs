@@ -16,7 +16,7 @@ use super::key::{self, HostId, SeriesId, Tree, HOST_LEN, SERIES_LEN};
 use super::page;
 use super::record::{self, EventRecord, SeriesInfo, SweepRecord, Timed};
 use super::socket::{SocketClient, SOCKET_FILE};
-use super::{StoreError, FORMAT_VERSION};
+use super::{reads_format, StoreError};
 use crate::payload::{ContainerDetails, Event, HostReading, Info, Latest, MemoryStats, Sizes, Top};
 use crate::sample::{Sample, SampleColumns, UnixMillis};
 
@@ -109,12 +109,8 @@ impl Reader {
             }
         };
         let found = reader.format_version()?;
-        if found != FORMAT_VERSION {
-            return Err(StoreError::Version {
-                path: reader.kv().path().to_path_buf(),
-                found,
-                expected: FORMAT_VERSION,
-            });
+        if !reads_format(found) {
+            return Err(StoreError::Version { path: reader.kv().path().to_path_buf(), found });
         }
         Ok(reader)
     }

@@ -138,10 +138,34 @@ pub enum Field {
     NetTxPackets = 13,
     /// `pids_stats.current`: processes and threads in the container.
     Pids = 14,
+    /// `cpu_stats.cpu_usage.usage_in_usermode`, ns of CPU time in user
+    /// mode, cumulative (cgroup v1 counts it in ticks of 10 ms, v2 in µs).
+    CpuUserNs = 15,
+    /// `cpu_stats.cpu_usage.usage_in_kernelmode`, ns of CPU time in kernel
+    /// mode, cumulative.
+    CpuSystemNs = 16,
+    /// `cpu_stats.throttling_data.periods`: CFS enforcement periods in which
+    /// the container could run (0 without a CPU limit), cumulative.
+    CfsPeriods = 17,
+    /// `cpu_stats.throttling_data.throttled_periods`: periods in which the
+    /// container used its whole quota and was throttled, cumulative.
+    CfsThrottledPeriods = 18,
+    /// `memory_stats.failcnt`: times the memory usage hit the limit,
+    /// cumulative (cgroup v1 only: Docker leaves it out when it is 0, so a
+    /// v1 document without it reads 0; v2 documents have none).
+    MemFailcnt = 19,
+    /// Network packets dropped on receive, all interfaces, cumulative.
+    NetRxDropped = 20,
+    /// Network receive errors, all interfaces, cumulative.
+    NetRxErrors = 21,
+    /// Network packets dropped on send, all interfaces, cumulative.
+    NetTxDropped = 22,
+    /// Network send errors, all interfaces, cumulative.
+    NetTxErrors = 23,
 }
 
 /// How many [`Field`]s there are.
-pub const FIELD_COUNT: usize = 15;
+pub const FIELD_COUNT: usize = 24;
 
 impl Field {
     /// Every field, in index order.
@@ -161,6 +185,15 @@ impl Field {
         Field::NetTxBytes,
         Field::NetTxPackets,
         Field::Pids,
+        Field::CpuUserNs,
+        Field::CpuSystemNs,
+        Field::CfsPeriods,
+        Field::CfsThrottledPeriods,
+        Field::MemFailcnt,
+        Field::NetRxDropped,
+        Field::NetRxErrors,
+        Field::NetTxDropped,
+        Field::NetTxErrors,
     ];
 
     /// This field's index in [`Sample::fields`].
@@ -181,6 +214,15 @@ impl Field {
                 | Field::NetRxPackets
                 | Field::NetTxBytes
                 | Field::NetTxPackets
+                | Field::CpuUserNs
+                | Field::CpuSystemNs
+                | Field::CfsPeriods
+                | Field::CfsThrottledPeriods
+                | Field::MemFailcnt
+                | Field::NetRxDropped
+                | Field::NetRxErrors
+                | Field::NetTxDropped
+                | Field::NetTxErrors
         )
     }
 
@@ -202,6 +244,15 @@ impl Field {
             Field::NetTxBytes => "net_tx_bytes",
             Field::NetTxPackets => "net_tx_packets",
             Field::Pids => "pids",
+            Field::CpuUserNs => "cpu_user_ns",
+            Field::CpuSystemNs => "cpu_system_ns",
+            Field::CfsPeriods => "cfs_periods",
+            Field::CfsThrottledPeriods => "cfs_throttled_periods",
+            Field::MemFailcnt => "mem_failcnt",
+            Field::NetRxDropped => "net_rx_dropped",
+            Field::NetRxErrors => "net_rx_errors",
+            Field::NetTxDropped => "net_tx_dropped",
+            Field::NetTxErrors => "net_tx_errors",
         }
     }
 }

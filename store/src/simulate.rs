@@ -13,7 +13,11 @@
 //! | 10 % | busy | 30-90 %, throttled by a limit | 0.2-2 GiB, moves every sweep | 10-100 KB/s | writes |
 //!
 //! Counters grow at the container's rate times a noise factor of 50-150 %
-//! per interval; CPU time is split between the CPUs unevenly; memory is a
+//! per interval; CPU time is split between the CPUs unevenly, and 70-95 %
+//! of it is user time (user and kernel time in ticks of 10 ms, as cgroup v1
+//! reports them); busy containers run under a CFS quota (periods and
+//! throttled periods count up) and now and then hit their memory limit
+//! (`failcnt`); web and busy containers drop a packet now and then; memory is a
 //! random walk in 4 KiB pages; sample times jitter by 0-300 ms after the
 //! sweep as the daemon's `read` times do. About once in three days a
 //! running container restarts: one to three sweeps in state `restarting`
@@ -120,6 +124,16 @@ enum Kind {
 #[derive(Clone, Default)]
 struct Counters {
     cpu_ns: Vec<u64>,
+    /// CPU time in user and kernel mode, ns, exact; reported in ticks of
+    /// 10 ms as cgroup v1 does.
+    user_ns: u64,
+    system_ns: u64,
+    /// CFS periods (busy containers run under a CPU limit).
+    periods: u64,
+    throttled_periods: u64,
+    failcnt: u64,
+    rx_dropped: u64,
+    tx_dropped: u64,
     throttled_ns: u64,
     blk_write: u64,
     rx_bytes: u64,
@@ -149,6 +163,10 @@ struct Container {
 pub struct Simulator {
     spec: Simulation,
     rng: Rng,
+    /// The random numbers of the counters added after the first format
+    /// (CPU modes, CFS periods, failcnt, drops): a stream of their own, so
+    /// that the others stay what they were.
+    extra: Rng,
     containers: Vec<Container>,
     batch: SweepBatch,
     sweep: usize,
@@ -156,6 +174,8 @@ pub struct Simulator {
 }
 
 const PAGE: u64 = 4096;
+/// cgroup v1 reports user and kernel time in ticks of 10 ms.
+const TICK_NS: u64 = 10_000_000;
 const MIB_PAGES: u64 = (1 << 20) / PAGE;
 
 impl Simulator {
@@ -223,7 +243,8 @@ impl Simulator {
             sizes: None,
             host_info: None,
         };
-        Simulator { spec, rng, containers, batch, sweep: 0, restarts: 0 }
+        let extra = Rng(spec.seed ^ 0x0065_7874_7261);
+        Simulator { spec, rng, extra, containers, batch, sweep: 0, restarts: 0 }
     }
 
     /// The next sweep, or `None` after the last.
@@ -237,13 +258,14 @@ impl Simulator {
         let restart_one_in = 3 * 86_400_000 / interval.max(1);
         let first = self.sweep == 0;
         let rng = &mut self.rng;
+        let extra = &mut self.extra;
         let batch = &mut self.batch;
         batch.sweep.time = time;
         batch.sweep.latency_us = rng.range(200_000, 1_500_000);
         batch.events.clear();
         for (container, sweep) in self.containers.iter_mut().zip(&mut batch.containers) {
             let jitter = i64::try_from(rng.range(0, 300)).unwrap_or(0);
-            let restarted = container.step(rng, interval, restart_one_in);
+            let restarted = container.step(rng, extra, interval, restart_one_in);
             if restarted {
                 self.restarts += 1;
                 batch.events.push(EventRecord {
@@ -329,7 +351,8 @@ impl Simulator {
 
 impl Container {
     /// Advances one interval of `interval` ms; true if it restarted now.
-    fn step(&mut self, rng: &mut Rng, interval: u64, restart_one_in: u64) -> bool {
+    /// `extra` draws the counters added after the first format.
+    fn step(&mut self, rng: &mut Rng, extra: &mut Rng, interval: u64, restart_one_in: u64) -> bool {
         if self.kind == Kind::Stopped {
             return false;
         }
@@ -359,6 +382,7 @@ impl Container {
             self.counters.throttled_ns += cpu / 10 * rng.range(0, 100) / 100;
             self.counters.blk_write += PAGE * rng.range(0, 64);
         }
+        self.step_extra(extra, cpu, interval);
         // Memory: a random walk in pages.
         let (moves, step) = match self.kind {
             Kind::Idle => (rng.one_in(2), 8),
@@ -391,6 +415,31 @@ impl Container {
         false
     }
 
+    /// The counters added after the first format: 70-95 % of the CPU time
+    /// in user mode, the rest in the kernel; busy containers run under a
+    /// CFS quota (periods of 100 ms, throttled in a quarter to all of them),
+    /// now and then hit their memory limit and drop a packet.
+    fn step_extra(&mut self, extra: &mut Rng, cpu: u64, interval: u64) {
+        let c = &mut self.counters;
+        let user = cpu * extra.range(70, 95) / 100;
+        c.user_ns += user;
+        c.system_ns += cpu - user;
+        if self.kind == Kind::Busy {
+            let periods = interval / 100;
+            c.periods += periods;
+            c.throttled_periods += periods * extra.range(25, 100) / 100;
+            if extra.one_in(1_000) {
+                c.failcnt += extra.range(1, 50);
+            }
+        }
+        if self.net_bps > 0 && extra.one_in(500) {
+            c.rx_dropped += 1;
+            if extra.one_in(4) {
+                c.tx_dropped += 1;
+            }
+        }
+    }
+
     fn sample(&self, sweep_time: UnixMillis, jitter: i64) -> Sample {
         match self.kind {
             Kind::Stopped => return Sample::state_only(sweep_time, State::Exited),
@@ -417,6 +466,15 @@ impl Container {
             (Field::NetTxBytes, c.tx_bytes),
             (Field::NetTxPackets, c.tx_packets),
             (Field::Pids, self.pids),
+            (Field::CpuUserNs, c.user_ns / TICK_NS * TICK_NS),
+            (Field::CpuSystemNs, c.system_ns / TICK_NS * TICK_NS),
+            (Field::CfsPeriods, c.periods),
+            (Field::CfsThrottledPeriods, c.throttled_periods),
+            (Field::MemFailcnt, c.failcnt),
+            (Field::NetRxDropped, c.rx_dropped),
+            (Field::NetRxErrors, 0),
+            (Field::NetTxDropped, c.tx_dropped),
+            (Field::NetTxErrors, 0),
         ];
         for (field, value) in values {
             sample.set(field, Some(value));

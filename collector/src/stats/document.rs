@@ -43,11 +43,15 @@ pub(super) struct CpuStats {
 pub(super) struct CpuUsage {
     pub(super) total_usage: Option<u64>,
     pub(super) percpu_usage: Option<Vec<u64>>,
+    pub(super) usage_in_usermode: Option<u64>,
+    pub(super) usage_in_kernelmode: Option<u64>,
 }
 
 /// `cpu_stats.throttling_data`.
 #[derive(Debug, Default, PartialEq, Eq, Deserialize)]
 pub(super) struct Throttling {
+    pub(super) periods: Option<u64>,
+    pub(super) throttled_periods: Option<u64>,
     pub(super) throttled_time: Option<u64>,
 }
 
@@ -56,6 +60,8 @@ pub(super) struct Throttling {
 pub(super) struct MemoryStats {
     pub(super) usage: Option<u64>,
     pub(super) limit: Option<u64>,
+    /// cgroup v1 only, and left out by Docker when it is 0.
+    pub(super) failcnt: Option<u64>,
     #[serde(default, deserialize_with = "object")]
     pub(super) stats: Option<MemoryDetail>,
 }
@@ -104,25 +110,51 @@ impl ReadTime {
     }
 }
 
-/// Byte and packet counters of one interface (the 2015 `network` object, an
-/// entry of `networks`) or summed over interfaces. Docker always sends the
-/// four counters; a missing one is an error rather than a zero.
+/// Counters of one interface (the 2015 `network` object, an entry of
+/// `networks`) or summed over interfaces. Docker always sends the byte and
+/// packet counters (a missing one is an error rather than a zero) and, in
+/// every version kura knows, the drop and error counters too; those are
+/// optional all the same (a sum lacks one when any interface does).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 pub(super) struct NetTotals {
     pub(super) rx_bytes: u64,
     pub(super) rx_packets: u64,
     pub(super) tx_bytes: u64,
     pub(super) tx_packets: u64,
+    pub(super) rx_dropped: Option<u64>,
+    pub(super) rx_errors: Option<u64>,
+    pub(super) tx_dropped: Option<u64>,
+    pub(super) tx_errors: Option<u64>,
 }
 
 impl NetTotals {
+    /// The sum over no interface: every counter 0.
+    pub(super) const ZERO: NetTotals = NetTotals {
+        rx_bytes: 0,
+        rx_packets: 0,
+        tx_bytes: 0,
+        tx_packets: 0,
+        rx_dropped: Some(0),
+        rx_errors: Some(0),
+        tx_dropped: Some(0),
+        tx_errors: Some(0),
+    };
+
     /// The sum of two interfaces; `None` on overflow.
     pub(super) fn checked_add(self, other: NetTotals) -> Option<NetTotals> {
+        let optional = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => a.checked_add(b).map(Some),
+            _ => Some(None),
+        };
         Some(NetTotals {
             rx_bytes: self.rx_bytes.checked_add(other.rx_bytes)?,
             rx_packets: self.rx_packets.checked_add(other.rx_packets)?,
             tx_bytes: self.tx_bytes.checked_add(other.tx_bytes)?,
             tx_packets: self.tx_packets.checked_add(other.tx_packets)?,
+            rx_dropped: optional(self.rx_dropped, other.rx_dropped)?,
+            rx_errors: optional(self.rx_errors, other.rx_errors)?,
+            tx_dropped: optional(self.tx_dropped, other.tx_dropped)?,
+            tx_errors: optional(self.tx_errors, other.tx_errors)?,
         })
     }
 }

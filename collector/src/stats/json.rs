@@ -131,7 +131,7 @@ impl<'de> Deserialize<'de> for NetworksTotal {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NetworksTotal, A::Error> {
-                let mut total = NetTotals::default();
+                let mut total = NetTotals::ZERO;
                 while map.next_key::<IgnoredAny>()?.is_some() {
                     let Object(interface) = map.next_value::<Object<NetTotals>>()?;
                     total = total

@@ -72,6 +72,13 @@ impl From<serde_json::Error> for StatsError {
 /// and `{}`.
 ///
 /// Field mapping (see [`Field`]); a value the document lacks is `None`:
+/// - `CpuUserNs` / `CpuSystemNs`: `cpu_usage.usage_in_usermode` /
+///   `usage_in_kernelmode`; `CfsPeriods` / `CfsThrottledPeriods`:
+///   `throttling_data.periods` / `throttled_periods`.
+/// - `MemFailcnt`: `memory_stats.failcnt`. Docker omits it when it is 0
+///   (`omitempty`), and cgroup v2 has no such counter: a document with
+///   cgroup v1 memory keys (`total_rss`, `rss`, `total_cache`, `cache`)
+///   and no `failcnt` reads 0, any other `None`.
 /// - `OnlineCpus` is `cpu_stats.online_cpus`, or the length of
 ///   `percpu_usage` when that is absent or 0, as the docker CLI does
 ///   (`calculateCPUPercentUnix`, cli/command/container/stats_helpers.go).
@@ -88,7 +95,8 @@ impl From<serde_json::Error> for StatsError {
 ///   (`calculateBlockIO`): the cgroup exists and has done no IO.
 /// - `Net*`: sums over every interface of `networks`, or the single 2015
 ///   `network` object; neither present (`--network none`) gives `None`, an
-///   empty map gives `Some(0)`.
+///   empty map gives `Some(0)`. The drop and error counters are `None`
+///   when any interface lacks them.
 pub fn parse_stats(doc: &[u8], state: State) -> Result<Option<Sample>, StatsError> {
     let document = match scan::document(doc) {
         Some(document) => document,
@@ -114,8 +122,13 @@ fn sample(doc: Document, state: State) -> Option<Sample> {
     }
     let online = online.or_else(|| u64::try_from(percpu_ns.len()).ok().filter(|&n| n > 0));
     sample.set(Field::CpuTotalNs, usage.total_usage);
+    sample.set(Field::CpuUserNs, usage.usage_in_usermode);
+    sample.set(Field::CpuSystemNs, usage.usage_in_kernelmode);
     sample.set(Field::OnlineCpus, online);
-    sample.set(Field::ThrottledNs, cpu.throttling_data.and_then(|t| t.throttled_time));
+    let throttling = cpu.throttling_data.unwrap_or_default();
+    sample.set(Field::ThrottledNs, throttling.throttled_time);
+    sample.set(Field::CfsPeriods, throttling.periods);
+    sample.set(Field::CfsThrottledPeriods, throttling.throttled_periods);
     sample.percpu_ns = percpu_ns;
 
     let memory = doc.memory_stats.unwrap_or_default();
@@ -125,6 +138,9 @@ fn sample(doc: Document, state: State) -> Option<Sample> {
     sample.set(Field::MemInactiveFile, detail.total_inactive_file.or(detail.inactive_file));
     sample.set(Field::MemRss, detail.total_rss.or(detail.rss).or(detail.anon));
     sample.set(Field::MemCache, detail.total_cache.or(detail.cache).or(detail.file));
+    // Docker leaves `failcnt` out when it is 0; cgroup v2 has none at all.
+    let cgroup_v1 = detail.total_rss.or(detail.rss).or(detail.total_cache).or(detail.cache).is_some();
+    sample.set(Field::MemFailcnt, memory.failcnt.or(cgroup_v1.then_some(0)));
 
     let blkio = doc.blkio_stats.and_then(|b| b.io_service_bytes_recursive);
     sample.set(Field::BlkReadBytes, blkio.map(|b| b.read));
@@ -135,6 +151,10 @@ fn sample(doc: Document, state: State) -> Option<Sample> {
     sample.set(Field::NetRxPackets, net.map(|n| n.rx_packets));
     sample.set(Field::NetTxBytes, net.map(|n| n.tx_bytes));
     sample.set(Field::NetTxPackets, net.map(|n| n.tx_packets));
+    sample.set(Field::NetRxDropped, net.and_then(|n| n.rx_dropped));
+    sample.set(Field::NetRxErrors, net.and_then(|n| n.rx_errors));
+    sample.set(Field::NetTxDropped, net.and_then(|n| n.tx_dropped));
+    sample.set(Field::NetTxErrors, net.and_then(|n| n.tx_errors));
 
     sample.set(Field::Pids, doc.pids_stats.and_then(|p| p.current));
     Some(sample)

@@ -220,8 +220,11 @@ impl Shapes {
             ("rx_bytes", self.counter()),
             ("rx_packets", self.counter()),
             ("rx_errors", self.counter()),
+            ("rx_dropped", self.counter()),
             ("tx_bytes", self.counter()),
             ("tx_packets", self.counter()),
+            ("tx_errors", self.counter()),
+            ("tx_dropped", self.counter()),
         ])
     }
 
@@ -230,8 +233,13 @@ impl Shapes {
             ("total_usage", self.counter()),
             ("percpu_usage", self.array(self.counter())),
             ("usage_in_kernelmode", self.counter()),
+            ("usage_in_usermode", self.counter()),
         ]);
-        let throttling = self.object(vec![("periods", self.counter()), ("throttled_time", self.counter())]);
+        let throttling = self.object(vec![
+            ("periods", self.counter()),
+            ("throttled_periods", self.counter()),
+            ("throttled_time", self.counter()),
+        ]);
         self.object(vec![
             ("cpu_usage", usage),
             ("system_cpu_usage", self.counter()),
@@ -257,6 +265,7 @@ impl Shapes {
             ("usage", self.counter()),
             ("max_usage", self.counter()),
             ("stats", stats),
+            ("failcnt", self.counter()),
             ("limit", self.counter()),
         ])
     }

@@ -386,12 +386,15 @@ impl<'a> Scanner<'a> {
                 }
                 b"throttling_data" => {
                     s.section(&mut cpu.throttling_data, |s, throttling| {
-                        s.object(|s, key| match key {
-                            b"throttled_time" => {
-                                throttling.throttled_time = s.optional_u64()?;
-                                Some(1)
-                            }
-                            _ => s.unknown(),
+                        s.object(|s, key| {
+                            let (slot, bit) = match key {
+                                b"periods" => (&mut throttling.periods, 1),
+                                b"throttled_periods" => (&mut throttling.throttled_periods, 1 << 1),
+                                b"throttled_time" => (&mut throttling.throttled_time, 1 << 2),
+                                _ => return s.unknown(),
+                            };
+                            *slot = s.optional_u64()?;
+                            Some(bit)
                         })
                     })?;
                     1 << 2
@@ -412,6 +415,14 @@ impl<'a> Scanner<'a> {
                     s.section(&mut usage.percpu_usage, |s, percpu| s.array(|s| s.u64().map(|ns| percpu.push(ns))))?;
                     1 << 1
                 }
+                b"usage_in_usermode" => {
+                    usage.usage_in_usermode = s.optional_u64()?;
+                    1 << 2
+                }
+                b"usage_in_kernelmode" => {
+                    usage.usage_in_kernelmode = s.optional_u64()?;
+                    1 << 3
+                }
                 _ => s.unknown()?,
             })
         })
@@ -431,6 +442,10 @@ impl<'a> Scanner<'a> {
                 b"stats" => {
                     s.section(&mut memory.stats, Self::memory_detail)?;
                     1 << 2
+                }
+                b"failcnt" => {
+                    memory.failcnt = s.optional_u64()?;
+                    1 << 3
                 }
                 _ => s.unknown()?,
             })
@@ -488,6 +503,7 @@ impl<'a> Scanner<'a> {
 
     /// The `networks` map, summed over interfaces.
     fn networks(&mut self, total: &mut NetTotals) -> Option<()> {
+        *total = NetTotals::ZERO;
         self.object(|s, _interface| {
             let mut interface = NetTotals::default();
             s.net_totals(&mut interface)?;
@@ -496,7 +512,8 @@ impl<'a> Scanner<'a> {
         })
     }
 
-    /// One interface's counters, all four required.
+    /// One interface's counters: bytes and packets required, drops and
+    /// errors optional.
     fn net_totals(&mut self, totals: &mut NetTotals) -> Option<()> {
         let mut seen = 0;
         self.object(|s, key| {
@@ -505,7 +522,17 @@ impl<'a> Scanner<'a> {
                 b"rx_packets" => (&mut totals.rx_packets, 1 << 1),
                 b"tx_bytes" => (&mut totals.tx_bytes, 1 << 2),
                 b"tx_packets" => (&mut totals.tx_packets, 1 << 3),
-                _ => return s.unknown(),
+                _ => {
+                    let (slot, bit) = match key {
+                        b"rx_dropped" => (&mut totals.rx_dropped, 1 << 4),
+                        b"rx_errors" => (&mut totals.rx_errors, 1 << 5),
+                        b"tx_dropped" => (&mut totals.tx_dropped, 1 << 6),
+                        b"tx_errors" => (&mut totals.tx_errors, 1 << 7),
+                        _ => return s.unknown(),
+                    };
+                    *slot = s.optional_u64()?;
+                    return Some(bit);
+                }
             };
             *slot = s.u64()?;
             seen |= bit;

@@ -12,7 +12,7 @@ use crate::page;
 use crate::reader::{Entry, Scan};
 use crate::record::{ContainerInfo, SeriesInfo};
 use crate::sample::{Sample, UnixMillis};
-use crate::StoreError;
+use crate::{StoreError, FORMAT_VERSION};
 
 impl WriteState {
     fn counters(&mut self, h: &ReadHandle) -> Result<&mut Counters, StoreError> {
@@ -30,6 +30,21 @@ impl WriteState {
             self.counters = Some(Counters { next_host, next_series });
         }
         self.counters.as_mut().ok_or_else(|| h.corrupt("id counters".to_owned()))
+    }
+
+    /// Writes [`FORMAT_VERSION`] into `meta/format` of a store of an older
+    /// version, with the first sweep this writer stores (before anything
+    /// of the sweep: the meta tree is applied first).
+    pub(super) fn upgrade_format(&mut self, h: &ReadHandle, w: &mut Writes) -> Result<(), StoreError> {
+        if self.format_current {
+            return Ok(());
+        }
+        let stored = h.tree(Tree::Meta).get(key::META_FORMAT).map_err(|e| h.error(e))?;
+        if stored.as_deref().and_then(be_number) != Some(u64::from(FORMAT_VERSION)) {
+            w.insert(Tree::Meta, key::META_FORMAT, FORMAT_VERSION.to_be_bytes());
+        }
+        self.format_current = true;
+        Ok(())
     }
 
     /// The id of a host: known, loaded with its head pages, or created.

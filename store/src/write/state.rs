@@ -22,6 +22,8 @@ pub(crate) struct WriteState {
     pub(super) series: HashMap<SeriesId, SeriesState>,
     /// Where [`Store::prune`](crate::Store::prune) continues.
     pub(crate) prune: PruneCursor,
+    /// Whether `meta/format` is known to be [`FORMAT_VERSION`](crate::FORMAT_VERSION).
+    pub(super) format_current: bool,
 }
 
 /// The next free ids (wider than the ids, to tell "exhausted").
@@ -93,6 +95,7 @@ impl WriteState {
         w: &mut Writes,
     ) -> Result<WriteReport, StoreError> {
         let time = batch.sweep.time;
+        self.upgrade_format(h, w)?;
         let host = self.host(h, &batch.host, w)?;
         let mut report = WriteReport::default();
         if self.hosts.get(&batch.host).and_then(|state| state.last_sweep).is_some_and(|last| time <= last) {
