@@ -90,10 +90,7 @@ pub fn resolve(
             return Err(HostError::NotConfigured {
                 ip: ip.to_owned(),
                 port,
-                config: match config {
-                    Some(path) => format!("configuration {}", path.display()),
-                    None => "no --config given: the local daemon only".to_owned(),
-                },
+                config: describe_config(config),
                 known: if known.is_empty() { "none".to_owned() } else { known.join(", ") },
             });
         }
@@ -107,6 +104,29 @@ pub fn resolve(
         store: settings.data_dir.display().to_string(),
         stored: if stored.is_empty() { "nothing".to_owned() } else { stored.join(", ") },
     })
+}
+
+/// The configured host `-i ip [-p port]` means (steps 1 to 3), for the
+/// commands that talk to Docker or the manager and need no history.
+pub fn configured_host<'a>(
+    settings: &'a Settings,
+    config: Option<&Path>,
+    ip: &str,
+    port: Option<u16>,
+) -> Result<&'a HostEntry, HostError> {
+    configured(settings, ip, port)?.ok_or_else(|| HostError::NotConfigured {
+        ip: ip.to_owned(),
+        port,
+        config: describe_config(config),
+        known: settings.hosts.iter().map(describe).collect::<Vec<_>>().join(", "),
+    })
+}
+
+fn describe_config(config: Option<&Path>) -> String {
+    match config {
+        Some(path) => format!("configuration {}", path.display()),
+        None => "no --config given: the local daemon only".to_owned(),
+    }
 }
 
 /// Steps 1 to 3 of the module's order.

@@ -12,9 +12,12 @@
 //! - [`previous`]: "since the previous call" of the rate scripts, remembered
 //!   beside the store per script and `-k` key.
 //! - [`monitor`]: the custom-monitor scripts, answered by kura's checks.
+//! - [`handover`]: the others, as the command lines of `kura events|states`,
+//!   `kura-ops` and `kura-nodes`, which replace this process.
 //! - [`install`]: the entries `--install` writes.
 
 pub mod argv;
+pub mod handover;
 pub mod host;
 pub mod install;
 pub mod monitor;
@@ -29,6 +32,7 @@ use kura_store::Reader;
 
 use crate::checks::Answer;
 use crate::cli::{Format, HostArgs, LegacyArgs};
+use crate::delegate;
 use crate::error::QueryError;
 use crate::export::hinemos::DEFAULT_MAX_BYTES;
 use crate::scope::{self, Scope};
@@ -44,6 +48,10 @@ pub const DEFAULT_FIRST_WINDOW_MS: u64 = DEFAULT_WIDTH_MS;
 /// The longest window when `[legacy] max_window` does not say: 2 hours,
 /// twice Hinemos' longest monitor interval.
 pub const DEFAULT_MAX_WINDOW_MS: u64 = 2 * 3_600_000;
+
+/// `-i` when not given: the 2015 default (printed `127.0.01` in every
+/// table of the report), the local daemon.
+pub const DEFAULT_IP: &str = "127.0.0.1";
 
 /// What a legacy call printed.
 #[derive(Debug)]
@@ -91,14 +99,15 @@ pub enum LegacyError {
     /// Installing the entries failed.
     #[error(transparent)]
     Install(#[from] install::InstallError),
-    /// The script is answered by a kura command that has not landed here yet.
-    #[error("{script} is not answered by this kura yet; its kura command will be: {modern}")]
-    NotYet {
-        /// The script.
-        script: &'static str,
-        /// The command.
-        modern: &'static str,
-    },
+    /// The command line has no kura equivalent.
+    #[error(transparent)]
+    Handover(#[from] handover::HandoverError),
+    /// A script kura answers itself reached the handover (a bug).
+    #[error("{0} is answered by kura itself, not handed over")]
+    NotHandedOver(&'static str),
+    /// The program that answers could not be run.
+    #[error(transparent)]
+    Exec(std::io::Error),
 }
 
 impl LegacyError {
@@ -133,12 +142,50 @@ pub fn run(args: &LegacyArgs, now: UnixMillis) -> Result<Outcome, LegacyError> {
         return Ok(Outcome::Text(script.help(name)));
     }
     script.check(&parsed).map_err(usage)?;
-    match script {
-        Script::HostStatus | Script::Cpu | Script::Memory | Script::Disk | Script::Network | Script::Process => {
-            monitor_call(args, script, &parsed, now).map(Outcome::Answer)
-        }
-        other => Err(LegacyError::NotYet { script: other.file_name(), modern: other.modern() }),
+    match handover::Program::of(script) {
+        None => monitor_call(args, script, &parsed, now).map(Outcome::Answer),
+        Some(program) => Err(hand_over(args, script, program, &parsed)),
     }
+}
+
+/// Replaces this process with the command that answers `script`; returns
+/// only why that could not be done.
+fn hand_over(args: &LegacyArgs, script: Script, program: handover::Program, parsed: &argv::Parsed) -> LegacyError {
+    let attempt = || -> Result<std::io::Error, LegacyError> {
+        let settings = load_settings(args)?;
+        let ip = parsed.value(Dest::Ip).unwrap_or(DEFAULT_IP);
+        let port = parsed.value(Dest::Port).and_then(|p| p.parse().ok());
+        let config = args.config.as_deref();
+        let (name, entry) = match program {
+            // The feeds read the store: the host must be stored.
+            handover::Program::Kura => {
+                let stored = Reader::open(&settings.data_dir).and_then(|r| r.hosts()).map_err(QueryError::from)?;
+                (host::resolve(&settings, config, &stored, ip, port)?, None)
+            }
+            handover::Program::Ops | handover::Program::Nodes => {
+                let entry = host::configured_host(&settings, config, ip, port)?;
+                (entry.name.clone(), Some(entry))
+            }
+        };
+        let place = handover::Where { config, data: &settings.data_dir, host: &name, entry };
+        let Some(command) = handover::handover(script, parsed, place)? else {
+            return Err(LegacyError::NotHandedOver(script.file_name()));
+        };
+        let words: Vec<std::ffi::OsString> = command.args.iter().map(Into::into).collect();
+        Ok(delegate::exec(command.program.name(), command.subcommand, &words))
+    };
+    match attempt() {
+        Ok(failed) => LegacyError::Exec(failed),
+        Err(e) => e,
+    }
+}
+
+fn load_settings(args: &LegacyArgs) -> Result<Settings, ConfigError> {
+    Settings::load(&FlagConfig {
+        config_file: args.config.clone(),
+        data_dir: args.data.clone(),
+        ..FlagConfig::default()
+    })
 }
 
 /// A custom-monitor script: the host `-i`/`-p` name, the window since the
@@ -149,15 +196,11 @@ fn monitor_call(
     parsed: &argv::Parsed,
     now: UnixMillis,
 ) -> Result<Answer, LegacyError> {
-    let settings = Settings::load(&FlagConfig {
-        config_file: args.config.clone(),
-        data_dir: args.data.clone(),
-        ..FlagConfig::default()
-    })?;
+    let settings = load_settings(args)?;
     let at = scope::query_time(args.at.as_deref(), now)?;
     let reader = Reader::open(&settings.data_dir).map_err(QueryError::from)?;
     let stored = reader.hosts().map_err(QueryError::from)?;
-    let ip = parsed.value(Dest::Ip).unwrap_or("127.0.0.1");
+    let ip = parsed.value(Dest::Ip).unwrap_or(DEFAULT_IP);
     let port = parsed.value(Dest::Port).and_then(|p| p.parse().ok());
     let name = host::resolve(&settings, args.config.as_deref(), &stored, ip, port)?;
     let host_args = HostArgs {
