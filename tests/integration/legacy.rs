@@ -525,6 +525,12 @@ async fn every_example(bed: Arc<Bed>) {
     let why = String::from_utf8_lossy(&unknown.stderr);
     assert!(why.contains(r#"[[host]] name = "10.0.200.123" endpoint = "tcp://10.0.200.123:2375""#), "{why}");
 
+    let several =
+        bed.entry("/opt/hinemos_agent/docker/bin/MonitorDockerContainerResourceMemory.py -i docker_host1 --all");
+    assert_eq!(several.status.code(), Some(1));
+    assert!(several.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&several.stderr).contains("--all prints one container's statistics"));
+
     values_match_the_modern_commands(bed.as_ref()).await;
 }
 

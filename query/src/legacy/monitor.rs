@@ -87,7 +87,14 @@ pub fn answer(
                 with_host: parsed.flag(Dest::WithHost),
                 detail,
             };
-            let mut answer = checks::mem(scope, &scope.select(&args.select)?, &args)?;
+            let selection = scope.select(&args.select)?;
+            if detail && selection.targets.len() != 1 {
+                return Err(QueryError::Usage(format!(
+                    "--all prints one container's statistics: choose it with -n NAME or -c ID ({} selected)",
+                    selection.targets.len()
+                )));
+            }
+            let mut answer = checks::mem(scope, &selection, &args)?;
             for item in &mut answer.items {
                 if let Some(container) = item.key.strip_prefix("mem_usage:") {
                     item.key = format!("host_mem_usage:{container}");
