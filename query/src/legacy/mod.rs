@@ -88,14 +88,6 @@ pub enum LegacyError {
     /// The query failed (store, host, window).
     #[error(transparent)]
     Query(#[from] QueryError),
-    /// The previous call could not be read or remembered.
-    #[error("the previous call of -k {key}: {source}")]
-    Previous {
-        /// The `-k` value.
-        key: String,
-        /// Why.
-        source: std::io::Error,
-    },
     /// Installing the entries failed.
     #[error(transparent)]
     Install(#[from] install::InstallError),
@@ -215,9 +207,8 @@ fn monitor_call(
         return Ok(monitor::answer(script, parsed, &scope, &host_args, DEFAULT_WIDTH_MS)?);
     }
     let key = parsed.value(Dest::Key).unwrap_or_default();
-    let previous_error = |source| LegacyError::Previous { key: key.to_owned(), source };
     let calls = Calls::new(&settings.data_dir);
-    let previous = calls.previous(script, key).map_err(previous_error)?;
+    let previous = calls.previous(script, key);
     // A window shorter than the store's staleness limit (three collector
     // intervals) may hold no sample of a running container at all.
     let floor = u64::try_from(scope.interval_ms.saturating_mul(scope::STALE_INTERVALS)).unwrap_or(0);
@@ -226,9 +217,13 @@ fn monitor_call(
     if let Previous::Damaged(why) = previous {
         answer.notes.push(why);
     }
-    // A call `--at` a past time reads history: it is no monitor run.
+    // A call `--at` a past time reads history: it is no monitor run. A
+    // call that cannot be remembered still prints: the next one covers the
+    // time since the one before.
     if args.at.is_none() {
-        calls.record(script, key, at).map_err(previous_error)?;
+        if let Err(e) = calls.record(script, key, at) {
+            answer.notes.push(format!("-k {key}: this call is not remembered: {e}"));
+        }
     }
     Ok(answer)
 }

@@ -41,7 +41,8 @@ pub enum Previous {
     None,
     /// The previous call.
     Call(Call),
-    /// The file does not decode; the message names it (it counts as no call).
+    /// The file cannot be read or does not decode; the message names it
+    /// (it counts as no call).
     Damaged(String),
 }
 
@@ -57,16 +58,17 @@ impl Calls {
         self.dir.join(format!("{stem}.{}", encode(key)))
     }
 
-    /// The previous call of `script` with `key`.
-    pub fn previous(&self, script: Script, key: &str) -> io::Result<Previous> {
+    /// The previous call of `script` with `key`; a file that cannot be
+    /// read or decoded is [`Previous::Damaged`].
+    pub fn previous(&self, script: Script, key: &str) -> Previous {
         let path = self.path(script, key);
         match std::fs::read(&path) {
-            Ok(bytes) => Ok(match serde_json::from_slice::<Call>(&bytes) {
+            Ok(bytes) => match serde_json::from_slice::<Call>(&bytes) {
                 Ok(call) => Previous::Call(call),
                 Err(e) => Previous::Damaged(format!("{}: {e}; taken as a first call", path.display())),
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Previous::None),
-            Err(e) => Err(io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Previous::None,
+            Err(e) => Previous::Damaged(format!("cannot read {}: {e}; taken as a first call", path.display())),
         }
     }
 
@@ -153,16 +155,14 @@ mod tests {
     fn a_call_is_remembered_per_script_and_key() {
         let dir = tempfile::tempdir().unwrap();
         let calls = Calls::new(dir.path());
-        assert_eq!(calls.previous(Script::Cpu, "hoge").unwrap(), Previous::None);
+        assert_eq!(calls.previous(Script::Cpu, "hoge"), Previous::None);
         calls.record(Script::Cpu, "hoge", 42).unwrap();
-        assert_eq!(calls.previous(Script::Cpu, "hoge").unwrap(), Previous::Call(Call { at_ms: 42 }));
-        assert_eq!(calls.previous(Script::Disk, "hoge").unwrap(), Previous::None);
+        assert_eq!(calls.previous(Script::Cpu, "hoge"), Previous::Call(Call { at_ms: 42 }));
+        assert_eq!(calls.previous(Script::Disk, "hoge"), Previous::None);
         calls.record(Script::Cpu, "hoge", 43).unwrap();
-        assert_eq!(calls.previous(Script::Cpu, "hoge").unwrap(), Previous::Call(Call { at_ms: 43 }));
+        assert_eq!(calls.previous(Script::Cpu, "hoge"), Previous::Call(Call { at_ms: 43 }));
         std::fs::write(calls.path(Script::Cpu, "hoge"), b"{").unwrap();
-        assert!(
-            matches!(calls.previous(Script::Cpu, "hoge").unwrap(), Previous::Damaged(m) if m.contains("first call"))
-        );
+        assert!(matches!(calls.previous(Script::Cpu, "hoge"), Previous::Damaged(m) if m.contains("first call")));
         let names: Vec<_> =
             std::fs::read_dir(dir.path().join(FOLDER)).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["MonitorDockerContainerResourceCpu.hoge"], "no temporary file left");
