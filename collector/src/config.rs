@@ -103,7 +103,7 @@ pub mod defaults {
     /// Sizes and images interval.
     pub const SIZE_INTERVAL: Duration = Duration::from_secs(3600);
     /// Per-request timeout.
-    pub const TIMEOUT: Duration = Duration::from_secs(5);
+    pub const TIMEOUT: Duration = kura_store::config::DEFAULT_TIMEOUT;
     /// Requests in flight per host.
     pub const CONCURRENCY: usize = 128;
     /// Retention.

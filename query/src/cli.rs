@@ -1,6 +1,7 @@
 //! The `kura` command line: what each command takes (clap conventions,
 //! `--help` with examples and units).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -16,15 +17,29 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
   kura cpu -n 'web*'                  # cpu_usage:web1,12.50 (percent of the host, 5 min window)
   kura mem --limit --host docker_host1
   kura ps --all
+  kura stop -n 'web*' --host docker_host1 --config /etc/kura/collector.toml
 
 Exit status: 0 every selected item printed; 1 nothing or not everything could be
 answered (stale store, unknown host or container, store unreadable; a line on
-stderr says why); 2 bad arguments."
+stderr says why); 2 bad arguments. The container operations (exec, cp, start,
+stop, restart, rm) are kura-ops': see `kura exec --help` and README."
 )]
 pub struct Cli {
-    /// What to answer.
+    /// What to answer, and which program answers it.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Program,
+}
+
+/// Which program answers: `kura` itself from the store, or `kura-ops`,
+/// which talks to Docker directly (so that `kura` links no HTTP client).
+#[derive(Debug, Subcommand)]
+pub enum Program {
+    /// A question answered from the store.
+    #[command(flatten)]
+    Query(Command),
+    /// A container operation, handed to `kura-ops`.
+    #[command(flatten)]
+    Ops(OpsCommand),
 }
 
 /// The commands.
@@ -130,6 +145,62 @@ pub struct LegacyArgs {
         required_unless_present = "install"
     )]
     pub command_line: Vec<String>,
+}
+
+/// The container operations for Hinemos jobs. `kura` hands each to
+/// `kura-ops` (beside it) with the same arguments, `--help` included.
+#[derive(Debug, Subcommand)]
+pub enum OpsCommand {
+    /// Runs a command in containers through Docker's exec API, streaming its output; exits with its exit code.
+    #[command(disable_help_flag = true)]
+    Exec(Passthrough),
+    /// Downloads a file or folder from containers as a tar archive (owners and modes kept).
+    #[command(disable_help_flag = true)]
+    Cp(Passthrough),
+    /// Starts the selected containers that are exited or created.
+    #[command(disable_help_flag = true)]
+    Start(Passthrough),
+    /// Stops the selected containers that are running.
+    #[command(disable_help_flag = true)]
+    Stop(Passthrough),
+    /// Restarts the selected containers that are running.
+    #[command(disable_help_flag = true)]
+    Restart(Passthrough),
+    /// Removes the selected containers that are exited or created (any state with -f).
+    #[command(disable_help_flag = true)]
+    Rm(Passthrough),
+}
+
+impl OpsCommand {
+    /// The subcommand's name, as `kura-ops` takes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OpsCommand::Exec(_) => "exec",
+            OpsCommand::Cp(_) => "cp",
+            OpsCommand::Start(_) => "start",
+            OpsCommand::Stop(_) => "stop",
+            OpsCommand::Restart(_) => "restart",
+            OpsCommand::Rm(_) => "rm",
+        }
+    }
+
+    /// The arguments to hand over: the command line after the subcommand's
+    /// name, exactly as given. kura has no options before the subcommand,
+    /// so its name is always the first argument; clap's own copy
+    /// ([`Passthrough::args`]) has lost a `--` written first (`kura exec --
+    /// --help`), so the raw command line is what `kura-ops` gets.
+    pub fn raw_args() -> Vec<OsString> {
+        std::env::args_os().skip(2).collect()
+    }
+}
+
+/// Every argument after an operation's name (options, `--`, `--help`):
+/// `kura-ops` parses them.
+#[derive(Debug, Args)]
+pub struct Passthrough {
+    /// The arguments for kura-ops (see `kura-ops <COMMAND> --help`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0.., value_name = "ARGS")]
+    pub args: Vec<OsString>,
 }
 
 /// Where to read and which host.

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kura_query::checks::{self, Answer};
-use kura_query::cli::{Cli, Command, Format, HostArgs, LegacyArgs, PsArgs};
+use kura_query::cli::{Cli, Command, Format, HostArgs, LegacyArgs, OpsCommand, Program, PsArgs};
+use kura_query::delegate;
 use kura_query::error::QueryError;
 use kura_query::export::hinemos::{self, RenderOptions, DEFAULT_MAX_BYTES};
 use kura_query::legacy::{self, LegacyError, Outcome};
@@ -14,9 +15,16 @@ use kura_query::ps;
 use kura_query::scope::{self, Scope};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = match Cli::parse().command {
+        Program::Query(command) => command,
+        Program::Ops(ops) => {
+            // kura-ops replaces this process; exec returns only when it cannot.
+            eprintln!("kura: {}", delegate::exec("kura-ops", ops.name(), &OpsCommand::raw_args()));
+            return ExitCode::from(1);
+        }
+    };
     let now = chrono::Utc::now().timestamp_millis();
-    let done = match &cli.command {
+    let done = match &command {
         Command::Status(args) => check(args, now, |scope| Ok(checks::status(scope))),
         Command::Count(args) => check(&args.host, now, |scope| checks::count(scope, &scope.select(args)?)),
         Command::Size(args) => check(args, now, checks::size),

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use kura_store::paths::default_data_dir;
+use kura_store::pattern::ContainerPattern;
 use kura_store::sample::{Sample, SampleColumns, UnixMillis};
 use kura_store::{Reader, SeriesInfo, SweepRecord};
 
@@ -181,43 +182,26 @@ fn key_of(series: &SeriesInfo, style: KeyStyle) -> String {
     }
 }
 
-/// `-n NAME` / `-c ID`, with a trailing `*` as a prefix match.
+/// `-n NAME` / `-c ID` (a trailing `*` as a prefix match), or everything.
 enum Matcher {
     All,
-    Name { pattern: String, prefix: bool },
-    Id(String),
+    Pattern(ContainerPattern),
 }
 
 impl Matcher {
     fn new(args: &SelectArgs) -> Result<Matcher, QueryError> {
-        match (&args.name, &args.id) {
-            (Some(name), _) => {
-                let (pattern, prefix) = match name.strip_suffix('*') {
-                    Some(stem) => (stem.to_owned(), true),
-                    None => (name.clone(), false),
-                };
-                if pattern.contains('*') {
-                    return Err(QueryError::Usage(format!("-n {name:?}: only a trailing * is supported")));
-                }
-                Ok(Matcher::Name { pattern, prefix })
-            }
-            (None, Some(id)) => {
-                let stem = id.strip_suffix('*').unwrap_or(id);
-                if stem.is_empty() || !stem.chars().all(|c| c.is_ascii_hexdigit()) {
-                    return Err(QueryError::Usage(format!("-c {id:?}: a container id is hexadecimal")));
-                }
-                Ok(Matcher::Id(stem.to_ascii_lowercase()))
-            }
-            (None, None) => Ok(Matcher::All),
-        }
+        let pattern = match (&args.name, &args.id) {
+            (Some(name), _) => ContainerPattern::name(name),
+            (None, Some(id)) => ContainerPattern::id(id),
+            (None, None) => return Ok(Matcher::All),
+        };
+        pattern.map(Matcher::Pattern).map_err(|e| QueryError::Usage(e.to_string()))
     }
 
     fn matches(&self, series: &SeriesInfo) -> bool {
         match self {
             Matcher::All => true,
-            Matcher::Name { pattern, prefix: true } => series.container.name.starts_with(pattern.as_str()),
-            Matcher::Name { pattern, prefix: false } => series.container.name == *pattern,
-            Matcher::Id(stem) => series.container.id.starts_with(stem.as_str()),
+            Matcher::Pattern(pattern) => pattern.matches(&series.container.name, &series.container.id),
         }
     }
 
@@ -228,8 +212,7 @@ impl Matcher {
     fn describe(&self) -> String {
         match self {
             Matcher::All => "anything".to_owned(),
-            Matcher::Name { pattern, prefix } => format!("-n {pattern}{}", if *prefix { "*" } else { "" }),
-            Matcher::Id(stem) => format!("-c {stem}"),
+            Matcher::Pattern(pattern) => pattern.to_string(),
         }
     }
 }

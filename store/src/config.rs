@@ -18,6 +18,8 @@ use crate::paths::default_data_dir;
 
 /// Retention when none is configured.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(35 * 86_400);
+/// A host's per-request timeout when none is configured.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A configuration that cannot be used; each names the file, host or key.
 #[derive(Debug, thiserror::Error)]

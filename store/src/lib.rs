@@ -59,6 +59,7 @@
 //! - [`record`]: batches, sweep records, series descriptions.
 //! - [`config`]: the configuration file and flags every kura program reads: hosts, endpoints, the data folder.
 //! - [`endpoint`]: Docker endpoints as operators write them.
+//! - [`pattern`]: `-n NAME` / `-c ID` container patterns (a trailing `*` for a prefix).
 //! - [`duration`]: `10s`, `5m`, `35d` as operators write them.
 //! - [`paths`]: the default data folder.
 //! - [`simulate`]: realistic simulated history, written through the real store.
@@ -84,6 +85,7 @@ pub mod endpoint;
 pub mod key;
 mod page;
 pub mod paths;
+pub mod pattern;
 pub mod payload;
 mod prune;
 pub mod reader;

@@ -8,6 +8,7 @@ mod collector;
 mod disk_full;
 mod foundation;
 mod legacy;
+mod ops;
 mod query;
 mod snmp;
 mod store_damage;

@@ -21,7 +21,9 @@ fn client(endpoint: &str, certs: &Path) -> DockerClient {
     DockerClient::new(endpoint, Some(tls), Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn tls_available() -> bool {
+/// The test bed's TLS listener and its client certificates, or `false`
+/// (after [`testkit::peer_unavailable`]) when either is missing.
+pub(crate) fn tls_available() -> bool {
     if !docker_available() {
         return false;
     }
