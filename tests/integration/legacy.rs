@@ -613,3 +613,152 @@ async fn values_match_the_modern_commands(bed: &Bed) {
     let recorded: Call = serde_json::from_str(&std::fs::read_to_string(&mark).unwrap()).unwrap();
     assert!((before..=now_ms()).contains(&recorded.at_ms), "{recorded:?} not within the call");
 }
+
+/// The job examples of the reference (§4), verbatim; the report's container
+/// names (`conteiner_A`, `container_D`, `conteiner*`) stand for this test's.
+const JOBS: &[&str] = &[
+    r#"/opt/hinemos_agent/docker/bin/JobDockerContainerCommand.py -i docker_host1 -n conteiner_A "find /root""#,
+    r#"/opt/hinemos_agent/docker/bin/JobDockerContainerCommand.py -i docker_host1 -n container_A "find /root/""#,
+    "/opt/hinemos_agent/docker/bin/FileDockerContainerDownload.py -i docker_host1 -n conteiner_A /root/ /tmp/20150905/",
+    "/opt/hinemos_agent/docker/bin/FileDockerContainerDownload.py -i docker_host1 -n conteiner_D /root/ /tmp/20150905/",
+    "/opt/hinemos_agent/docker/bin/JobDockerContainerStop.py -i docker_host1 -n conteiner*",
+    "/opt/hinemos_agent/docker/bin/JobDockerContainerStart.py -i docker_host1 -n conteiner*",
+    "/opt/hinemos_agent/docker/bin/JobDockerContainerRestart.py -i docker_host1 -n conteiner*",
+    "/opt/hinemos_agent/docker/bin/JobDockerContainerStop.py -i docker_host1 -n container_D",
+    "/opt/hinemos_agent/docker/bin/JobDockerContainerStart.py -i docker_host1 -n container_D",
+    "/opt/hinemos_agent/docker/bin/JobDockerContainerRestart.py -i docker_host1 -n container_D",
+    "/opt/hinemos_agent/docker/bin/JobDockerContainerRm.py -i docker_host1 -n container_D",
+    "/opt/hinemos_agent/docker/bin/JobDockerContainerRm.py -f -i docker_host1 -n conteiner*",
+];
+
+/// The names of the containers whose line says `outcome`, sorted.
+fn ours<'a>(lines: &'a [(String, String, String)], outcome: &str) -> Vec<&'a str> {
+    let mut names: Vec<&str> = lines.iter().filter(|(_, _, o)| o == outcome).map(|(_, n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    names
+}
+
+/// `<id12> <name> Success` (or `Skipped (<state>)`) per container, as the
+/// report's job examples print; the names and ids of the lines.
+fn job_lines(what: &str, output: &Output) -> Vec<(String, String, String)> {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{what}: {stdout} {}", String::from_utf8_lossy(&output.stderr));
+    stdout
+        .lines()
+        .map(|line| {
+            let mut words = line.splitn(3, ' ');
+            let (id, name, outcome) = (words.next().unwrap(), words.next().unwrap(), words.next().unwrap_or_default());
+            assert!(id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit()), "{what}: {line}");
+            (id.to_owned(), name.to_owned(), outcome.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn every_job_example_of_the_reference_runs_through_the_installed_entries() {
+    if !docker_available() {
+        return;
+    }
+    let prefix = format!("kura-test-lgjob{}-", std::process::id());
+    // A shell that ends on SIGTERM (within a second), so stop and restart do not wait 10 s.
+    let with_root =
+        "mkdir -p /root/.gnupg && echo x >/root/.profile && trap 'exit 0' TERM && while :; do sleep 1; done";
+    let spec = |n: &str| ContainerSpec::new(&format!("lgjob{}", std::process::id())).shell(with_root).label("n", n);
+    let (a, b, d) = (spec("a").start(), spec("b").start(), ContainerSpec::new("lgjob-d").shell(with_root).start());
+    for c in [&a, &b] {
+        assert!(c.name().starts_with(&prefix), "{}", c.name());
+    }
+    let data = DataDir::new();
+    let config = data.path().join("kura.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[[host]]\nname = \"{HOST}\"\nendpoint = \"unix://{}\"\n",
+            data.path().display(),
+            testkit::docker::SOCKET
+        ),
+    )
+    .unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    let install = Command::new(workspace_bin("kura"))
+        .args(["legacy", "--install"])
+        .arg(bin.path())
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "{}", String::from_utf8_lossy(&install.stderr));
+    let dest = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let run = |line: &str| {
+        let line = line
+            .replace(OLD_BIN, &format!("{}/", bin.path().display()))
+            .replace("/tmp/20150905/", &format!("{}/", dest.path().display()))
+            .replace("conteiner*", &format!("{prefix}*"))
+            .replace("conteiner_A", a.name())
+            .replace("container_A", a.name())
+            .replace("conteiner_D", d.name())
+            .replace("container_D", d.name());
+        // In an empty folder, so the shell leaves `NAME*` as it is written.
+        let output = Command::new("sh").arg("-c").arg(&line).current_dir(empty.path()).output();
+        output.unwrap_or_else(|e| panic!("{line}: {e}"))
+    };
+    let both = {
+        let mut names = vec![a.name(), b.name()];
+        names.sort_unstable();
+        names
+    };
+
+    // Command: the command's own output and exit status.
+    for (line, folder) in JOBS[..2].iter().zip(["/root", "/root/"]) {
+        let output = run(line);
+        assert!(output.status.success(), "{line}: {}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim_end(), a.exec(&["find", folder]), "{line}");
+    }
+    let failing = run(&format!("{OLD_BIN}JobDockerContainerCommand.py -i docker_host1 -n conteiner_A \"ls /nowhere\""));
+    assert_eq!(failing.status.code(), Some(1), "busybox ls exits 1 for a missing file");
+
+    // Download: the archive's path first, then its listing.
+    for line in &JOBS[2..4] {
+        let output = run(line);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{line}: {}", String::from_utf8_lossy(&output.stderr));
+        let archive = stdout.lines().next().unwrap();
+        assert!(archive.ends_with(".tar") && Path::new(archive).is_file(), "{line}: {stdout}");
+        assert!(stdout.lines().skip(1).any(|l| l.ends_with("root/.profile")), "{line}: {stdout}");
+    }
+
+    // Start, stop, restart, rm: one `<id12> <name> Success` line per container.
+    let stop = job_lines(JOBS[4], &run(JOBS[4]));
+    assert_eq!(ours(&stop, "Success"), both);
+    for (id, name, _) in &stop {
+        let c = [&a, &b].into_iter().find(|c| c.name() == name).unwrap();
+        assert_eq!(id, &c.id()[..12]);
+        assert_eq!(c.state().as_deref(), Some("exited"));
+    }
+    assert_eq!(ours(&job_lines(JOBS[5], &run(JOBS[5])), "Success"), both);
+    assert_eq!(a.state().as_deref(), Some("running"));
+    assert_eq!(ours(&job_lines(JOBS[6], &run(JOBS[6])), "Success"), both);
+    for line in &JOBS[7..10] {
+        assert_eq!(ours(&job_lines(line, &run(line)), "Success"), [d.name()], "{line}");
+    }
+    // The report's RM_CONTEINER_D job names a running container without -f.
+    assert_eq!(ours(&job_lines(JOBS[10], &run(JOBS[10])), "Skipped (running)"), [d.name()]);
+    assert_eq!(ours(&job_lines(JOBS[11], &run(JOBS[11])), "Success"), both);
+    assert_eq!((a.state(), b.state()), (None, None), "removed");
+
+    // 9 when a container failed, 1 before acting, as the 2015 jobs.
+    let broken = ContainerSpec::new("lgjob-broken").flags(["--entrypoint", "/nowhere"]).create();
+    let failed = run(&format!("{OLD_BIN}JobDockerContainerStart.py -i docker_host1 -n {}", broken.name()));
+    assert_eq!(failed.status.code(), Some(9), "{}", String::from_utf8_lossy(&failed.stdout));
+    assert!(String::from_utf8_lossy(&failed.stdout).contains(" Failed: "));
+    let link = run(&format!("{OLD_BIN}JobDockerContainerRm.py -l -n {}", broken.name()));
+    assert_eq!(link.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&link.stderr).contains("-l (remove the link) is not supported"));
+    let unknown = run(&format!("{OLD_BIN}JobDockerContainerStop.py -i 10.0.200.204 -n {}", broken.name()));
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("[[host]] name = \"10.0.200.204\""));
+    let neither = run(&format!("{OLD_BIN}JobDockerContainerStop.py -i docker_host1"));
+    assert_eq!(neither.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&neither.stderr).ends_with("error: one of the arguments -c -n is required\n"));
+}
