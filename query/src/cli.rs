@@ -148,6 +148,51 @@ Examples:
   2026-11-28T10:00:00.123456789+09:00 docker_host1 container die 90b56eb899e7 web exitCode=1 image=busybox
   $ kura events --cursor hinemos --syslog udp://127.0.0.1:514     # from cron: each event once")]
     Events(EventsArgs),
+    /// The command lines of the 2015 Hinemos Docker scripts, unchanged: their options, keys, units and exit statuses.
+    #[command(after_help = "SCRIPT is a 2015 file name, with or without .py (MonitorDockerContainerResourceCpu.py,
+MonitorDockerContainerRepositoryCPU.py, JobDockerContainerRm ...); OPTIONS are its own, as
+the report lists them (-i ADDRESS -p PORT -c ID -n NAME -k KEY -sv -sc -sp -prog -args ...);
+`kura legacy SCRIPT -h` lists them. -i names a configured host by its name or endpoint address.
+
+Examples:
+  $ kura legacy --config /etc/kura/collector.toml MonitorDockerContainerResourceCpu.py -i docker_host1 -k hoge --all
+  cpu_usage:conteiner_A,0.08
+  $ kura legacy --install /opt/hinemos_agent/docker/bin --config /etc/kura/collector.toml
+  $ /opt/hinemos_agent/docker/bin/MonitorDockerHostStatus.py -i 10.0.200.123 --count
+  running,3
+  ...
+
+Exit status: 0 success; 1 error (one line on stderr says why; nothing on stdout);
+2 a command line the script did not take (as argparse exited).")]
+    Legacy(LegacyArgs),
+}
+
+/// `kura legacy`.
+#[derive(Clone, Debug, Args)]
+pub struct LegacyArgs {
+    /// The collector's configuration: its hosts (which -i names), data folder and [legacy] windows.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The collector's data folder, over the configuration's [default: as the collector's].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Answer as of this time (RFC 3339) instead of now; reads the previous call of -k, never records one.
+    #[arg(long, value_name = "TIME", conflicts_with = "install")]
+    pub at: Option<String>,
+    /// Write one entry per script name into DIR (with and without .py), each running `kura legacy` with this --config and --data.
+    #[arg(long, value_name = "DIR", conflicts_with = "command_line")]
+    pub install: Option<PathBuf>,
+    /// With --install: move files kura did not write aside to NAME.orig instead of refusing.
+    #[arg(long, requires = "install")]
+    pub force: bool,
+    /// The 2015 script's file name, then its own options as the 2015 report lists them (`-h` lists them).
+    #[arg(
+        value_name = "SCRIPT [OPTIONS]",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required_unless_present = "install"
+    )]
+    pub command_line: Vec<String>,
 }
 
 /// The commands another kura program answers, with the same arguments

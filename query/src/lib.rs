@@ -24,6 +24,7 @@
 //! - [`error`]: why a query printed nothing.
 //! - [`delegate`]: commands another kura program answers (`kura-ops`, `kura-nodes`).
 //! - [`owner`]: root reads a stopped collector's store as its owner, leaving no file of root's.
+//! - [`legacy`]: the 2015 scripts' command lines (`kura legacy`).
 //!
 //! The `kura` binary (`src/main.rs`) parses the command line, runs a check
 //! and prints it; it is the only place an error becomes an exit status.
@@ -35,6 +36,7 @@ pub mod delegate;
 pub mod error;
 pub mod export;
 pub mod feed;
+pub mod legacy;
 pub mod owner;
 pub mod ps;
 pub mod rate;

@@ -6,14 +6,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kura_query::checks::{self, Answer};
-use kura_query::cli::{Cli, Command, Format, HostArgs, Program};
+use kura_query::cli::{Cli, Command, Format, HostArgs, LegacyArgs, Program};
 use kura_query::cursor::CursorError;
 use kura_query::delegate;
 use kura_query::error::QueryError;
-use kura_query::export::hinemos::{self, RenderOptions};
+use kura_query::export::hinemos::{self, RenderOptions, DEFAULT_MAX_BYTES};
 use kura_query::feed;
+use kura_query::legacy::{self, LegacyError, Outcome};
 use kura_query::ps;
-use kura_query::scope::Scope;
+use kura_query::scope::{self, Scope};
 use kura_store::message::{chain, one_line};
 
 fn main() -> ExitCode {
@@ -27,7 +28,16 @@ fn main() -> ExitCode {
         }
     };
     let now = chrono::Utc::now().timestamp_millis();
-    match run(&command, now) {
+    if let Command::Legacy(args) = &command {
+        return run_legacy(args, now);
+    }
+    exit_status(run(&command, now))
+}
+
+/// 0 when done, or when stdout was closed (`kura ps | head`); 3 when
+/// another run holds the cursor; else the error on stderr and 1.
+fn exit_status(done: Result<(), QueryError>) -> ExitCode {
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`kura ps | head`) is not an error.
         Err(QueryError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -51,22 +61,8 @@ fn run(command: &Command, now: i64) -> Result<(), QueryError> {
             _ => Ok(()),
         };
     };
-    let now = match &host_args.at {
-        Some(at) => {
-            let at_ms = chrono::DateTime::parse_from_rfc3339(at)
-                .map_err(|e| QueryError::Usage(format!("--at {at:?}: {e} (write e.g. 2026-11-28T10:00:00Z)")))?
-                .timestamp_millis();
-            if at_ms > now {
-                return Err(QueryError::Usage(format!(
-                    "--at {at} is in the future (now is {}): there is no history there yet",
-                    chrono::DateTime::from_timestamp_millis(now).map(|t| t.to_rfc3339()).unwrap_or_default()
-                )));
-            }
-            at_ms
-        }
-        None => now,
-    };
-    kura_query::owner::read_as_owner(&kura_query::scope::data_dir(host_args))?;
+    let now = scope::query_time(host_args.at.as_deref(), now)?;
+    kura_query::owner::read_as_owner(&scope::data_dir(host_args))?;
     if let Command::States(args) = command {
         return feed::command::states(args, now, &mut io::stdout().lock());
     }
@@ -91,10 +87,32 @@ fn run(command: &Command, now: i64) -> Result<(), QueryError> {
         Command::Restarts(args) => checks::restarts(&scope, &scope.select(args)?, args)?,
         Command::Oom(args) => checks::oom(&scope, &scope.select(args)?, args)?,
         Command::Health(args) => checks::health(&scope, &scope.select(args)?)?,
-        // Answered above.
-        Command::Transitions(_) | Command::Events(_) | Command::States(_) => return Ok(()),
+        // Answered above (and `kura legacy` in main).
+        Command::Transitions(_) | Command::Events(_) | Command::States(_) | Command::Legacy(_) => return Ok(()),
     };
-    print(&answer, host_args)
+    print(&answer, host_args.format, host_args.max_bytes)
+}
+
+/// `kura legacy`: its own exit statuses (2 for a command line the script
+/// did not take, as argparse exited), the same printing as every check.
+fn run_legacy(args: &LegacyArgs, now: i64) -> ExitCode {
+    let done = match legacy::run(args, now) {
+        Ok(Outcome::Answer(answer)) => print(&answer, Format::Lines, DEFAULT_MAX_BYTES),
+        Ok(Outcome::Text(text)) => {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(QueryError::Output)
+        }
+        Err(LegacyError::Query(e)) => Err(e),
+        Err(e) => {
+            match &e {
+                // Two lines, `usage: ...` and `NAME: error: ...`, as argparse printed them.
+                LegacyError::Usage { .. } => eprintln!("{e}"),
+                _ => eprintln!("kura: {}", one_line(&chain(&e))),
+            }
+            return ExitCode::from(e.exit_status());
+        }
+    };
+    exit_status(done)
 }
 
 /// The store, host and time of a command about one host at one time.
@@ -110,20 +128,20 @@ fn host_args(command: &Command) -> Option<&HostArgs> {
         Command::Ps(args) => &args.select.host,
         Command::Restarts(args) | Command::Oom(args) | Command::Health(args) => &args.host,
         Command::States(args) => &args.select.host,
-        Command::Transitions(_) | Command::Events(_) => return None,
+        Command::Transitions(_) | Command::Events(_) | Command::Legacy(_) => return None,
     })
 }
 
 /// Prints the answer in the chosen format; explains on stderr what is
 /// missing; fails when anything selected printed nothing.
-fn print(answer: &Answer, args: &HostArgs) -> Result<(), QueryError> {
+fn print(answer: &Answer, format: Format, max_bytes: usize) -> Result<(), QueryError> {
     for note in answer.notes.iter().chain(&answer.missing) {
         eprintln!("kura: {note}");
     }
     let mut out = io::stdout().lock();
-    match args.format {
+    match format {
         Format::Lines => {
-            let options = RenderOptions { max_bytes: args.max_bytes };
+            let options = RenderOptions { max_bytes };
             let mut buffer = Vec::new();
             let warnings = hinemos::render(&answer.items, &options, &mut buffer)?;
             for warning in warnings {

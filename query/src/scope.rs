@@ -1,7 +1,7 @@
 //! What a query is about: the store, the host, its newest sweep (fresh
 //! enough to be believed), and the containers selected with `-n`/`-c`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use kura_store::paths::default_data_dir;
 use kura_store::pattern::ContainerPattern;
@@ -16,7 +16,7 @@ const DEFAULT_INTERVAL_MS: i64 = 10_000;
 /// How far back sweeps are read to find the newest and the interval, ms.
 const RECENT_MS: i64 = 3_600_000;
 /// A sweep older than this many intervals means the collector stopped.
-const STALE_INTERVALS: i64 = 3;
+pub const STALE_INTERVALS: i64 = 3;
 
 /// An open store, a host and its newest sweep.
 pub struct Scope {
@@ -55,7 +55,11 @@ impl Scope {
     /// recent (three intervals at most).
     pub fn open(args: &HostArgs, now: UnixMillis) -> Result<Scope, QueryError> {
         let dir = data_dir(args);
-        let reader = Reader::open(&dir)?;
+        Scope::with_reader(Reader::open(&dir)?, &dir, args, now)
+    }
+
+    /// [`Scope::open`] on a store already open (read from `dir`).
+    pub fn with_reader(reader: Reader, dir: &Path, args: &HostArgs, now: UnixMillis) -> Result<Scope, QueryError> {
         let hosts = reader.hosts()?;
         let host = match (&args.host, hosts.as_slice()) {
             (Some(host), _) if hosts.contains(host) => host.clone(),
@@ -138,6 +142,23 @@ impl Scope {
 /// The data folder a query reads: `--data`, else the default.
 pub fn data_dir(args: &HostArgs) -> PathBuf {
     args.data.clone().unwrap_or_else(default_data_dir)
+}
+
+/// The query's time: `--at TIME` (RFC 3339, not in the future), else `now`.
+pub fn query_time(at: Option<&str>, now: UnixMillis) -> Result<UnixMillis, QueryError> {
+    let Some(at) = at else {
+        return Ok(now);
+    };
+    let at_ms = chrono::DateTime::parse_from_rfc3339(at)
+        .map_err(|e| QueryError::Usage(format!("--at {at:?}: {e} (write e.g. 2026-11-28T10:00:00Z)")))?
+        .timestamp_millis();
+    if at_ms > now {
+        return Err(QueryError::Usage(format!(
+            "--at {at} is in the future (now is {}): there is no history there yet",
+            rfc3339(now)
+        )));
+    }
+    Ok(at_ms)
 }
 
 /// The collector's interval from recent sweep times, or the default when

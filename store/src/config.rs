@@ -128,6 +128,9 @@ pub struct FileConfig {
     pub hinemos: Option<FileHinemos>,
     /// The collector's Prometheus endpoint (`[metrics]`); off without it.
     pub metrics: Option<FileMetrics>,
+    /// `kura legacy`: the 2015 scripts' command lines.
+    #[serde(default)]
+    pub legacy: LegacySettings,
 }
 
 /// One `[[forward]]` table: what the collector sends, where, and how the
@@ -216,6 +219,19 @@ pub struct FileMetrics {
     /// Whether each Docker label becomes a `container_label_<name>` label
     /// (default true, as cAdvisor does).
     pub container_labels: Option<bool>,
+}
+
+/// The `[legacy]` table: how `kura legacy` answers the 2015 rate scripts
+/// (CPU, disk, network), whose figures cover the time since the previous
+/// call with the same `-k`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegacySettings {
+    /// The window of a key's first call, default `5m`.
+    pub first_window: Option<String>,
+    /// The longest window, default `2h`: a call after a longer pause covers
+    /// the newest part of it.
+    pub max_window: Option<String>,
 }
 
 /// Per-host settings that have collector-wide defaults.

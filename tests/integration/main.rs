@@ -10,6 +10,7 @@ mod disk_full;
 mod faults;
 mod forward;
 mod foundation;
+mod legacy;
 mod many;
 mod nodes;
 mod ops;
