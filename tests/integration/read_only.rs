@@ -80,7 +80,7 @@ async fn a_file_system_turned_read_only_mid_run_is_survived_like_a_full_disk() {
         "sweeps acknowledged before the failure are gone: {lost:?} (acknowledged {acknowledged:?}, failed at {failed_at}, stored {times:?}); stderr:\n{stderr}"
     );
     let counter = |name: &str| -> u64 {
-        let after = stderr.rsplit_once(&format!("{name}=")).map(|(_, rest)| rest).unwrap_or_default();
+        let after = stderr.rsplit_once(&format!(" {name}=")).map(|(_, rest)| rest).unwrap_or_default();
         let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
         digits.parse().unwrap_or_else(|_| panic!("no {name}= in the collector's last line:\n{stderr}"))
     };
