@@ -8,6 +8,8 @@
 //! - [`rate`]: pure arithmetic over counters and gauges: reset-aware
 //!   increases, per-second and per-window rates, CPU and memory percentages,
 //!   per-interval series, the host's own share from SNMP readings.
+//! - [`history`]: figures per container and time bucket over a period, for
+//!   the history export and the sizing report.
 //! - [`export`]: writers of figures to any `io::Write`;
 //!   [`export::hinemos`] prints custom monitor `key,value` lines.
 //!
@@ -16,6 +18,7 @@
 //!   containers `-n`/`-c` select and their keys.
 //! - [`checks`]: each command's items.
 //! - [`ps`]: the human table of `kura ps`.
+//! - [`sizing`]: `kura export` and `kura report`: the period, and the drivers.
 //! - [`error`]: why a query printed nothing.
 //! - [`delegate`]: commands another kura program answers (`kura-ops`, `kura-nodes`).
 //!
@@ -27,7 +30,9 @@ pub mod cli;
 pub mod delegate;
 pub mod error;
 pub mod export;
+pub mod history;
 pub mod ps;
 pub mod rate;
 pub mod scope;
+pub mod sizing;
 pub mod window;

@@ -6,11 +6,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use kura_query::checks::{self, Answer};
-use kura_query::cli::{Cli, Command, Format, HostArgs};
+use kura_query::cli::{Check, Cli, Command, Format, HostArgs};
 use kura_query::error::QueryError;
 use kura_query::export::hinemos::{self, RenderOptions};
-use kura_query::ps;
+use kura_query::export::report;
 use kura_query::scope::Scope;
+use kura_query::{ps, sizing};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -48,7 +49,25 @@ fn one_line(message: &str) -> String {
 }
 
 fn run(command: &Command, now: i64) -> Result<(), QueryError> {
-    let host_args = host_args(command);
+    match command {
+        Command::Check(check) => answer(check, now),
+        Command::Export(args) => sizing::export(args, now),
+        Command::Report(args) => report::run(args, now),
+    }
+}
+
+/// A check (or `kura ps`) as of `--at`, printed.
+fn answer(command: &Check, now: i64) -> Result<(), QueryError> {
+    let host_args = match command {
+        Check::Status(args) | Check::Size(args) => args,
+        Check::Count(args) => &args.host,
+        Check::Cpu(args) => &args.select.host,
+        Check::Mem(args) => &args.select.host,
+        Check::Disk(args) => &args.select.host,
+        Check::Net(args) => &args.select.host,
+        Check::Proc(args) => &args.select.host,
+        Check::Ps(args) => &args.select.host,
+    };
     let now = match &host_args.at {
         Some(at) => {
             let at_ms = chrono::DateTime::parse_from_rfc3339(at)
@@ -66,15 +85,15 @@ fn run(command: &Command, now: i64) -> Result<(), QueryError> {
     };
     let scope = Scope::open(host_args, now)?;
     let answer = match command {
-        Command::Status(_) => checks::status(&scope),
-        Command::Count(args) => checks::count(&scope, &scope.select(args)?)?,
-        Command::Size(_) => checks::size(&scope)?,
-        Command::Cpu(args) => checks::cpu(&scope, &scope.select(&args.select)?, args)?,
-        Command::Mem(args) => checks::mem(&scope, &scope.select(&args.select)?, args)?,
-        Command::Disk(args) => checks::disk(&scope, &scope.select(&args.select)?, args)?,
-        Command::Net(args) => checks::net(&scope, &scope.select(&args.select)?, args)?,
-        Command::Proc(args) => checks::proc(&scope, &scope.select(&args.select)?, args)?,
-        Command::Ps(args) => {
+        Check::Status(_) => checks::status(&scope),
+        Check::Count(args) => checks::count(&scope, &scope.select(args)?)?,
+        Check::Size(_) => checks::size(&scope)?,
+        Check::Cpu(args) => checks::cpu(&scope, &scope.select(&args.select)?, args)?,
+        Check::Mem(args) => checks::mem(&scope, &scope.select(&args.select)?, args)?,
+        Check::Disk(args) => checks::disk(&scope, &scope.select(&args.select)?, args)?,
+        Check::Net(args) => checks::net(&scope, &scope.select(&args.select)?, args)?,
+        Check::Proc(args) => checks::proc(&scope, &scope.select(&args.select)?, args)?,
+        Check::Ps(args) => {
             let selection = scope.select(&args.select)?;
             let rows = ps::rows(&scope, &selection, checks::width_ms(&args.select)?, args.all)?;
             let mut out = io::stdout().lock();
@@ -84,19 +103,6 @@ fn run(command: &Command, now: i64) -> Result<(), QueryError> {
         }
     };
     print(&answer, host_args)
-}
-
-fn host_args(command: &Command) -> &HostArgs {
-    match command {
-        Command::Status(args) | Command::Size(args) => args,
-        Command::Count(args) => &args.host,
-        Command::Cpu(args) => &args.select.host,
-        Command::Mem(args) => &args.select.host,
-        Command::Disk(args) => &args.select.host,
-        Command::Net(args) => &args.select.host,
-        Command::Proc(args) => &args.select.host,
-        Command::Ps(args) => &args.select.host,
-    }
 }
 
 /// Prints the answer in the chosen format; explains on stderr what is

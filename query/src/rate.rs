@@ -32,6 +32,7 @@
 
 use std::num::{NonZeroU32, NonZeroU64};
 
+use kura_store::payload::HostReading;
 use kura_store::sample::{Column, Field, SampleColumns, UnixMillis};
 
 use crate::window::Rows;
@@ -616,6 +617,25 @@ pub struct SnmpCpuTicks {
     pub interrupt: u32,
     /// `ssCpuRawSoftIRQ`.
     pub softirq: u32,
+}
+
+impl SnmpCpuTicks {
+    /// A reading's CPU counters as Counter32 ticks (the agent's wrap);
+    /// `None` when the uptime or a needed counter is missing.
+    pub fn of(reading: &HostReading) -> Option<SnmpCpuTicks> {
+        let counter = |value: Option<u64>| value.and_then(|v| u32::try_from(v & u64::from(u32::MAX)).ok());
+        let cpu = &reading.cpu;
+        Some(SnmpCpuTicks {
+            uptime: counter(reading.sys_uptime)?,
+            user: counter(cpu.user)?,
+            nice: counter(cpu.nice)?,
+            system: counter(cpu.system)?,
+            idle: counter(cpu.idle)?,
+            wait: counter(cpu.wait).unwrap_or(0),
+            interrupt: counter(cpu.interrupt).unwrap_or(0),
+            softirq: counter(cpu.soft_irq).unwrap_or(0),
+        })
+    }
 }
 
 /// The host's CPU busy percentage between two readings: (user + nice +

@@ -161,19 +161,33 @@ fn key_of(series: &SeriesInfo, style: KeyStyle) -> String {
 }
 
 /// `-n NAME` / `-c ID`, with a trailing `*` as a prefix match.
-enum Matcher {
+pub enum Matcher {
+    /// Every container.
     All,
-    Name { pattern: String, prefix: bool },
+    /// By name.
+    Name {
+        /// The name, or its prefix.
+        pattern: String,
+        /// Whether `pattern` is a prefix (`web*`).
+        prefix: bool,
+    },
+    /// By id prefix, lower case.
     Id(String),
 }
 
 impl Matcher {
     fn new(args: &SelectArgs) -> Result<Matcher, QueryError> {
-        match (&args.name, &args.id) {
+        Matcher::from_flags(args.name.as_deref(), args.id.as_deref())
+    }
+
+    /// The matcher of `-n NAME` (preferred) or `-c ID`; every container
+    /// without either.
+    pub fn from_flags(name: Option<&str>, id: Option<&str>) -> Result<Matcher, QueryError> {
+        match (name, id) {
             (Some(name), _) => {
                 let (pattern, prefix) = match name.strip_suffix('*') {
                     Some(stem) => (stem.to_owned(), true),
-                    None => (name.clone(), false),
+                    None => (name.to_owned(), false),
                 };
                 if pattern.contains('*') {
                     return Err(QueryError::Usage(format!("-n {name:?}: only a trailing * is supported")));
@@ -191,7 +205,8 @@ impl Matcher {
         }
     }
 
-    fn matches(&self, series: &SeriesInfo) -> bool {
+    /// Whether the series' container is selected.
+    pub fn matches(&self, series: &SeriesInfo) -> bool {
         match self {
             Matcher::All => true,
             Matcher::Name { pattern, prefix: true } => series.container.name.starts_with(pattern.as_str()),
@@ -200,11 +215,13 @@ impl Matcher {
         }
     }
 
-    fn explicit(&self) -> bool {
+    /// Whether `-n` or `-c` was given.
+    pub fn explicit(&self) -> bool {
         !matches!(self, Matcher::All)
     }
 
-    fn describe(&self) -> String {
+    /// The selector as given, for messages.
+    pub fn describe(&self) -> String {
         match self {
             Matcher::All => "anything".to_owned(),
             Matcher::Name { pattern, prefix } => format!("-n {pattern}{}", if *prefix { "*" } else { "" }),
