@@ -358,6 +358,12 @@ pub struct ReportArgs {
     /// Write to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// No recommendation for a container with less history than this.
+    #[arg(long, value_name = "DURATION", default_value = "3h")]
+    pub min_history: String,
+    /// No recommendation for a container with fewer samples than this.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub min_samples: usize,
 }
 
 /// `kura report` formats.

@@ -198,7 +198,8 @@ fn the_export_matches_its_golden_file_and_the_readme() {
     // README's table lists the columns as `name` in its first cell, in
     // header order, with `<agg>` standing for each aggregate.
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
-    let table = readme.split("<!-- export columns -->").nth(1).unwrap_or_else(|| panic!("README has no export column table"));
+    let table =
+        readme.split("<!-- export columns -->").nth(1).unwrap_or_else(|| panic!("README has no export column table"));
     let documented: Vec<String> = table
         .lines()
         .skip_while(|l| !l.starts_with('|'))

@@ -8,6 +8,7 @@ mod collector;
 mod disk_full;
 mod foundation;
 mod query;
+mod sizing;
 mod snmp;
 mod store_damage;
 mod syslog;

@@ -20,7 +20,7 @@ struct Axis {
     offset: FixedOffset,
     from: AxisTime,
     to: AxisTime,
-    long: bool,
+    span_ms: i64,
 }
 
 impl Axis {
@@ -30,7 +30,7 @@ impl Axis {
             .and_then(FixedOffset::east_opt)
             .unwrap_or_else(|| Utc.fix());
         let to = to.max(from + 1);
-        Axis { offset, from: Axis::time(offset, from), to: Axis::time(offset, to), long: to - from > 2 * 86_400_000 }
+        Axis { offset, from: Axis::time(offset, from), to: Axis::time(offset, to), span_ms: to - from }
     }
 
     fn time(offset: FixedOffset, ms: UnixMillis) -> AxisTime {
@@ -42,11 +42,12 @@ impl Axis {
     }
 
     fn label(&self, time: &AxisTime) -> String {
-        if self.long {
-            time.format("%m-%d").to_string()
-        } else {
-            time.format("%m-%d %H:%M").to_string()
-        }
+        let format = match self.span_ms {
+            span if span > 2 * 86_400_000 => "%m-%d",
+            span if span > 2 * 3_600_000 => "%m-%d %H:%M",
+            _ => "%H:%M:%S",
+        };
+        time.format(format).to_string()
     }
 }
 

@@ -18,7 +18,7 @@ use std::io::Write;
 use kura_store::sample::UnixMillis;
 
 use self::chart::{colors, Chart, Line, Unit};
-use self::recommend::{recommend, Recommendation};
+use self::recommend::{recommend, Enough, Flag, Recommendation};
 use crate::cli::{ChartMetric, ReportArgs, ReportFormat};
 use crate::error::QueryError;
 use crate::history::container::Buckets;
@@ -26,6 +26,7 @@ use crate::history::hosts::{self, HostBucket, StateCounts, STATES};
 use crate::history::metric::{Agg, Metric};
 use crate::history::ContainerHistory;
 use crate::sizing::{self, Output, Period};
+use kura_store::duration::parse_duration;
 
 /// The most points a chart's line has: the report's step is the period
 /// divided by this, rounded up to a round duration.
@@ -36,6 +37,9 @@ const AGGS: [Agg; 2] = [Agg::Avg, Agg::Max];
 
 /// `kura report`.
 pub fn run(args: &ReportArgs, now: UnixMillis) -> Result<(), QueryError> {
+    let min_history =
+        parse_duration(&args.min_history).map_err(|e| QueryError::Usage(format!("--min-history: {e}")))?;
+    let enough = Enough { span_ms: sizing::millis(min_history), samples: args.min_samples };
     let period = Period::open(&args.period, now)?;
     let spec = period.spec(chart_step(period.to - period.from), AGGS.to_vec(), true);
     let plan = period.plan(&spec)?;
@@ -72,7 +76,8 @@ pub fn run(args: &ReportArgs, now: UnixMillis) -> Result<(), QueryError> {
                 histories.iter().filter(|h| h.host == *host).for_each(|h| counts.add(h));
                 host_rows.push((host.clone(), hosts::host_buckets(&period.reader, host, &spec, &counts)?));
             }
-            let page = Page { period: &period, buckets: &spec.buckets, histories: &histories, hosts: &host_rows, now };
+            let page =
+                Page { period: &period, buckets: &spec.buckets, histories: &histories, hosts: &host_rows, now, enough };
             let mut out = output.writer()?;
             out.write_all(page.html()?.as_bytes())?;
             out.flush()?;
@@ -95,6 +100,7 @@ struct Page<'a> {
     histories: &'a [ContainerHistory],
     hosts: &'a [(String, Vec<HostBucket>)],
     now: UnixMillis,
+    enough: Enough,
 }
 
 impl Page<'_> {
@@ -117,7 +123,7 @@ impl Page<'_> {
             let _ = writeln!(html, "<li>{}</li>", escape(rule));
         }
         html.push_str("</ul></section>\n");
-        let verdicts: Vec<Recommendation> = self.histories.iter().map(|h| recommend(h, None)).collect();
+        let verdicts: Vec<Recommendation> = self.histories.iter().map(|h| recommend(h, None, self.enough)).collect();
         self.summary(&mut html, &verdicts);
         for (host, rows) in self.hosts {
             self.host(&mut html, host, rows)?;
@@ -160,9 +166,23 @@ impl Page<'_> {
                     format!("<span class=\"{}\">{}</span>", if f.tight() { "tight" } else { "note" }, escape(&f.text()))
                 })
                 .collect();
+            // The figures as data attributes, for scripts that read the report.
+            let data = format!(
+                " data-host=\"{}\" data-container=\"{}\" data-cpu-limit=\"{}\" data-cpu-recommended=\"{}\" \
+                 data-cpu-raw=\"{}\" data-memory-limit=\"{}\" data-memory-recommended=\"{}\" data-oom-kills=\"{}\" data-flags=\"{}\"",
+                escape(&h.host),
+                escape(&h.series.container.name),
+                h.limits.cpu_cores.map(|c| c.to_string()).unwrap_or_default(),
+                verdict.cpu.map(|a| format!("{:.2}", a.limit)).unwrap_or_default(),
+                verdict.cpu.map(|a| format!("{:.4}", a.raw)).unwrap_or_default(),
+                h.limits.memory_bytes.map(|m| m.to_string()).unwrap_or_default(),
+                verdict.memory.map(|a| a.limit.to_string()).unwrap_or_default(),
+                h.oom_kills,
+                verdict.flags.iter().map(Flag::key).collect::<Vec<_>>().join(" "),
+            );
             let _ = writeln!(
                 html,
-                "<tr><td>{}</td><td><a href=\"#{}\">{}</a></td><td>{} / {} / {}</td><td>{}</td><td>{}</td>\
+                "<tr{data}><td>{}</td><td><a href=\"#{}\">{}</a></td><td>{} / {} / {}</td><td>{}</td><td>{}</td>\
                  <td>{} / {} / {}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&h.host),
                 anchor(h),
@@ -343,7 +363,7 @@ body { font-family: sans-serif; margin: 1.5em; color: #222; }
 h1 { margin-bottom: 0.2em; } .meta { color: #666; margin-top: 0; }
 table { border-collapse: collapse; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; vertical-align: top; }
-th { background: #f3f3f3; } td:nth-child(-n+2) { text-align: left; }
+th { background: #f3f3f3; } td:nth-child(-n+2) { text-align: left; white-space: nowrap; }
 .charts { display: flex; flex-wrap: wrap; gap: 0.5em; }
 .charts svg { border: 1px solid #e3e3e3; }
 .tight { color: #b00; } .note { color: #666; }

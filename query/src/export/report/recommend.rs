@@ -33,8 +33,6 @@ const MEMORY_MARGIN: f64 = 1.15;
 const OOM_FACTOR: f64 = 1.2;
 const OOM_EXTRA: u64 = 100 << 20;
 const MEMORY_UNIT: u64 = 16 << 20;
-const MIN_SPAN_MS: i64 = 3 * 3_600_000;
-const MIN_INTERVALS: usize = 100;
 const TIGHT_MEMORY_PCT: f64 = 90.0;
 const THROTTLED_PCT: f64 = 5.0;
 const LOOSE_FACTOR: f64 = 3.0;
@@ -73,6 +71,20 @@ impl Flag {
         matches!(self, Flag::OomKilled(_) | Flag::MemoryNearLimit(_) | Flag::Throttled(_))
     }
 
+    /// The flag as a word, for scripts (`oom`, `memory-tight`, `throttled`,
+    /// `cpu-loose`, `memory-loose`, `no-cpu-limit`, `no-memory-limit`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            Flag::OomKilled(_) => "oom",
+            Flag::MemoryNearLimit(_) => "memory-tight",
+            Flag::Throttled(_) => "throttled",
+            Flag::CpuLoose => "cpu-loose",
+            Flag::MemoryLoose => "memory-loose",
+            Flag::NoCpuLimit => "no-cpu-limit",
+            Flag::NoMemoryLimit => "no-memory-limit",
+        }
+    }
+
     /// The flag in words.
     pub fn text(&self) -> String {
         match self {
@@ -100,9 +112,25 @@ pub struct Recommendation {
     pub flags: Vec<Flag>,
 }
 
+/// How much history a recommendation needs (3 hours and 100 samples by
+/// default, as [`RULES`] say).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Enough {
+    /// The least time from the first to the last sample, ms.
+    pub span_ms: i64,
+    /// The fewest intervals between samples.
+    pub samples: usize,
+}
+
+impl Default for Enough {
+    fn default() -> Enough {
+        Enough { span_ms: 3 * 3_600_000, samples: 100 }
+    }
+}
+
 /// Applies [`RULES`] to a container's history; `throttled_pct` is the
 /// share of its CFS periods that were throttled, when known.
-pub fn recommend(history: &ContainerHistory, throttled_pct: Option<f64>) -> Recommendation {
+pub fn recommend(history: &ContainerHistory, throttled_pct: Option<f64>, enough: Enough) -> Recommendation {
     let figures = &history.figures;
     let limits = history.limits;
     let period = |metric: Metric| figures.period.get(metric.index()).copied().unwrap_or_default();
@@ -119,10 +147,10 @@ pub fn recommend(history: &ContainerHistory, throttled_pct: Option<f64>) -> Reco
     if let Some(pct) = throttled_pct.filter(|&p| p > THROTTLED_PCT) {
         flags.push(Flag::Throttled(pct));
     }
-    let withheld = if figures.span_ms < MIN_SPAN_MS {
-        Some(format!("only {} of history (at least 3 h needed)", hours(figures.span_ms)))
-    } else if figures.intervals < MIN_INTERVALS {
-        Some(format!("only {} samples (at least {MIN_INTERVALS} needed)", figures.intervals))
+    let withheld = if figures.span_ms < enough.span_ms {
+        Some(format!("only {} of history (at least {} needed)", hours(figures.span_ms), hours(enough.span_ms)))
+    } else if figures.intervals < enough.samples {
+        Some(format!("only {} samples (at least {} needed)", figures.intervals, enough.samples))
     } else {
         None
     };
@@ -159,8 +187,11 @@ pub fn recommend(history: &ContainerHistory, throttled_pct: Option<f64>) -> Reco
 }
 
 fn hours(ms: i64) -> String {
-    let minutes = ms.max(0) / 60_000;
-    format!("{} h {:02} min", minutes / 60, minutes % 60)
+    let seconds = ms.max(0) / 1000;
+    match seconds {
+        s if s < 60 => format!("{s} s"),
+        s => format!("{} h {:02} min", s / 3600, s / 60 % 60),
+    }
 }
 
 #[cfg(test)]
@@ -195,7 +226,7 @@ mod tests {
     #[test]
     fn a_cpu_bound_container_gets_its_p95_plus_fifteen_percent() {
         let limits = Limits { cpu_cores: Some(0.5), memory_bytes: Some(128 << 20) };
-        let r = recommend(&history(0.5, f64::from(50u32 << 20), limits, 0), Some(40.0));
+        let r = recommend(&history(0.5, f64::from(50u32 << 20), limits, 0), Some(40.0), Enough::default());
         let cpu = r.cpu.unwrap();
         assert!((cpu.raw - 0.575).abs() < 1e-9);
         assert!((cpu.limit - 0.6).abs() < 1e-9);
@@ -206,7 +237,7 @@ mod tests {
     #[test]
     fn an_oom_killed_container_gets_more_than_its_old_limit() {
         let limits = Limits { cpu_cores: None, memory_bytes: Some(8 << 20) };
-        let r = recommend(&history(0.01, f64::from(8u32 << 20), limits, 2), None);
+        let r = recommend(&history(0.01, f64::from(8u32 << 20), limits, 2), None, Enough::default());
         let memory = r.memory.unwrap();
         assert!(memory.limit > 8 << 20);
         assert_eq!(memory.limit, 112 << 20, "8 MiB + 100 MiB, up to 112 MiB");
@@ -218,12 +249,12 @@ mod tests {
     #[test]
     fn loose_limits_and_short_histories_are_said() {
         let limits = Limits { cpu_cores: Some(4.0), memory_bytes: Some(4 << 30) };
-        let r = recommend(&history(0.1, f64::from(100u32 << 20), limits, 0), None);
+        let r = recommend(&history(0.1, f64::from(100u32 << 20), limits, 0), None, Enough::default());
         assert!(r.flags.contains(&Flag::CpuLoose) && r.flags.contains(&Flag::MemoryLoose), "{:?}", r.flags);
         let mut short = history(0.1, 1.0, limits, 0);
         short.figures.span_ms = 3_600_000;
-        let r = recommend(&short, None);
+        let r = recommend(&short, None, Enough::default());
         assert_eq!((r.cpu, r.memory), (None, None));
-        assert_eq!(r.withheld.as_deref(), Some("only 1 h 00 min of history (at least 3 h needed)"));
+        assert_eq!(r.withheld.as_deref(), Some("only 1 h 00 min of history (at least 3 h 00 min needed)"));
     }
 }
