@@ -145,28 +145,37 @@ pub fn figures(columns: &SampleColumns, context: &Context<'_>) -> Figures {
     let mut open = first;
     let mut intervals = 0;
     let mut runs = [[None; RUN_INTERVALS]; Metric::ALL.len()];
+    let mut elapsed = [0.0; RUN_INTERVALS];
+    let mut bucket = [usize::MAX; RUN_INTERVALS];
     rate::interval_runs(columns, |run| {
         fill(run, columns, context.host_memory, &mut runs);
-        for i in 0..run.len() {
+        let n = run.len();
+        for i in 0..n {
             let row = run.first_row() + i + 1;
-            let (Some(&end), Some(&start)) = (columns.time.get(row), columns.time.get(row - 1)) else { continue };
-            let Some(index) = buckets.index_of(end) else { continue };
-            if index != open {
-                close(open, &mut current, &mut out);
-                open = index;
-            }
-            intervals += 1;
-            let elapsed_ms = approx_f64(end.abs_diff(start));
-            for (column, summary) in runs.iter().zip(current.iter_mut()) {
-                if let Some(v) = column[i] {
-                    summary.push(v, elapsed_ms);
+            let (end, start) = (columns.time[row], columns.time[row - 1]);
+            elapsed[i] = approx_f64(end.abs_diff(start));
+            bucket[i] = buckets.index_of(end).unwrap_or(usize::MAX);
+        }
+        // Runs of intervals in one bucket, metric by metric.
+        let mut first = 0;
+        while first < n {
+            let index = bucket[first];
+            let end = (first..n).find(|&i| bucket[i] != index).unwrap_or(n);
+            if index != usize::MAX {
+                if index != open {
+                    close(open, &mut current, &mut out);
+                    open = index;
+                }
+                intervals += end - first;
+                let span = first..end;
+                for (column, summary) in runs.iter().zip(current.iter_mut()) {
+                    summary.push_all(&column[span.clone()], &elapsed[span.clone()]);
+                }
+                for (column, summary) in runs.iter().zip(period.iter_mut()) {
+                    summary.push_all(&column[span.clone()], &elapsed[span.clone()]);
                 }
             }
-            for (column, summary) in runs.iter().zip(period.iter_mut()) {
-                if let Some(v) = column[i] {
-                    summary.push(v, elapsed_ms);
-                }
-            }
+            first = end;
         }
     });
     close(open, &mut current, &mut out);

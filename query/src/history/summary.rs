@@ -53,6 +53,38 @@ impl Summary {
         }
     }
 
+    /// Adds the present values of `values`, each weighted by the length of
+    /// its interval in `weights_ms` (the same length): [`Summary::push`] of
+    /// each, accumulated in registers.
+    #[inline]
+    pub fn push_all(&mut self, values: &[Option<f64>], weights_ms: &[f64]) {
+        let (mut weighted, mut weight, mut count) = (0.0, 0.0, 0);
+        let (mut min, mut max, mut last) = (self.min, self.max, self.last);
+        for (value, &dt) in values.iter().zip(weights_ms) {
+            if let Some(v) = *value {
+                weighted += v * dt;
+                weight += dt;
+                count += 1;
+                // Plain comparisons: no value is NaN (the rate functions
+                // never give one), so f64::min's NaN rules are not needed.
+                if v < min {
+                    min = v;
+                }
+                if v > max {
+                    max = v;
+                }
+                last = v;
+            }
+        }
+        if let Some(kept) = &mut self.values {
+            kept.extend(values.iter().flatten());
+        }
+        self.weighted += weighted;
+        self.weight += weight;
+        self.count += count;
+        (self.min, self.max, self.last) = (min, max, last);
+    }
+
     /// Empties the summary, keeping its buffer.
     pub fn clear(&mut self) {
         let values = self.values.take().map(|mut v| {
@@ -78,6 +110,8 @@ impl Summary {
             Agg::Min => Some(self.min),
             Agg::Max => Some(self.max),
             Agg::Last => Some(self.last),
+            // Every value the same (a limit, an idle counter): no need to look.
+            Agg::Percentile(_) if self.min == self.max && self.values.is_some() => Some(self.min),
             Agg::Percentile(p) => {
                 let values = self.values.as_mut().filter(|v| !v.is_empty())?;
                 let rank = nearest_rank(values.len(), p);
@@ -109,6 +143,25 @@ mod tests {
         assert_eq!(s.get(Agg::Max), Some(40.0));
         assert_eq!(s.get(Agg::Last), Some(40.0));
         assert_eq!(s.get(Agg::Percentile(95)), None, "values were not kept");
+    }
+
+    #[test]
+    fn adding_many_is_adding_each() {
+        let values = [Some(3.0), None, Some(1.0), Some(7.5)];
+        let weights = [1000.0, 500.0, 2000.0, 250.0];
+        let mut each = Summary::new(true);
+        for (v, w) in values.iter().zip(weights) {
+            if let Some(v) = v {
+                each.push(*v, w);
+            }
+        }
+        let mut all = Summary::new(true);
+        all.push(2.0, 100.0);
+        all.clear();
+        all.push_all(&values, &weights);
+        for agg in [Agg::Avg, Agg::Min, Agg::Max, Agg::Last, Agg::Percentile(50)] {
+            assert_eq!(all.get(agg), each.get(agg), "{agg}");
+        }
     }
 
     #[test]
