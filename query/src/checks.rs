@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use kura_store::duration::parse_duration;
 use kura_store::payload::{HostReading, Sizes, Top};
+use kura_store::sample::UnixMillis;
 use kura_store::sample::{Field, SampleColumns, State};
-use kura_store::Timed;
+use kura_store::{Reader, Timed};
 
 use crate::cli::{CpuArgs, DiskArgs, MemArgs, NetArgs, ProcArgs, Scale, SelectArgs};
 use crate::error::QueryError;
@@ -193,22 +194,6 @@ fn snmp_readings(scope: &Scope, width: u64) -> Result<Vec<Timed<HostReading>>, Q
     Ok(readings)
 }
 
-/// The CPU counters of a reading as Counter32 ticks (the agent's wrap).
-fn ticks(reading: &HostReading) -> Option<SnmpCpuTicks> {
-    let counter = |value: Option<u64>| value.and_then(|v| u32::try_from(v & u64::from(u32::MAX)).ok());
-    let cpu = &reading.cpu;
-    Some(SnmpCpuTicks {
-        uptime: counter(reading.sys_uptime)?,
-        user: counter(cpu.user)?,
-        nice: counter(cpu.nice)?,
-        system: counter(cpu.system)?,
-        idle: counter(cpu.idle)?,
-        wait: counter(cpu.wait).unwrap_or(0),
-        interrupt: counter(cpu.interrupt).unwrap_or(0),
-        softirq: counter(cpu.soft_irq).unwrap_or(0),
-    })
-}
-
 /// The host's busy percentage over the window, from its SNMP CPU ticks:
 /// between the newest reading and the one nearest the window's start,
 /// within the agent's current run (a restart inside the window moves the
@@ -216,7 +201,7 @@ fn ticks(reading: &HostReading) -> Option<SnmpCpuTicks> {
 fn snmp_cpu_busy(scope: &Scope, width: u64) -> Result<f64, QueryError> {
     let readings: Vec<(i64, SnmpCpuTicks)> = snmp_readings(scope, width)?
         .iter()
-        .filter_map(|reading| Some((reading.time, ticks(&reading.value).filter(SnmpCpuTicks::polled)?)))
+        .filter_map(|reading| Some((reading.time, SnmpCpuTicks::of(&reading.value).filter(SnmpCpuTicks::polled)?)))
         .collect();
     let run = &readings[rate::snmp_run_start(&readings)..];
     let target = scope.now.saturating_sub(i64::try_from(width).unwrap_or(i64::MAX));
@@ -230,12 +215,12 @@ fn snmp_cpu_busy(scope: &Scope, width: u64) -> Result<f64, QueryError> {
 }
 
 /// The host's memory in bytes: the daemon's MemTotal, else SNMP memTotalReal.
-fn host_memory(scope: &Scope) -> Result<Option<u64>, QueryError> {
-    let info = scope.reader.host_info_at(&scope.host, scope.now)?;
+pub fn host_memory(reader: &Reader, host: &str, at: UnixMillis) -> Result<Option<u64>, QueryError> {
+    let info = reader.host_info_at(host, at)?;
     if let Some(total) = info.and_then(|info| u64::try_from(info.value.mem_total?).ok()) {
         return Ok(Some(total));
     }
-    let newest = scope.reader.snmp(&scope.host, scope.now.saturating_sub(3_600_000), scope.now)?;
+    let newest = reader.snmp(host, at.saturating_sub(3_600_000), at)?;
     Ok(newest.last().and_then(|r| r.value.memory.total_real).and_then(|kib| kib.checked_mul(1024)))
 }
 
@@ -247,7 +232,7 @@ pub fn mem(scope: &Scope, selection: &Selection, args: &MemArgs) -> Result<Answe
     let width = width_ms(&args.select)?;
     let mut answer = Answer::default();
     let windows = windows(scope, selection, width, &mut answer)?;
-    let host_total = host_memory(scope)?;
+    let host_total = host_memory(&scope.reader, &scope.host, scope.now)?;
     let what = if args.rss { MemUse::Rss } else { MemUse::InUse };
     let mut used_sum: u64 = 0;
     for w in &windows {

@@ -48,7 +48,9 @@ pub enum Program {
     Handover(Handover),
 }
 
-/// The commands.
+/// The commands `kura` answers from the store: Hinemos' custom monitors
+/// and `kura ps` (as of `--at`), the history feeds, the history export and
+/// sizing report, and the 2015 command lines.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Whether the newest sweep reached the Docker daemon: Status,0 (yes) or Status,1 (no).
@@ -148,6 +150,22 @@ Examples:
   2026-11-28T10:00:00.123456789+09:00 docker_host1 container die 90b56eb899e7 web exitCode=1 image=busybox
   $ kura events --cursor hinemos --syslog udp://127.0.0.1:514     # from cron: each event once")]
     Events(EventsArgs),
+    /// History for sizing: one row per time bucket, host and container (CSV or JSON Lines).
+    #[command(after_help = "Columns, in order: time (the bucket's start, RFC 3339), host, container, id,
+state (at the bucket's end), then each metric once per aggregate (cpu_pct_avg,
+cpu_pct_max, ...), then restarts and oom_kills in the bucket; --hosts adds host
+rows and their columns. README lists every column with its unit.
+Examples:
+  kura export --since 30d --step 1h --output month.csv
+  kura export --since 2026-11-01T00:00:00Z --until 2026-12-01T00:00:00Z --agg avg,p95,max -n 'web*'
+  kura export --since 1d --format jsonl --tz Asia/Tokyo --hosts")]
+    Export(ExportArgs),
+    /// A sizing report: one self-contained HTML file of charts, a summary table and limit recommendations.
+    #[command(after_help = "Examples:
+  kura report --since 30d --output sizing.html
+  kura report --since 7d --host docker_host1 -n 'web*' --output web.html
+  kura report --format svg --metric mem -n db --output db-mem.svg")]
+    Report(ReportArgs),
     /// The command lines of the 2015 Hinemos Docker scripts, unchanged: their options, keys, units and exit statuses.
     #[command(after_help = "SCRIPT is a 2015 file name, with or without .py (MonitorDockerContainerResourceCpu.py,
 MonitorDockerContainerRepositoryCPU.py, JobDockerContainerRm ...); OPTIONS are its own, as
@@ -561,4 +579,107 @@ pub struct StatesArgs {
     /// Where to send them.
     #[command(flatten)]
     pub send: SendArgs,
+}
+
+/// The containers and the period of a history: `kura export`, `kura report`.
+#[derive(Clone, Debug, Args)]
+pub struct PeriodArgs {
+    /// The collector's data folder [default: as for the other commands].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Only this host [default: every host in the store].
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Containers whose id starts with ID (a trailing * is allowed).
+    #[arg(short = 'c', long = "id", value_name = "ID", conflicts_with = "name")]
+    pub id: Option<String>,
+    /// Containers named NAME; a trailing * matches a prefix (web*).
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    pub name: Option<String>,
+    /// The period's start: a duration back from --until (30d, 12h) or a time (RFC 3339).
+    #[arg(long, value_name = "DURATION|TIME", default_value = "30d")]
+    pub since: String,
+    /// The period's end (RFC 3339) [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// The zone times are written in: UTC, or an IANA name such as Asia/Tokyo.
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub tz: String,
+}
+
+/// `kura export`.
+#[derive(Clone, Debug, Args)]
+pub struct ExportArgs {
+    /// Which containers, over which period.
+    #[command(flatten)]
+    pub period: PeriodArgs,
+    /// The width of each bucket.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub step: String,
+    /// The aggregates of each metric per bucket: avg (time-weighted), min, max, last, p1-p99.
+    #[arg(long, value_name = "LIST", default_value = "avg,max,p95")]
+    pub agg: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// Write to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Add one row per host and bucket (availability, containers per state, disk, SNMP).
+    #[arg(long)]
+    pub hosts: bool,
+}
+
+/// `kura export` formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// RFC 4180 CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// `kura report`.
+#[derive(Clone, Debug, Args)]
+pub struct ReportArgs {
+    /// Which containers, over which period.
+    #[command(flatten)]
+    pub period: PeriodArgs,
+    /// Output format: the whole report, or one chart.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
+    /// With --format svg: which chart.
+    #[arg(long, value_enum, default_value_t = ChartMetric::Cpu)]
+    pub metric: ChartMetric,
+    /// Write to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No recommendation for a container with less history than this.
+    #[arg(long, value_name = "DURATION", default_value = "3h")]
+    pub min_history: String,
+    /// No recommendation for a container with fewer samples than this.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub min_samples: usize,
+}
+
+/// `kura report` formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained HTML file.
+    Html,
+    /// One chart of one container (-n or -c), for pasting into documents.
+    Svg,
+}
+
+/// The charts of a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ChartMetric {
+    /// CPU, cores, against the CPU limit.
+    Cpu,
+    /// Memory in use against the memory limit.
+    Mem,
+    /// Network received and sent, bytes per second.
+    Net,
+    /// Block IO read and written, bytes per second.
+    Disk,
 }

@@ -10,6 +10,8 @@
 //!   per-interval series, the host's own share from SNMP readings.
 //! - [`transition`]: every change of a container's state, from events and
 //!   sweeps together, with its cause; restarts and OOM kills counted.
+//! - [`history`]: figures per container and time bucket over a period, for
+//!   the history export and the sizing report.
 //! - [`export`]: writers of figures to any `io::Write`;
 //!   [`export::hinemos`] prints custom monitor `key,value` lines.
 //!
@@ -21,6 +23,7 @@
 //!   containers `-n`/`-c` select and their keys.
 //! - [`checks`]: each command's items.
 //! - [`ps`]: the human table of `kura ps`.
+//! - [`sizing`]: `kura export` and `kura report`: the period, and the drivers.
 //! - [`error`]: why a query printed nothing.
 //! - [`delegate`]: commands another kura program answers (`kura-ops`, `kura-nodes`).
 //! - [`owner`]: root reads a stopped collector's store as its owner, leaving no file of root's.
@@ -36,10 +39,12 @@ pub mod delegate;
 pub mod error;
 pub mod export;
 pub mod feed;
+pub mod history;
 pub mod legacy;
 pub mod owner;
 pub mod ps;
 pub mod rate;
 pub mod scope;
+pub mod sizing;
 pub mod transition;
 pub mod window;

@@ -11,10 +11,11 @@ use kura_query::cursor::CursorError;
 use kura_query::delegate;
 use kura_query::error::QueryError;
 use kura_query::export::hinemos::{self, RenderOptions, DEFAULT_MAX_BYTES};
+use kura_query::export::report;
 use kura_query::feed;
 use kura_query::legacy::{self, LegacyError, Outcome};
-use kura_query::ps;
 use kura_query::scope::{self, Scope};
+use kura_query::{ps, sizing};
 use kura_store::message::{chain, one_line};
 
 fn main() -> ExitCode {
@@ -54,10 +55,13 @@ fn exit_status(done: Result<(), QueryError>) -> ExitCode {
 
 fn run(command: &Command, now: i64) -> Result<(), QueryError> {
     let Some(host_args) = host_args(command) else {
-        // The history feeds read every host, over a span of their own.
+        // The history feeds, the export and the report read every host,
+        // over a span of their own.
         return match command {
             Command::Transitions(args) => feed::command::transitions(args, now, &mut io::stdout().lock()),
             Command::Events(args) => feed::command::events(args, now, &mut io::stdout().lock()),
+            Command::Export(args) => sizing::export(args, now),
+            Command::Report(args) => report::run(args, now),
             _ => Ok(()),
         };
     };
@@ -88,7 +92,12 @@ fn run(command: &Command, now: i64) -> Result<(), QueryError> {
         Command::Oom(args) => checks::oom(&scope, &scope.select(args)?, args)?,
         Command::Health(args) => checks::health(&scope, &scope.select(args)?)?,
         // Answered above (and `kura legacy` in main).
-        Command::Transitions(_) | Command::Events(_) | Command::States(_) | Command::Legacy(_) => return Ok(()),
+        Command::Transitions(_)
+        | Command::Events(_)
+        | Command::States(_)
+        | Command::Export(_)
+        | Command::Report(_)
+        | Command::Legacy(_) => return Ok(()),
     };
     print(&answer, host_args.format, host_args.max_bytes)
 }
@@ -128,7 +137,9 @@ fn host_args(command: &Command) -> Option<&HostArgs> {
         Command::Ps(args) => &args.select.host,
         Command::Restarts(args) | Command::Oom(args) | Command::Health(args) => &args.host,
         Command::States(args) => &args.select.host,
-        Command::Transitions(_) | Command::Events(_) | Command::Legacy(_) => return None,
+        Command::Transitions(_) | Command::Events(_) | Command::Export(_) | Command::Report(_) | Command::Legacy(_) => {
+            return None
+        }
     })
 }
 

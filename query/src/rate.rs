@@ -32,6 +32,7 @@
 
 use std::num::{NonZeroU32, NonZeroU64};
 
+use kura_store::payload::HostReading;
 use kura_store::sample::{Column, Field, SampleColumns, UnixMillis};
 
 use crate::window::Rows;
@@ -619,6 +620,23 @@ pub struct SnmpCpuTicks {
 }
 
 impl SnmpCpuTicks {
+    /// A reading's CPU counters as Counter32 ticks (the agent's wrap);
+    /// `None` when the uptime or a needed counter is missing.
+    pub fn of(reading: &HostReading) -> Option<SnmpCpuTicks> {
+        let counter = |value: Option<u64>| value.and_then(|v| u32::try_from(v & u64::from(u32::MAX)).ok());
+        let cpu = &reading.cpu;
+        Some(SnmpCpuTicks {
+            uptime: counter(reading.sys_uptime)?,
+            user: counter(cpu.user)?,
+            nice: counter(cpu.nice)?,
+            system: counter(cpu.system)?,
+            idle: counter(cpu.idle)?,
+            wait: counter(cpu.wait).unwrap_or(0),
+            interrupt: counter(cpu.interrupt).unwrap_or(0),
+            softirq: counter(cpu.soft_irq).unwrap_or(0),
+        })
+    }
+
     /// Whether the agent has read the CPU counters yet: net-snmp answers 0
     /// for every one of them until its first poll, a few seconds after it
     /// starts. Such a reading is no reading: the next real one would

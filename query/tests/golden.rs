@@ -139,3 +139,80 @@ fn bad_inputs_get_one_line_on_stderr_and_nothing_on_stdout() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no store at"));
 }
+
+/// The history export of the same simulated store: CSV with a header row,
+/// read back by the `csv` crate, byte for byte as `tests/golden/export.csv`;
+/// JSON Lines with the same columns; and README's column table naming
+/// exactly the header's columns, in order.
+#[test]
+fn the_export_matches_its_golden_file_and_the_readme() {
+    let store = simulated_store();
+    let data = store.path().display().to_string();
+    let args = ["export", "--data", &data, "--since", "2026-01-01T01:00:00Z", "--until", "2026-01-01T01:30:00Z"];
+    let run = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_kura")).args(args).args(extra).output().unwrap();
+        assert!(output.status.success(), "kura export failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let csv_text = run(&["--step", "10m", "--agg", "avg,max,p95", "--hosts", "-n", "sim-00*"]);
+    let path = golden("export").with_extension("csv");
+    if std::env::var_os("KURA_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &csv_text).unwrap();
+    }
+    assert_eq!(csv_text, std::fs::read_to_string(&path).unwrap_or_default(), "differs from {}", path.display());
+
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    // 10 containers x 3 buckets, then the host's 3.
+    assert_eq!(records.len(), 10 * 3 + 3);
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for record in &records[..30] {
+        assert_eq!(record.len(), header.len());
+        assert!(record[column("time")].ends_with('Z'));
+        let state = &record[column("state")];
+        let cpu = &record[column("cpu_pct_avg")];
+        if state == "running" {
+            let cpu: f64 = cpu.parse().unwrap();
+            assert!((0.0..=100.0).contains(&cpu), "{cpu}");
+            let (avg, max): (f64, f64) =
+                (record[column("mem_bytes_avg")].parse().unwrap(), record[column("mem_bytes_max")].parse().unwrap());
+            assert!(avg <= max);
+        } else {
+            assert_eq!(cpu, "", "a stopped container has an empty cell, never a zero");
+        }
+        assert_eq!(&record[column("host_up_pct")], "");
+    }
+    let host_row = &records[30];
+    assert_eq!((&host_row[column("container")], &host_row[column("host_up_pct")]), ("", "100.00"));
+    assert_eq!(&host_row[column("containers_exited")], "1");
+
+    let jsonl = run(&["--step", "10m", "--agg", "avg,max,p95", "--hosts", "-n", "sim-00*", "--format", "jsonl"]);
+    let lines: Vec<serde_json::Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), records.len());
+    let keys: Vec<&str> = lines[0].as_object().unwrap().keys().map(String::as_str).collect();
+    let mut sorted_header: Vec<&str> = header.iter().map(String::as_str).collect();
+    sorted_header.sort_unstable();
+    assert_eq!(keys, sorted_header, "the same columns");
+
+    // README's table lists the columns as `name` in its first cell, in
+    // header order, with `<agg>` standing for each aggregate.
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    let table =
+        readme.split("<!-- export columns -->").nth(1).unwrap_or_else(|| panic!("README has no export column table"));
+    let documented: Vec<String> = table
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .filter_map(|l| l.split('`').nth(1).map(str::to_owned))
+        .collect();
+    let expanded: Vec<String> = documented
+        .iter()
+        .flat_map(|name| match name.strip_suffix("_<agg>") {
+            Some(metric) => ["avg", "max", "p95"].iter().map(|agg| format!("{metric}_{agg}")).collect(),
+            None => vec![name.clone()],
+        })
+        .collect();
+    assert_eq!(expanded, header, "README's column table and the header differ");
+}

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - [`chromium`]: Debian's Chromium, headless: a page's DOM, console and screenshot.
 //! - [`docker`]: uniquely named containers on the test bed's dockerd, removed
 //!   when their guard drops (even after a failed assertion), and waits for a state.
 //! - [`dockerd`]: a private dockerd (own roots, pid file, socket) to restart under a collector.
@@ -27,6 +28,7 @@
 //! fails under `CI` (set by `.ci/run`) and is reported as skipped, loudly,
 //! elsewhere.
 
+pub mod chromium;
 pub mod docker;
 pub mod dockerd;
 pub mod ext4;

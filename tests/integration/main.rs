@@ -20,6 +20,7 @@ mod query;
 mod read_only;
 mod renames;
 mod resets;
+mod sizing;
 mod snmp;
 mod store_damage;
 mod syslog;
