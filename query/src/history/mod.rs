@@ -20,12 +20,13 @@ use std::sync::mpsc;
 
 use kura_store::payload::ContainerDetails;
 use kura_store::sample::UnixMillis;
-use kura_store::{EventRecord, Reader, SeriesInfo};
+use kura_store::{Reader, SeriesInfo};
 
 use crate::checks::host_memory;
 use crate::error::QueryError;
 use crate::rate;
 use crate::scope::Matcher;
+use crate::transition::Transition;
 use container::{Buckets, Context, Figures};
 use metric::Agg;
 
@@ -102,35 +103,33 @@ pub fn selected(reader: &Reader, host: &str, spec: &Spec, matcher: &Matcher) -> 
     Ok(series)
 }
 
-/// What a host's events say of each container in the period: restart and
-/// OOM-kill times, by full container id.
+/// Each container's restarts and OOM kills in the period, by full
+/// container id: the times of its transitions (events and sweeps
+/// together, [`crate::transition`]), counted as `kura restarts` and `kura
+/// oom` count them.
 #[derive(Clone, Debug, Default)]
 pub struct Lifecycle {
     by_container: HashMap<String, (Vec<UnixMillis>, Vec<UnixMillis>)>,
 }
 
 impl Lifecycle {
-    /// Reads the host's events of the period.
+    /// Derives the host's transitions of the period.
     pub fn read(reader: &Reader, host: &str, spec: &Spec) -> Result<Lifecycle, QueryError> {
         let ns = |ms: UnixMillis| ms.saturating_mul(1_000_000);
-        let events = reader.events(host, ns(spec.from), ns(spec.to))?;
-        Ok(Lifecycle::from_events(&events))
+        let transitions = crate::transition::history(reader, host, ns(spec.from), ns(spec.to))?;
+        Ok(Lifecycle::from_transitions(&transitions))
     }
 
-    /// Restarts are the `start`s of a container after its first in the
-    /// period's events (a restart by policy, by hand, or a start after a
-    /// stop); OOM kills are its `oom` events.
-    fn from_events(events: &[EventRecord]) -> Lifecycle {
+    fn from_transitions(transitions: &[Transition]) -> Lifecycle {
         let mut by_container: HashMap<String, (Vec<UnixMillis>, Vec<UnixMillis>)> = HashMap::new();
-        let mut started: HashMap<&str, bool> = HashMap::new();
-        for record in events {
-            let Some(id) = record.event.container_id() else { continue };
-            let time = record.time_ns.div_euclid(1_000_000);
-            let entry = by_container.entry(id.to_owned()).or_default();
-            match record.event.action() {
-                Some("start") if std::mem::replace(started.entry(id).or_default(), true) => entry.0.push(time),
-                Some("oom") => entry.1.push(time),
-                _ => {}
+        for transition in transitions {
+            let time = transition.time_ns.div_euclid(1_000_000);
+            let entry = by_container.entry(transition.id.clone()).or_default();
+            if transition.is_restart() {
+                entry.0.push(time);
+            }
+            if transition.oom_killed {
+                entry.1.push(time);
             }
         }
         Lifecycle { by_container }
