@@ -102,6 +102,19 @@ impl HostView {
             return None;
         }
         let mut lifecycles = self.lifecycles.clone();
+        // The restart policy first, so that this batch's events are read
+        // under it (a new container's first events come with its first details).
+        let told: HashSet<&str> = batch.events.iter().filter_map(|r| r.event.container_id()).collect();
+        for sweep in &batch.containers {
+            let Some(details) = &sweep.details else { continue };
+            match lifecycles.get_mut(&sweep.info.id) {
+                Some(lifecycle) => lifecycle.learn(details),
+                None if told.contains(sweep.info.id.as_str()) => {
+                    lifecycles.insert(sweep.info.id.clone(), Lifecycle::under(details));
+                }
+                None => {}
+            }
+        }
         let mut newest_event = self.newest_event.clone();
         let mut named = HashSet::new();
         for record in &batch.events {
