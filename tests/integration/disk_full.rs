@@ -40,7 +40,7 @@ async fn a_full_disk_is_reported_once_and_the_sweeps_taken_meanwhile_are_written
     assert!(matches!(collector.child.try_wait(), Ok(None)), "the collector stopped: {}", collector.stderr());
     std::fs::remove_file(tmpfs.path().join("filler")).unwrap_or_else(|e| panic!("removing the filler: {e}"));
     let freed_at = now_ms();
-    let resumed = wait_until(Duration::from_secs(30), || collector.stderr().contains("the store accepts writes again"));
+    let resumed = wait_until(Duration::from_secs(60), || collector.stderr().contains("the store accepts writes again"));
     assert!(resumed, "writes did not resume after space returned; stderr:\n{}", collector.stderr());
 
     let pid = collector.child.id().to_string();

@@ -222,14 +222,17 @@ impl Bed {
             .replace("#[IP_ADDRESS]", "127.0.0.1")
             .replace("#[NODE_NAME]", HOST)
             .replace("-n conteiner_B", &format!("-n {}", self.idle.name()));
-        let output = Command::new("sh").arg("-c").arg(&line).output();
-        output.unwrap_or_else(|e| panic!("sh -c {line}: {e}"))
+        unless_stale(|| {
+            Command::new("sh").arg("-c").arg(&line).output().unwrap_or_else(|e| panic!("sh -c {line}: {e}"))
+        })
     }
 
     /// `kura ARGS` on the private store.
     fn kura(&self, args: &[&str]) -> Output {
-        let output = Command::new(workspace_bin("kura")).args(args).arg("--data").arg(self.data.path()).output();
-        output.unwrap_or_else(|e| panic!("kura {}: {e}", args.join(" ")))
+        unless_stale(|| {
+            let output = Command::new(workspace_bin("kura")).args(args).arg("--data").arg(self.data.path()).output();
+            output.unwrap_or_else(|e| panic!("kura {}: {e}", args.join(" ")))
+        })
     }
 
     /// `kura legacy --config C --at AT SCRIPT ARGS` (the entries take no
@@ -249,8 +252,26 @@ impl Bed {
             .map(|w| w.trim_start_matches(OLD_BIN).to_owned())
             .collect();
         args.extend(words.iter().map(String::as_str));
-        let output = Command::new(workspace_bin("kura")).args(&args).output();
-        output.unwrap_or_else(|e| panic!("kura {}: {e}", args.join(" ")))
+        unless_stale(|| {
+            let output = Command::new(workspace_bin("kura")).args(&args).output();
+            output.unwrap_or_else(|e| panic!("kura {}: {e}", args.join(" ")))
+        })
+    }
+}
+
+/// Runs `command` again while it answers that a host's newest sweep is
+/// stale (on a loaded machine the 1 s collector falls behind for a
+/// moment), for at most 60 s; the test is about the command lines, not
+/// about staleness.
+fn unless_stale(mut command: impl FnMut() -> Output) -> Output {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let output = command();
+        let stale = String::from_utf8_lossy(&output.stderr).contains("is kura-collector running?");
+        if !stale || std::time::Instant::now() >= deadline {
+            return output;
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
