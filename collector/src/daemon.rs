@@ -151,10 +151,12 @@ pub async fn run(mut config: Config, once: bool, shutdown: impl Future<Output = 
     if config.implicit_local_host {
         keep_local_name(&store, &mut config)?;
     }
-    let reader = Reader::Handle(store.read_handle());
-    let last_events = last_event_times(&reader, &config.hosts);
+    let last_events = last_event_times(&Reader::Handle(store.read_handle()), &config.hosts);
+    // No read handle outlives its use: the writer must be able to close the
+    // store and open it again after a refused write.
     let views = match &metrics {
         Some(_) => {
+            let reader = Reader::Handle(store.read_handle());
             let hosts: Vec<String> = config.hosts.iter().map(|h| h.name.clone()).collect();
             let loaded = tokio::task::spawn_blocking(move || Views::load(&reader, hosts.iter().map(String::as_str)));
             Some(loaded.await.map_err(|e| DaemonError::Runtime(std::io::Error::other(e)))??)

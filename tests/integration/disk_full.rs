@@ -22,15 +22,19 @@ async fn a_full_disk_is_reported_once_and_the_sweeps_taken_meanwhile_are_written
         Ok(tmpfs) => tmpfs,
         Err(reason) => return testkit::peer_unavailable("a tmpfs for the disk-full test (needs root)", &reason),
     };
-    let _busy = ContainerSpec::new("diskfull").start();
+    // sled writes into its current log segment (512 KiB) until it needs a
+    // new one, and only then meets the full disk: several containers with
+    // their processes read every sweep get there within seconds, whatever
+    // else runs on the daemon.
+    let _busy: Vec<_> = (0..6).map(|_| ContainerSpec::new("diskfull").start()).collect();
     let data = tmpfs.path().join("data");
-    let mut collector = Process::spawn(&data, &["--log", "debug"]);
+    let mut collector = Process::spawn(&data, &["--log", "debug", "--top-interval", "500ms"]);
     wait_sweeps(&data, "local", 3).await;
 
     let full_from = now_ms();
     let filler = tmpfs.fill("filler").unwrap_or_else(|e| panic!("filling the tmpfs: {e}"));
     assert!(filler > 0, "the tmpfs had no room left before the filler");
-    let refused = wait_until(Duration::from_secs(20), || collector.stderr().contains("the store refused a write"));
+    let refused = wait_until(Duration::from_secs(60), || collector.stderr().contains("the store refused a write"));
     assert!(refused, "no refusal reported with the disk full; stderr:\n{}", collector.stderr());
     // Sampling goes on while the disk is full: three more sweeps taken.
     let swept = |stderr: &str| stderr.lines().filter(|l| l.contains(" sweep host=")).count();
