@@ -456,6 +456,12 @@ async fn every_example(bed: Arc<Bed>) {
     // A few sweeps: enough for two samples of every container, far fewer
     // than the first call's 5-minute window.
     wait_sweeps(bed.data.path(), HOST, 4).await;
+    // And a host CPU figure for --with-host: the test's snmpd answers 0 for
+    // its CPU counters until its first poll and refreshes them every 5 s,
+    // so this takes two polls after its start.
+    let host_cpu = || bed.kura(&["cpu", "--with-host", "--host", HOST, "--window", "5m"]).status.success();
+    let polled = testkit::process::wait_until(Duration::from_secs(60), host_cpu);
+    assert!(polled, "no SNMP CPU figure of {HOST} within 60 s");
 
     // The first call of each rate script already prints values (the 2015
     // scripts printed nothing until their second run), and is remembered.
@@ -622,10 +628,12 @@ async fn values_match_the_modern_commands(bed: &Bed) {
     // The time since the previous call with the same key is the window; a
     // call --at a past time reads it and leaves it as it was.
     let mark = bed.data.path().join("legacy").join("MonitorDockerContainerResourceCpu.at-since");
-    let previous = serde_json::to_string(&Call { at_ms: t - 4_000 }).unwrap();
+    // 20 s: well above the window's floor of three collector intervals,
+    // which a loaded machine stretches.
+    let previous = serde_json::to_string(&Call { at_ms: t - 20_000 }).unwrap();
     std::fs::write(&mark, &previous).unwrap();
     let since = legacy("/opt/hinemos_agent/docker/bin/MonitorDockerContainerResourceCpu.py -i docker_host1 -k since");
-    same_values("cpu since the previous call", &since, &modern(&["cpu", "--scale", "core", "--window", "4s"]), same);
+    same_values("cpu since the previous call", &since, &modern(&["cpu", "--scale", "core", "--window", "20s"]), same);
     assert_eq!(std::fs::read_to_string(&mark).unwrap(), previous);
     // A live call records its time and answers from the previous one on.
     let before = now_ms();
