@@ -2,7 +2,6 @@
 //! refusal is reported once, sampling goes on into memory, and once space
 //! returns the store is reopened and every sweep taken meanwhile is written.
 
-use std::process::Command;
 use std::time::Duration;
 
 use kura_store::Reader;
@@ -47,13 +46,9 @@ async fn a_full_disk_is_reported_once_and_the_sweeps_taken_meanwhile_are_written
     let resumed = wait_until(Duration::from_secs(60), || collector.stderr().contains("the store accepts writes again"));
     assert!(resumed, "writes did not resume after space returned; stderr:\n{}", collector.stderr());
 
-    let pid = collector.child.id().to_string();
-    let sent = Command::new("kill").args(["-TERM", &pid]).status().map(|s| s.success());
-    assert_eq!(sent.ok(), Some(true));
-    let exited = wait_until(Duration::from_secs(15), || matches!(collector.child.try_wait(), Ok(Some(_))));
-    assert!(exited, "the collector ignored SIGTERM");
+    let status = collector.signal_and_wait("TERM");
     let stderr = collector.stderr();
-    assert_eq!(collector.child.wait().ok().and_then(|s| s.code()), Some(0), "stderr:\n{stderr}");
+    assert_eq!(status, Some(0), "stderr:\n{stderr}");
     assert_eq!(stderr.matches("the store refused a write").count(), 1, "reported once, loudly:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 

@@ -6,7 +6,6 @@
 //! it is repaired and mounted again the store is reopened and every sweep
 //! taken meanwhile is written; nothing acknowledged before is lost.
 
-use std::process::Command;
 use std::time::Duration;
 
 use kura_store::Reader;
@@ -60,13 +59,9 @@ async fn a_file_system_turned_read_only_mid_run_is_survived_like_a_full_disk() {
     let resumed = wait_until(Duration::from_secs(30), || collector.stderr().contains("the store accepts writes again"));
     assert!(resumed, "writes did not resume on the repaired file system; stderr:\n{}", collector.stderr());
 
-    let pid = collector.child.id().to_string();
-    let sent = Command::new("kill").args(["-TERM", &pid]).status().map(|s| s.success());
-    assert_eq!(sent.ok(), Some(true));
-    let exited = wait_until(Duration::from_secs(15), || matches!(collector.child.try_wait(), Ok(Some(_))));
-    assert!(exited, "the collector ignored SIGTERM");
+    let status = collector.signal_and_wait("TERM");
     let stderr = collector.stderr();
-    assert_eq!(collector.child.wait().ok().and_then(|s| s.code()), Some(0), "stderr:\n{stderr}");
+    assert_eq!(status, Some(0), "stderr:\n{stderr}");
     assert_eq!(stderr.matches("the store refused a write").count(), 1, "reported once, loudly:\n{stderr}");
     assert_eq!(stderr.matches("reopening the store failed").count(), 1, "said once while it lasts:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -79,11 +74,7 @@ async fn a_file_system_turned_read_only_mid_run_is_survived_like_a_full_disk() {
         lost.is_empty(),
         "sweeps acknowledged before the failure are gone: {lost:?} (acknowledged {acknowledged:?}, failed at {failed_at}, stored {times:?}); stderr:\n{stderr}"
     );
-    let counter = |name: &str| -> u64 {
-        let after = stderr.rsplit_once(&format!(" {name}=")).map(|(_, rest)| rest).unwrap_or_default();
-        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().unwrap_or_else(|_| panic!("no {name}= in the collector's last line:\n{stderr}"))
-    };
+    let counter = |name: &str| collector.reported(name);
     assert_eq!(counter("dropped"), 0, "{stderr}");
     assert!(counter("reopened") >= 1, "{stderr}");
     assert_eq!(u64::try_from(sweeps.len()).ok(), Some(counter("written")), "{stderr}");
