@@ -101,20 +101,27 @@ async fn an_snmp_agent_restarted_inside_the_window_gives_a_figure_of_its_new_run
         totals.len()
     };
     assert!(wait_until(Duration::from_secs(60), || polled(&stored()) >= 2), "no SNMP CPU readings: {}", agent.log());
-    let before = stored().len();
+    // The first reading whose sysUpTime went back: the new run's first.
+    let restart_of = |readings: &[Timed<HostReading>]| {
+        (1..readings.len()).find(|&i| {
+            let (a, b) = (ticks(&readings[i - 1].value), ticks(&readings[i].value));
+            a.zip(b).is_some_and(|(a, b)| b.uptime < a.uptime)
+        })
+    };
     agent.start_again().unwrap_or_else(|e| panic!("restarting snmpd: {e}"));
-    // Until the agent's new run has two polled, distinct readings.
-    let after = wait_until(Duration::from_secs(60), || polled(&stored()[before..]) >= 2);
+    // Until the agent's new run has two polled, distinct readings (counted
+    // from the restart: a sweep in flight may still store an old reading).
+    let new_run_polled = || {
+        let readings = stored();
+        restart_of(&readings).is_some_and(|restart| polled(&readings[restart..]) >= 2)
+    };
+    let after = wait_until(Duration::from_secs(60), new_run_polled);
     assert!(after, "the restarted agent gave no two polled readings: {}", agent.log());
     collector.stop().await;
 
     let readings = stored();
-    let restart = (1..readings.len())
-        .find(|&i| {
-            let (a, b) = (ticks(&readings[i - 1].value), ticks(&readings[i].value));
-            a.zip(b).is_some_and(|(a, b)| b.uptime < a.uptime)
-        })
-        .unwrap_or_else(|| panic!("sysUpTime never went back in {} readings", readings.len()));
+    let restart =
+        restart_of(&readings).unwrap_or_else(|| panic!("sysUpTime never went back in {} readings", readings.len()));
     // net-snmp answers zeros until its first poll of the CPU, a few seconds
     // after it starts: the first reading of the new run is one of those.
     let first = ticks(&readings[restart].value).unwrap_or_else(|| panic!("no CPU counters after the restart"));
