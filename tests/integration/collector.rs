@@ -4,7 +4,7 @@
 //! SIGTERM, kill -9).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use kura_collector::config::Config;
@@ -96,6 +96,23 @@ pub fn series_of(reader: &Reader, host: &str, id: &str) -> SeriesInfo {
     let all = reader.series(host).unwrap_or_else(|e| panic!("series: {e}"));
     let found = all.iter().find(|s| s.container.id == id).cloned();
     found.unwrap_or_else(|| panic!("container {id} has no series among {} on {host}", all.len()))
+}
+
+/// Runs `command` (a `kura` on `data`) again while it answers that a
+/// host's newest sweep is stale and the collector still answers on its
+/// socket: a running collector that fell behind for a moment on a loaded
+/// machine, not the staleness a test may be about. At most 60 s.
+pub fn unless_stale_while_running(data: &Path, mut command: impl FnMut() -> Output) -> Output {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let output = command();
+        let stale = String::from_utf8_lossy(&output.stderr).contains("is kura-collector running?");
+        let running = std::os::unix::net::UnixStream::connect(data.join(kura_store::socket::SOCKET_FILE)).is_ok();
+        if !(stale && running) || std::time::Instant::now() >= deadline {
+            return output;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Waits (polling the store) until `host` has at least `n` sweeps.

@@ -21,7 +21,7 @@ use testkit::docker::{Container, ContainerSpec};
 use testkit::process::workspace_bin;
 use testkit::snmpd::Snmpd;
 
-use crate::collector::{wait_sweeps, DataDir, Running};
+use crate::collector::{unless_stale_while_running, wait_sweeps, DataDir, Running};
 use crate::foundation::docker_available;
 
 /// Where the report's examples call the scripts.
@@ -222,14 +222,14 @@ impl Bed {
             .replace("#[IP_ADDRESS]", "127.0.0.1")
             .replace("#[NODE_NAME]", HOST)
             .replace("-n conteiner_B", &format!("-n {}", self.idle.name()));
-        unless_stale(|| {
+        unless_stale_while_running(self.data.path(), || {
             Command::new("sh").arg("-c").arg(&line).output().unwrap_or_else(|e| panic!("sh -c {line}: {e}"))
         })
     }
 
     /// `kura ARGS` on the private store.
     fn kura(&self, args: &[&str]) -> Output {
-        unless_stale(|| {
+        unless_stale_while_running(self.data.path(), || {
             let output = Command::new(workspace_bin("kura")).args(args).arg("--data").arg(self.data.path()).output();
             output.unwrap_or_else(|e| panic!("kura {}: {e}", args.join(" ")))
         })
@@ -252,26 +252,10 @@ impl Bed {
             .map(|w| w.trim_start_matches(OLD_BIN).to_owned())
             .collect();
         args.extend(words.iter().map(String::as_str));
-        unless_stale(|| {
+        unless_stale_while_running(self.data.path(), || {
             let output = Command::new(workspace_bin("kura")).args(&args).output();
             output.unwrap_or_else(|e| panic!("kura {}: {e}", args.join(" ")))
         })
-    }
-}
-
-/// Runs `command` again while it answers that a host's newest sweep is
-/// stale (on a loaded machine the 1 s collector falls behind for a
-/// moment), for at most 60 s; the test is about the command lines, not
-/// about staleness.
-fn unless_stale(mut command: impl FnMut() -> Output) -> Output {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let output = command();
-        let stale = String::from_utf8_lossy(&output.stderr).contains("is kura-collector running?");
-        if !stale || std::time::Instant::now() >= deadline {
-            return output;
-        }
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

@@ -18,8 +18,10 @@ fn local() -> String {
 
 /// Runs `kura ARGS --data DIR` and returns its output.
 pub fn kura(data: &DataDir, args: &[&str]) -> Output {
-    let output = Command::new(workspace_bin("kura")).args(args).arg("--data").arg(data.path()).output();
-    output.unwrap_or_else(|e| panic!("kura {}: {e}", args.join(" ")))
+    crate::collector::unless_stale_while_running(data.path(), || {
+        let output = Command::new(workspace_bin("kura")).args(args).arg("--data").arg(data.path()).output();
+        output.unwrap_or_else(|e| panic!("kura {}: {e}", args.join(" ")))
+    })
 }
 
 /// The `key,value` lines of a successful run, parsed back with the csv crate.

@@ -44,8 +44,10 @@ fn receiver(zone: Option<&str>) -> Option<Rsyslog> {
 
 /// Runs `kura` with `args` and `--data`, in the time zone `tz`.
 fn kura(data: &Path, tz: &str, args: &[&str]) -> Output {
-    let output = Command::new(workspace_bin("kura")).args(args).arg("--data").arg(data).env("TZ", tz).output();
-    output.unwrap_or_else(|e| panic!("kura {args:?}: {e}"))
+    crate::collector::unless_stale_while_running(data, || {
+        let output = Command::new(workspace_bin("kura")).args(args).arg("--data").arg(data).env("TZ", tz).output();
+        output.unwrap_or_else(|e| panic!("kura {args:?}: {e}"))
+    })
 }
 
 fn stdout_ok(data: &Path, args: &[&str]) -> String {
