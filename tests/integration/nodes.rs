@@ -64,7 +64,9 @@ impl Bed {
         let mut command = Command::new(workspace_bin("kura-nodes"));
         command.args(args).arg("--data").arg(self.data()).args(["--host", "local", "-n", &format!("{}*", self.prefix)]);
         command.args(["--hinemos", &self.manager.url(), "--user", USER]).arg("--password-file").arg(&self.password);
-        tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
+        let data = self.data().to_path_buf();
+        let output = move || crate::collector::unless_stale_while_running(&data, || command.output().unwrap());
+        tokio::task::spawn_blocking(output).await.unwrap()
     }
 
     /// Runs and checks the exit status.
