@@ -5,19 +5,12 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use kura_store::record::sweep_interval;
+use kura_store::freshness::Freshness;
 use kura_store::sample::UnixMillis;
 use kura_store::{Reader, StoreError, SweepOutcome};
 
 use crate::desired::{label_scopes, Container, HostView};
 use crate::select::Selection;
-
-/// A sweep older than this many intervals means the collector stopped.
-const STALE_INTERVALS: i64 = 3;
-/// The interval assumed when the store holds a single recent sweep.
-const DEFAULT_INTERVAL_MS: i64 = 10_000;
-/// How far back sweeps are read for the interval, ms.
-const RECENT_MS: i64 = 3_600_000;
 
 /// Why the store gives no desired state for a host.
 #[derive(Debug, thiserror::Error)]
@@ -41,16 +34,14 @@ pub enum ViewError {
         reason: String,
     },
     /// The newest sweep is too old to be believed.
-    #[error("the newest sweep of host {host} is from {at}, {age_s} s ago (interval {interval_s} s): is kura-collector running?")]
+    #[error("the newest sweep of host {host} is from {at}, {freshness}: is kura-collector running?")]
     Stale {
         /// The host.
         host: String,
         /// When.
         at: String,
-        /// How old, s.
-        age_s: i64,
-        /// The interval, s.
-        interval_s: i64,
+        /// Its age and the limit.
+        freshness: Freshness,
     },
 }
 
@@ -64,24 +55,11 @@ pub fn host_view(
     selection: &Selection,
     now: UnixMillis,
 ) -> Result<HostView, ViewError> {
-    let recent = reader.sweeps(host, now.saturating_sub(RECENT_MS), now)?;
-    let sweep = match recent.last() {
-        Some(sweep) => sweep.clone(),
-        None => reader
-            .latest_sweep(host)?
-            .filter(|sweep| sweep.time <= now)
-            .ok_or_else(|| ViewError::NoSweep(host.to_owned()))?,
-    };
-    let interval = sweep_interval(&recent.iter().map(|s| s.time).collect::<Vec<_>>()).unwrap_or(DEFAULT_INTERVAL_MS);
-    let age = now.saturating_sub(sweep.time);
-    if age > STALE_INTERVALS.saturating_mul(interval) {
-        return Err(ViewError::Stale {
-            host: host.to_owned(),
-            at: rfc3339(sweep.time),
-            age_s: age / 1000,
-            interval_s: interval / 1000,
-        });
+    let freshness = reader.freshness(host, now)?.ok_or_else(|| ViewError::NoSweep(host.to_owned()))?;
+    if freshness.is_stale() {
+        return Err(ViewError::Stale { host: host.to_owned(), at: rfc3339(freshness.sweep.time), freshness });
     }
+    let sweep = freshness.sweep;
     if let SweepOutcome::Down(reason) = &sweep.outcome {
         return Err(ViewError::Down { host: host.to_owned(), at: rfc3339(sweep.time), reason: reason.clone() });
     }

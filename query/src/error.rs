@@ -29,16 +29,14 @@ pub enum QueryError {
     #[error("host {0} has no sweep yet (or none before --at)")]
     NoSweep(String),
     /// The newest sweep is too old: the collector is not running.
-    #[error("the newest sweep of host {host} is from {since} ({age_s} s ago, more than 3 intervals of {interval_s} s): is kura-collector running?")]
+    #[error("the newest sweep of host {host} is from {since}, {freshness}: is kura-collector running?")]
     Stale {
         /// The host.
         host: String,
         /// When the newest sweep was, RFC 3339.
         since: String,
-        /// Its age, seconds.
-        age_s: i64,
-        /// The estimated interval, seconds.
-        interval_s: i64,
+        /// Its age and the limit.
+        freshness: kura_store::freshness::Freshness,
     },
     /// The newest sweep did not reach the daemon, and the command needs it.
     #[error("the newest sweep of host {host} did not reach Docker ({reason})")]

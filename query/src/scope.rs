@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use kura_store::freshness::{Freshness, STALE_INTERVALS};
 use kura_store::paths::default_data_dir;
 use kura_store::pattern::ContainerPattern;
 use kura_store::sample::{Sample, SampleColumns, UnixMillis};
@@ -10,13 +11,6 @@ use kura_store::{Reader, SeriesInfo, SweepRecord};
 
 use crate::cli::{HostArgs, KeyStyle, SelectArgs};
 use crate::error::QueryError;
-
-/// The interval assumed when the store holds a single sweep.
-const DEFAULT_INTERVAL_MS: i64 = 10_000;
-/// How far back sweeps are read to find the newest and the interval, ms.
-const RECENT_MS: i64 = 3_600_000;
-/// A sweep older than this many intervals means the collector stopped.
-pub const STALE_INTERVALS: i64 = 3;
 
 /// An open store, a host and its newest sweep.
 pub struct Scope {
@@ -52,7 +46,7 @@ pub struct Selection {
 
 impl Scope {
     /// Opens the store, picks the host and checks that its newest sweep is
-    /// recent (three intervals at most).
+    /// recent (see [`kura_store::freshness`]).
     pub fn open(args: &HostArgs, now: UnixMillis) -> Result<Scope, QueryError> {
         let dir = data_dir(args);
         Scope::with_reader(Reader::open(&dir)?, &dir, args, now)
@@ -74,24 +68,11 @@ impl Scope {
             (None, _) => return Err(QueryError::WhichHost(hosts.join(", "))),
         };
         // The newest sweep at or before `now` (which `--at` may set in the past).
-        let recent = reader.sweeps(&host, now.saturating_sub(RECENT_MS), now)?;
-        let sweep = match recent.last() {
-            Some(sweep) => sweep.clone(),
-            None => reader
-                .latest_sweep(&host)?
-                .filter(|sweep| sweep.time <= now)
-                .ok_or_else(|| QueryError::NoSweep(host.clone()))?,
-        };
-        let interval_ms = estimate_interval(&recent.iter().map(|s| s.time).collect::<Vec<_>>());
-        let age = now.saturating_sub(sweep.time);
-        if age > STALE_INTERVALS.saturating_mul(interval_ms) {
-            return Err(QueryError::Stale {
-                host,
-                since: rfc3339(sweep.time),
-                age_s: age / 1000,
-                interval_s: interval_ms / 1000,
-            });
+        let freshness = reader.freshness(&host, now)?.ok_or_else(|| QueryError::NoSweep(host.clone()))?;
+        if freshness.is_stale() {
+            return Err(QueryError::Stale { host, since: rfc3339(freshness.sweep.time), freshness });
         }
+        let Freshness { sweep, interval_ms, .. } = freshness;
         Ok(Scope { reader, host, sweep, interval_ms, now })
     }
 
@@ -163,10 +144,6 @@ pub fn query_time(at: Option<&str>, now: UnixMillis) -> Result<UnixMillis, Query
 
 /// The collector's interval from recent sweep times, or the default when
 /// there are fewer than two.
-fn estimate_interval(times: &[UnixMillis]) -> i64 {
-    kura_store::record::sweep_interval(times).unwrap_or(DEFAULT_INTERVAL_MS)
-}
-
 /// RFC 3339 in UTC, for messages.
 pub fn rfc3339(time: UnixMillis) -> String {
     chrono::DateTime::from_timestamp_millis(time).map_or_else(|| format!("{time} ms"), |t| t.to_rfc3339())
@@ -234,12 +211,6 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_interval_defaults_without_two_sweeps() {
-        assert_eq!(estimate_interval(&[5]), DEFAULT_INTERVAL_MS);
-        assert_eq!(estimate_interval(&[0, 2_000]), 2_000);
-    }
 
     #[test]
     fn times_print_as_rfc3339() {

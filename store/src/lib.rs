@@ -88,6 +88,7 @@ mod damage;
 mod db;
 pub mod duration;
 pub mod endpoint;
+pub mod freshness;
 mod hosts;
 pub mod key;
 pub mod message;

@@ -425,31 +425,42 @@ async fn every_example_command_line_of_the_reference_runs_through_the_installed_
         return;
     };
     let collector = Running::start(config);
-    // The checks run as a task of their own, so that a failed assertion
-    // still stops the collector before the bed (its data folder and socket)
-    // goes.
+    // The checks run on a blocking thread of their own, so that a failed
+    // assertion still stops the collector before the bed (its data folder
+    // and socket) goes. Never as a task: they block (processes, waits),
+    // and a worker they block would hold the collector's task that it woke
+    // last, which no other worker may steal (tokio's LIFO slot).
     let bed = Arc::new(bed);
-    let checks = tokio::spawn(every_example(Arc::clone(&bed))).await;
+    let runtime = tokio::runtime::Handle::current();
+    let checks = tokio::task::spawn_blocking({
+        let bed = Arc::clone(&bed);
+        move || every_example(&bed, &runtime)
+    })
+    .await;
     collector.stop().await;
     if let Err(failed) = checks {
         std::panic::resume_unwind(failed.into_panic());
     }
 }
 
-async fn every_example(bed: Arc<Bed>) {
+fn every_example(bed: &Bed, runtime: &tokio::runtime::Handle) {
     // A few sweeps: enough for two samples of every container, far fewer
     // than the first call's 5-minute window.
-    wait_sweeps(bed.data.path(), HOST, 4).await;
+    runtime.block_on(wait_sweeps(bed.data.path(), HOST, 4));
     // And a host CPU figure for --with-host: the test's snmpd answers 0 for
     // its CPU counters until its first poll and refreshes them every 5 s,
     // so this takes two polls after its start.
     // (Other tests' containers may lack a figure meanwhile: the host's line counts.)
+    let mut last = None;
     let host_cpu = || {
         let output = bed.kura(&["cpu", "--with-host", "--host", HOST, "--window", "5m"]);
-        String::from_utf8_lossy(&output.stdout).lines().any(|line| line.starts_with("cpu_usage:host,"))
+        let polled = String::from_utf8_lossy(&output.stdout).lines().any(|line| line.starts_with("cpu_usage:host,"));
+        last = Some(output);
+        polled
     };
     let polled = testkit::process::wait_until(Duration::from_secs(60), host_cpu);
-    assert!(polled, "no SNMP CPU figure of {HOST} within 60 s");
+    let last = last.map(|o| String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr));
+    assert!(polled, "no SNMP CPU figure of {HOST} within 60 s; the last answer: {last:?}");
 
     // The first call of each rate script already prints values (the 2015
     // scripts printed nothing until their second run), and is remembered.
@@ -546,14 +557,14 @@ async fn every_example(bed: Arc<Bed>) {
     assert!(several.stdout.is_empty());
     assert!(String::from_utf8_lossy(&several.stderr).contains("--all prints one container's statistics"));
 
-    values_match_the_modern_commands(bed.as_ref()).await;
+    values_match_the_modern_commands(bed, runtime);
 }
 
 /// Each script `--at` a time whose samples are all written, against the
 /// kura command that answers it for the same time and window.
-async fn values_match_the_modern_commands(bed: &Bed) {
+fn values_match_the_modern_commands(bed: &Bed, runtime: &tokio::runtime::Handle) {
     let t = now_ms();
-    wait_written_past(bed.data.path(), t).await;
+    runtime.block_on(wait_written_past(bed.data.path(), t));
     let at = rfc3339(t);
     let host = ["--host", HOST, "--at", &at];
     let legacy = |line: &str| bed.lines(line, &bed.legacy_at(&at, line));

@@ -8,7 +8,7 @@
 //! `container_last_seen` series count what they always did. kura's own
 //! container families (`kura_container_state`, `kura_container_restarts_total`)
 //! cover every container the newest sweep listed. A host whose newest
-//! stored sweep is older than three of its intervals (the collector
+//! stored sweep is stale (older than three of its intervals and 10 s: the collector
 //! cannot sweep it, or the store refuses writes) has no container series
 //! at all, so Prometheus marks them stale instead of showing old values
 //! as current; `kura_host_up` says 0 then.
@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kura_query::rate::{approx_f64, mem_in_use};
+use kura_store::freshness::stale_after_ms;
 use kura_store::sample::{Field, State, UnixMillis};
 
 use super::telemetry::{ErrorKind, HostTelemetry, Telemetry};
@@ -39,8 +40,6 @@ use super::text::{label_name, Family, Kind, LabelSet, TextWriter, Value};
 use super::view::{ContainerView, HostView, Views};
 use crate::writer::WriteCounters;
 
-/// A newest sweep older than this many intervals is not served.
-pub const STALE_INTERVALS: u32 = 3;
 /// The CFS period the kernel uses when none is set, and the one the
 /// daemon sets with `--cpus`, µs.
 const DEFAULT_CPU_PERIOD_US: i64 = 100_000;
@@ -111,7 +110,7 @@ const MACHINE_MEMORY: Family =
     gauge("machine_memory_bytes", "Memory of the Docker host (the daemon's MemTotal), bytes.");
 const HOST_UP: Family = gauge(
     "kura_host_up",
-    "1 when the host's newest stored sweep reached its Docker daemon and is at most three intervals old, else 0.",
+    "1 when the host's newest stored sweep reached its Docker daemon and is not stale (older than three intervals and 10 s), else 0.",
 );
 const SWEEP_DURATION: Family = gauge("kura_sweep_duration_seconds", "How long the host's newest sweep took, seconds.");
 const SWEEP_ERRORS: Family =
@@ -337,10 +336,10 @@ pub fn render<W: io::Write>(scrape: &Scrape<'_>, sink: W) -> io::Result<W> {
     out.finish()
 }
 
-/// The view of `host` if it is fresh at `now`: its newest sweep at most
-/// [`STALE_INTERVALS`] intervals old.
+/// The view of `host` if it is fresh at `now`: its newest sweep not
+/// stale (the rule of [`kura_store::freshness`]).
 pub fn fresh_view(views: &Views, host: &ServedHost, now: UnixMillis) -> Option<Arc<HostView>> {
-    let stale_after = i64::try_from(host.interval.saturating_mul(STALE_INTERVALS).as_millis()).unwrap_or(i64::MAX);
+    let stale_after = stale_after_ms(i64::try_from(host.interval.as_millis()).unwrap_or(i64::MAX));
     views.host(&host.name).filter(|view| now.saturating_sub(view.sweep.time) <= stale_after)
 }
 

@@ -212,9 +212,9 @@ fn monitor_call(
     let key = parsed.value(Dest::Key).unwrap_or_default();
     let calls = Calls::new(&settings.data_dir);
     let previous = calls.previous(script, key);
-    // A window shorter than the store's staleness limit (three collector
-    // intervals) may hold no sample of a running container at all.
-    let floor = u64::try_from(scope.interval_ms.saturating_mul(scope::STALE_INTERVALS)).unwrap_or(0);
+    // A window shorter than the store's staleness limit may hold no sample
+    // of a running container at all.
+    let floor = u64::try_from(kura_store::freshness::stale_after_ms(scope.interval_ms)).unwrap_or(0);
     let width = previous::window_ms(&previous, at, windows(&settings)?, floor);
     let mut answer = monitor::answer(script, parsed, &scope, &host_args, width)?;
     if let Previous::Damaged(why) = previous {
