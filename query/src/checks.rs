@@ -194,24 +194,15 @@ fn snmp_readings(scope: &Scope, width: u64) -> Result<Vec<Timed<HostReading>>, Q
     Ok(readings)
 }
 
-/// The host's busy percentage over the window, from its SNMP CPU ticks:
-/// between the newest reading and the one nearest the window's start,
-/// within the agent's current run (a restart inside the window moves the
-/// start after it), readings the agent had not polled yet left out.
+/// The host's busy percentage over the window, from its SNMP CPU ticks
+/// ([`rate::snmp_cpu_busy_since`] the window's start).
 fn snmp_cpu_busy(scope: &Scope, width: u64) -> Result<f64, QueryError> {
     let readings: Vec<(i64, SnmpCpuTicks)> = snmp_readings(scope, width)?
         .iter()
-        .filter_map(|reading| Some((reading.time, SnmpCpuTicks::of(&reading.value).filter(SnmpCpuTicks::polled)?)))
+        .filter_map(|reading| Some((reading.time, SnmpCpuTicks::of(&reading.value)?)))
         .collect();
-    let run = &readings[rate::snmp_run_start(&readings)..];
-    let target = scope.now.saturating_sub(i64::try_from(width).unwrap_or(i64::MAX));
-    let oldest = run.iter().enumerate().min_by_key(|(_, (t, _))| (*t - target).abs()).map(|(i, _)| i);
-    let newest = run.len().checked_sub(1);
-    match (oldest, newest) {
-        (Some(oldest), Some(newest)) if oldest < newest => rate::snmp_cpu_busy_percent(&run[oldest].1, &run[newest].1),
-        _ => None,
-    }
-    .ok_or_else(|| QueryError::NoSnmp(scope.host.clone()))
+    let start = scope.now.saturating_sub(i64::try_from(width).unwrap_or(i64::MAX));
+    rate::snmp_cpu_busy_since(&readings, start).ok_or_else(|| QueryError::NoSnmp(scope.host.clone()))
 }
 
 /// The host's memory in bytes: the daemon's MemTotal, else SNMP memTotalReal.

@@ -667,6 +667,22 @@ pub fn snmp_run_start(readings: &[(UnixMillis, SnmpCpuTicks)]) -> usize {
     readings.windows(2).rposition(|pair| restarted(&pair[0], &pair[1])).map_or(0, |before| before + 1)
 }
 
+/// The host's CPU busy percentage over timed readings (oldest first),
+/// from the one nearest `start` to the newest: within the agent's current
+/// run ([`snmp_run_start`]: a restart moves the start after it), readings
+/// the agent had not polled yet left out. `None` with fewer than two such
+/// readings. `kura cpu --with-host` and the export's host rows both read it.
+pub fn snmp_cpu_busy_since(readings: &[(UnixMillis, SnmpCpuTicks)], start: UnixMillis) -> Option<f64> {
+    let polled: Vec<(UnixMillis, SnmpCpuTicks)> = readings.iter().copied().filter(|(_, t)| t.polled()).collect();
+    let run = &polled[snmp_run_start(&polled)..];
+    let (oldest, _) = run.iter().enumerate().min_by_key(|(_, (t, _))| t.abs_diff(start))?;
+    let (_, newest) = run.last()?;
+    if oldest + 1 >= run.len() {
+        return None;
+    }
+    snmp_cpu_busy_percent(&run[oldest].1, newest)
+}
+
 /// The host's CPU busy percentage between two readings: (user + nice +
 /// system + interrupt + softirq) / (those + idle + wait) × 100 over the
 /// counters' deltas, each taken modulo 2^32 (Counter32 wraps). `None` when
@@ -1023,6 +1039,27 @@ mod tests {
         let prev = ticks(5_000, 900, 9_000);
         assert_eq!(snmp_cpu_busy_percent(&prev, &ticks(20, 1, 10)), None);
         assert_eq!(snmp_cpu_busy_percent(&prev, &prev), None);
+    }
+
+    #[test]
+    fn snmp_busy_since_a_start_skips_unpolled_readings_and_an_agent_restart() {
+        // 10 s apart; the agent restarts before the fourth reading, whose
+        // counters are still 0 (not polled), and counts 20 % busy after it.
+        let readings = [
+            (0, ticks(100, 0, 100)),
+            (10_000, ticks(1_100, 500, 600)),
+            (20_000, ticks(2_100, 1_000, 1_100)),
+            (30_000, SnmpCpuTicks { uptime: 300, ..SnmpCpuTicks::default() }),
+            (40_000, ticks(1_300, 100, 400)),
+            (50_000, ticks(2_300, 300, 1_200)),
+        ];
+        // Before the restart: 50 % from the reading nearest the start.
+        assert!(close(snmp_cpu_busy_since(&readings[..3], 1_000).unwrap(), 50.0));
+        // Across it: from the first polled reading of the new run only.
+        assert!(close(snmp_cpu_busy_since(&readings, 0).unwrap(), 20.0));
+        // A single reading of the run, or none, is no figure.
+        assert_eq!(snmp_cpu_busy_since(&readings[..5], 0), None);
+        assert_eq!(snmp_cpu_busy_since(&[], 0), None);
     }
 
     #[test]

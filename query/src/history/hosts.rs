@@ -5,7 +5,7 @@
 
 use kura_store::payload::HostReading;
 use kura_store::sample::State;
-use kura_store::Reader;
+use kura_store::{Reader, Timed};
 
 use super::container::Buckets;
 use super::{ContainerHistory, Spec};
@@ -93,22 +93,18 @@ pub fn host_buckets(
         }
     }
     let readings = reader.snmp(host, spec.from, spec.to.saturating_sub(1))?;
-    let mut by_bucket: Vec<Vec<&HostReading>> = vec![Vec::new(); buckets.count];
+    let mut by_bucket: Vec<Vec<&Timed<HostReading>>> = vec![Vec::new(); buckets.count];
     for reading in &readings {
         if let Some(list) = buckets.index_of(reading.time).and_then(|i| by_bucket.get_mut(i)) {
-            list.push(&reading.value);
+            list.push(reading);
         }
     }
     for (row, list) in rows.iter_mut().zip(&by_bucket) {
-        let ticks = SnmpCpuTicks::of;
-        row.cpu_pct = list
-            .first()
-            .zip(list.last())
-            .filter(|_| list.len() > 1)
-            .and_then(|(first, last)| rate::snmp_cpu_busy_percent(&ticks(first)?, &ticks(last)?));
+        let ticks: Vec<_> = list.iter().filter_map(|r| Some((r.time, SnmpCpuTicks::of(&r.value)?))).collect();
+        row.cpu_pct = rate::snmp_cpu_busy_since(&ticks, buckets.start(row.index));
         row.mem_pct = list.last().and_then(|r| {
-            let total = r.memory.total_real?;
-            rate::percent_of(total.saturating_sub(r.mem_available_kib()?), total)
+            let total = r.value.memory.total_real?;
+            rate::percent_of(total.saturating_sub(r.value.mem_available_kib()?), total)
         });
     }
     rows.retain(|row| row.up_pct.is_some());
