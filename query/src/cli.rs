@@ -295,18 +295,26 @@ pub struct HostArgs {
     pub max_bytes: usize,
 }
 
-/// Which containers, how they appear in keys, over which window.
-#[derive(Clone, Debug, Args)]
-pub struct SelectArgs {
-    /// Where to read, which host, how to print.
-    #[command(flatten)]
-    pub host: HostArgs,
+/// `-n NAME` / `-c ID`: which containers (every one without either).
+#[derive(Clone, Debug, Default, Args)]
+pub struct ContainerArgs {
     /// Containers whose id starts with ID (a trailing * is allowed).
     #[arg(short = 'c', long = "id", value_name = "ID", conflicts_with = "name")]
     pub id: Option<String>,
     /// Containers named NAME; a trailing * matches a prefix (web*).
     #[arg(short = 'n', long = "name", value_name = "NAME")]
     pub name: Option<String>,
+}
+
+/// Which containers, how they appear in keys, over which window.
+#[derive(Clone, Debug, Args)]
+pub struct SelectArgs {
+    /// Where to read, which host, how to print.
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// Which containers.
+    #[command(flatten)]
+    pub containers: ContainerArgs,
     /// How a container appears in keys: its name (stable across re-creation), its 12-character id, or its 8-character id (the 2015 memory/disk/network scripts).
     #[arg(long, value_enum, default_value_t = KeyStyle::Name)]
     pub key: KeyStyle,
@@ -536,12 +544,9 @@ pub struct TransitionsArgs {
     /// Which span.
     #[command(flatten)]
     pub span: SpanArgs,
-    /// Containers whose id starts with ID (a trailing * is allowed).
-    #[arg(short = 'c', long = "id", value_name = "ID", conflicts_with = "name")]
-    pub id: Option<String>,
-    /// Containers named NAME; a trailing * matches a prefix (web*).
-    #[arg(short = 'n', long = "name", value_name = "NAME")]
-    pub name: Option<String>,
+    /// Which containers.
+    #[command(flatten)]
+    pub containers: ContainerArgs,
     /// How to print.
     #[arg(long, value_enum, default_value_t = TransitionFormat::Text)]
     pub format: TransitionFormat,
@@ -590,12 +595,9 @@ pub struct PeriodArgs {
     /// Only this host [default: every host in the store].
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
-    /// Containers whose id starts with ID (a trailing * is allowed).
-    #[arg(short = 'c', long = "id", value_name = "ID", conflicts_with = "name")]
-    pub id: Option<String>,
-    /// Containers named NAME; a trailing * matches a prefix (web*).
-    #[arg(short = 'n', long = "name", value_name = "NAME")]
-    pub name: Option<String>,
+    /// Which containers.
+    #[command(flatten)]
+    pub containers: ContainerArgs,
     /// The period's start: a duration back from --until (30d, 12h) or a time (RFC 3339).
     #[arg(long, value_name = "DURATION|TIME", default_value = "30d")]
     pub since: String,
@@ -682,4 +684,16 @@ pub enum ChartMetric {
     Net,
     /// Block IO read and written, bytes per second.
     Disk,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        // Every flattened group together: no two arguments share a name or
+        // a short flag, and every `conflicts_with` names a real argument.
+        super::Cli::command().debug_assert();
+    }
 }

@@ -9,7 +9,7 @@ use kura_store::pattern::ContainerPattern;
 use kura_store::sample::{Sample, SampleColumns, UnixMillis};
 use kura_store::{Reader, SeriesInfo, SweepRecord};
 
-use crate::cli::{HostArgs, KeyStyle, SelectArgs};
+use crate::cli::{ContainerArgs, HostArgs, KeyStyle, SelectArgs};
 use crate::error::QueryError;
 
 /// An open store, a host and its newest sweep.
@@ -79,7 +79,7 @@ impl Scope {
     /// The containers of the newest sweep that `-n`/`-c` select (all of
     /// them without either), with their keys.
     pub fn select(&self, args: &SelectArgs) -> Result<Selection, QueryError> {
-        let matcher = Matcher::new(args)?;
+        let matcher = Matcher::new(&args.containers)?;
         let mut targets: Vec<Target> = self
             .reader
             .series(&self.host)?
@@ -167,13 +167,9 @@ pub enum Matcher {
 }
 
 impl Matcher {
-    fn new(args: &SelectArgs) -> Result<Matcher, QueryError> {
-        Matcher::from_flags(args.name.as_deref(), args.id.as_deref())
-    }
-
     /// The matcher of `-n` (`name`) or `-c` (`id`), which exclude each other.
-    pub fn from_flags(name: Option<&str>, id: Option<&str>) -> Result<Matcher, QueryError> {
-        let pattern = match (name, id) {
+    pub fn new(args: &ContainerArgs) -> Result<Matcher, QueryError> {
+        let pattern = match (&args.name, &args.id) {
             (Some(name), _) => ContainerPattern::name(name),
             (None, Some(id)) => ContainerPattern::id(id),
             (None, None) => return Ok(Matcher::All),

@@ -64,7 +64,7 @@ impl Period {
             )));
         }
         let zone = Zone::parse(&args.tz).map_err(QueryError::Usage)?;
-        let matcher = Matcher::from_flags(args.name.as_deref(), args.id.as_deref())?;
+        let matcher = Matcher::new(&args.containers)?;
         let dir: PathBuf = args.data.clone().unwrap_or_else(default_data_dir);
         let reader = Reader::open(&dir)?;
         let stored = reader.hosts()?;

@@ -24,7 +24,7 @@ use crate::transition::{self, NS_PER_MS};
 pub fn transitions(args: &TransitionsArgs, now: UnixMillis, out: &mut impl Write) -> Result<(), QueryError> {
     let dir = data_dir(&args.store);
     let reader = Reader::open(&dir)?;
-    let matcher = Matcher::from_flags(args.name.as_deref(), args.id.as_deref())?;
+    let matcher = Matcher::new(&args.containers)?;
     let style = style(&args.send, Hostname::Id, &transitions::severities())?;
     let from = time_arg("--since", &args.span.since, now)?;
     let until = match &args.span.until {
@@ -131,7 +131,7 @@ pub fn events(args: &EventsArgs, now: UnixMillis, out: &mut impl Write) -> Resul
 pub fn states(args: &StatesArgs, now: UnixMillis, out: &mut impl Write) -> Result<(), QueryError> {
     let host_args = &args.select.host;
     let scope = Scope::open(host_args, now)?;
-    let matcher = Matcher::from_flags(args.select.name.as_deref(), args.select.id.as_deref())?;
+    let matcher = Matcher::new(&args.select.containers)?;
     let style = style(&args.send, Hostname::Id, states::SEVERITIES)?;
     let Some(all) = states::current(&scope.reader, &scope.host, scope.now)? else {
         let reason = match &scope.sweep.outcome {

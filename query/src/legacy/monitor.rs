@@ -18,7 +18,7 @@ use std::time::Duration;
 use kura_store::duration::format_duration;
 
 use crate::checks::{self, Answer};
-use crate::cli::{CpuArgs, DiskArgs, HostArgs, KeyStyle, MemArgs, NetArgs, ProcArgs, Scale, SelectArgs};
+use crate::cli::{ContainerArgs, CpuArgs, DiskArgs, HostArgs, KeyStyle, MemArgs, NetArgs, ProcArgs, Scale, SelectArgs};
 use crate::error::QueryError;
 use crate::export::hinemos::{Item, Value};
 use crate::rate::approx_f64;
@@ -52,8 +52,10 @@ pub fn answer(
 ) -> Result<Answer, QueryError> {
     let select = |key: KeyStyle| SelectArgs {
         host: host.clone(),
-        id: parsed.value(Dest::Id).map(str::to_owned),
-        name: parsed.value(Dest::Name).map(str::to_owned),
+        containers: ContainerArgs {
+            id: parsed.value(Dest::Id).map(str::to_owned),
+            name: parsed.value(Dest::Name).map(str::to_owned),
+        },
         key,
         window: format_duration(Duration::from_millis(width_ms)),
     };
