@@ -156,6 +156,16 @@ async fn a_scripted_lifecycle_gives_every_transition_with_its_cause_and_as_syslo
     let flappy = ContainerSpec::new("flap").flags(["--restart", "always"]).shell("exit 1").start();
     let restarted = || inspect(flappy.name(), "{{.RestartCount}}").parse::<u32>().is_ok_and(|n| n >= 3);
     wait_for("the flapping container to restart 3 times", || restarted().then_some(())).await;
+    // Its restart policy is what tells a restart by it from a start by
+    // hand after an exit: the container flaps faster than a loaded machine
+    // sweeps, so wait until a sweep has inspected it.
+    let policy_stored = || {
+        let reader = Reader::open(data.path()).ok()?;
+        let series = reader.series("local").ok()?.into_iter().find(|s| s.container.id == flappy.id())?;
+        let details = reader.details_at(series.series, i64::MAX).ok()??;
+        (details.value.restart_policy.as_deref() == Some("always")).then_some(())
+    };
+    wait_for("a sweep to store the flapping container's restart policy", policy_stored).await;
     flappy.remove();
 
     let settled = |id: &str| {
