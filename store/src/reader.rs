@@ -70,6 +70,21 @@ pub trait Kv {
     fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// The entries of `tree` in a range, in scan order.
     fn scan(&self, tree: Tree, scan: &Scan) -> Result<Vec<Entry>, StoreError>;
+    /// The entries of several scans, each as [`scan`](Kv::scan) answers
+    /// it: one round trip through the socket, whatever their number.
+    fn scan_many(&self, scans: &[(Tree, Scan)]) -> Result<Vec<Vec<Entry>>, StoreError> {
+        scans.iter().map(|(tree, scan)| self.scan(*tree, scan)).collect()
+    }
+}
+
+impl Scan {
+    /// The key `key` alone: a get, as a scan that [`Kv::scan_many`]
+    /// batches.
+    pub fn exact(key: &[u8]) -> Scan {
+        let mut end = key.to_vec();
+        end.push(0);
+        Scan { start: key.to_vec(), end: Some(end), reverse: false, limit: 1 }
+    }
 }
 
 /// Reads the store, directly or through the running collector's socket.
@@ -186,7 +201,7 @@ impl Reader {
             .into_iter()
             .filter_map(|(id, samples)| Some((id, samples.last()?.time)))
             .collect();
-        let mut all = Vec::new();
+        let mut ids = Vec::new();
         for (container, id) in self.kv().scan(Tree::Series, &Scan::prefix(&key::host_prefix(host_id)))? {
             let id = key::series_of(&id).filter(|_| id.len() == SERIES_LEN).ok_or_else(|| {
                 self.corrupt(format!(
@@ -194,13 +209,28 @@ impl Reader {
                     String::from_utf8_lossy(&container[HOST_LEN..])
                 ))
             })?;
+            ids.push(id);
+        }
+        // Each one's description and newest block, in one batch.
+        let scans: Vec<(Tree, Scan)> = ids
+            .iter()
+            .flat_map(|&id| {
+                let prefix = key::series_prefix(id);
+                [(Tree::SeriesInfo, Scan::exact(&prefix)), (Tree::Blocks, Scan::prefix(&prefix).rev().limit(1))]
+            })
+            .collect();
+        let mut answers = self.kv().scan_many(&scans)?.into_iter();
+        let mut all = Vec::new();
+        for id in ids {
+            let (info, newest) = (answers.next().unwrap_or_default(), answers.next().unwrap_or_default());
             // A series without its description was cut short by a crash
             // between the two inserts that create it: nothing else of it is
             // stored (see `write::APPLY_ORDER`).
-            let Some(mut info) = self.series_info(id)? else {
+            let Some((_, json)) = info.first() else {
                 continue;
             };
-            info.last_seen = head_newest.get(&id).copied().max(self.newest_block_end(id)?);
+            let mut info = self.parse_series_info(id, json)?;
+            info.last_seen = head_newest.get(&id).copied().max(self.newest_block_end(id, &newest)?);
             all.push(info);
         }
         all.sort_by_key(|info| info.series);
@@ -212,9 +242,11 @@ impl Reader {
         let Some(json) = self.kv().get(Tree::SeriesInfo, &key::series_prefix(series))? else {
             return Ok(None);
         };
-        serde_json::from_slice(&json)
-            .map(Some)
-            .map_err(|e| self.corrupt(format!("series_info of series {series}: {e}")))
+        self.parse_series_info(series, &json).map(Some)
+    }
+
+    fn parse_series_info(&self, series: SeriesId, json: &[u8]) -> Result<SeriesInfo, StoreError> {
+        serde_json::from_slice(json).map_err(|e| self.corrupt(format!("series_info of series {series}: {e}")))
     }
 
     /// The samples of a series with `from <= time <= to`, in time order:
@@ -236,22 +268,52 @@ impl Reader {
         if from > to {
             return Ok(out);
         }
-        let mut by_host: BTreeMap<HostId, Vec<usize>> = BTreeMap::new();
+        // Every series' description and blocks in one batch of scans: the
+        // block that starts at or before `from` (it may reach into the
+        // range), those after it up to `to`, and the newest (whose end
+        // says which head samples a crash left behind it).
+        let mut scans = Vec::with_capacity(series.len() * 4);
+        for &id in series {
+            let prefix = key::series_prefix(id);
+            let from_key = key::series_time(id, from);
+            scans.push((Tree::SeriesInfo, Scan::exact(&prefix)));
+            scans.push((Tree::Blocks, Scan::between(prefix.to_vec(), &from_key).rev().limit(1)));
+            let after_from = key::successor(&from_key).map(|start| Scan::between(start, &key::series_time(id, to)));
+            scans.push((Tree::Blocks, after_from.unwrap_or_else(|| Scan::prefix(&prefix).limit(0))));
+            scans.push((Tree::Blocks, Scan::prefix(&prefix).rev().limit(1)));
+        }
+        let mut answers = self.kv().scan_many(&scans)?.into_iter();
+        let mut by_host: BTreeMap<HostId, Vec<(usize, Option<UnixMillis>)>> = BTreeMap::new();
         let mut host_ids = HashMap::new();
         for (i, (&id, columns)) in series.iter().zip(&mut out).enumerate() {
-            self.block_samples(id, from, to, columns)?;
-            if let Some(host) = self.series_host(id, &mut host_ids)? {
-                by_host.entry(host).or_default().push(i);
+            let mut next = || answers.next().unwrap_or_default();
+            let (info, mut blocks, after, newest) = (next(), next(), next(), next());
+            blocks.extend(after);
+            columns.reserve(blocks.iter().filter_map(|(_, block)| codec::row_count(block).ok()).sum());
+            for (block_key, block) in &blocks {
+                Self::append_rows(block, from, to, columns).map_err(|e| self.bad_block(id, block_key, &e))?;
             }
+            let covered = self.newest_block_end(id, &newest)?;
+            let info = match info.first() {
+                Some((_, json)) => self.parse_series_info(id, json)?,
+                None => continue,
+            };
+            let host = match host_ids.get(&info.host) {
+                Some(&host) => host,
+                None => {
+                    let host = self.host_id(&info.host)?;
+                    host_ids.insert(info.host, host);
+                    host
+                }
+            };
+            by_host.entry(host).or_default().push((i, covered));
         }
         for (host, indexes) in by_host {
-            let wanted: BTreeSet<SeriesId> = indexes.iter().map(|&i| series[i]).collect();
+            let wanted: BTreeSet<SeriesId> = indexes.iter().map(|&(i, _)| series[i]).collect();
             let mut head = self.head_samples(host, Some(&wanted))?;
-            for i in indexes {
-                let id = series[i];
+            for (i, covered) in indexes {
                 // Head samples a block already covers are left from a crash.
-                let covered = self.newest_block_end(id)?;
-                let head = head.remove(&id).unwrap_or_default();
+                let head = head.remove(&series[i]).unwrap_or_default();
                 for sample in &head {
                     let fresh = covered.is_none_or(|c| sample.time > c);
                     if fresh && (from..=to).contains(&sample.time) {
@@ -261,29 +323,6 @@ impl Reader {
             }
         }
         Ok(out)
-    }
-
-    /// Appends a series' block samples with `from <= time <= to`.
-    fn block_samples(
-        &self,
-        series: SeriesId,
-        from: UnixMillis,
-        to: UnixMillis,
-        out: &mut SampleColumns,
-    ) -> Result<(), StoreError> {
-        let prefix = key::series_prefix(series);
-        let from_key = key::series_time(series, from);
-        let to_key = key::series_time(series, to);
-        // The block that starts at or before `from` may reach into the range.
-        let mut blocks = self.kv().scan(Tree::Blocks, &Scan::between(prefix.to_vec(), &from_key).rev().limit(1))?;
-        if let Some(after_from) = key::successor(&from_key) {
-            blocks.extend(self.kv().scan(Tree::Blocks, &Scan::between(after_from, &to_key))?);
-        }
-        out.reserve(blocks.iter().filter_map(|(_, block)| codec::row_count(block).ok()).sum());
-        for (block_key, block) in &blocks {
-            Self::append_rows(block, from, to, out).map_err(|e| self.bad_block(series, block_key, &e))?;
-        }
-        Ok(())
     }
 
     /// The newest sample of a series.
@@ -488,10 +527,11 @@ impl Reader {
         Ok(self.kv().scan(tree, &Scan::prefix(prefix).rev().limit(1))?.pop())
     }
 
-    /// The last time the newest block of a series covers.
-    fn newest_block_end(&self, series: SeriesId) -> Result<Option<UnixMillis>, StoreError> {
-        match self.newest(Tree::Blocks, &key::series_prefix(series))? {
-            Some((k, v)) => Ok(Some(self.block_range(series, &k, &v)?.1)),
+    /// The last time a series' newest block covers, from the answer of
+    /// the scan for it (reverse, limit 1).
+    fn newest_block_end(&self, series: SeriesId, newest: &[Entry]) -> Result<Option<UnixMillis>, StoreError> {
+        match newest.first() {
+            Some((k, v)) => Ok(Some(self.block_range(series, k, v)?.1)),
             None => Ok(None),
         }
     }
@@ -523,8 +563,13 @@ impl Reader {
         only: Option<&BTreeSet<SeriesId>>,
     ) -> Result<BTreeMap<SeriesId, Vec<Sample>>, StoreError> {
         let mut all: BTreeMap<SeriesId, Vec<Sample>> = BTreeMap::new();
-        let compacted = self.records_end(Tree::Sweeps, host)?;
-        let pages = self.kv().scan(Tree::Head, &Scan::prefix(&key::host_prefix(host)))?;
+        // The newest sweep record block (where compaction got to) and the
+        // head pages, in one request.
+        let prefix = key::host_prefix(host);
+        let scans = [(Tree::Sweeps, Scan::prefix(&prefix).rev().limit(1)), (Tree::Head, Scan::prefix(&prefix))];
+        let mut answers = self.kv().scan_many(&scans)?.into_iter();
+        let (newest_records, pages) = (answers.next().unwrap_or_default(), answers.next().unwrap_or_default());
+        let compacted = self.last_record_time(Tree::Sweeps, newest_records.first())?;
         for (page_key, bytes) in &pages {
             let head_page = self.head_page(page_key, bytes)?;
             if compacted.is_some_and(|end| head_page.time <= end) {
@@ -622,8 +667,14 @@ impl Reader {
 
     /// The time of the newest record in a host's record blocks of `tree`.
     fn records_end(&self, tree: Tree, host: HostId) -> Result<Option<UnixMillis>, StoreError> {
-        match self.newest(tree, &key::host_prefix(host))? {
-            Some((block_key, block)) => Ok(self.records(tree, &block_key, &block)?.last().map(|(t, _)| *t)),
+        self.last_record_time(tree, self.newest(tree, &key::host_prefix(host))?.as_ref())
+    }
+
+    /// The time of the last record in a record block (the newest, for
+    /// [`records_end`](Self::records_end)).
+    fn last_record_time(&self, tree: Tree, block: Option<&Entry>) -> Result<Option<UnixMillis>, StoreError> {
+        match block {
+            Some((block_key, block)) => Ok(self.records(tree, block_key, block)?.last().map(|(t, _)| *t)),
             None => Ok(None),
         }
     }

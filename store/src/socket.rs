@@ -5,17 +5,23 @@
 //! # Protocol
 //!
 //! Frames are a u32 BE length, then that many bytes. A request is
-//! `[PROTOCOL, op, tree code, ...]`:
-//! - get (`op` 1): the key (rest of the frame);
-//! - scan (`op` 2): flags (bit 0 reverse, bit 1 has an end), limit u32 BE,
-//!   start (u32 BE length + bytes), end (likewise, if flagged).
+//! `[PROTOCOL, op, ...]`:
+//! - get (`op` 1): the tree code, then the key (rest of the frame);
+//! - scan (`op` 2): the tree code and one scan: flags (bit 0 reverse, bit 1
+//!   has an end), limit u32 BE, start (u32 BE length + bytes), end
+//!   (likewise, if flagged);
+//! - scans (`op` 3): a u32 BE count, then that many (tree code, scan): the
+//!   reads of a whole query in one round trip.
 //!
 //! A response is `[0, ...]` for success or `[1, UTF-8 message]` for an
 //! error; a get answers `[0, 0]` (absent) or `[0, 1, value]`, a scan
 //! `[0, more, (u32 BE key length, key, u32 BE value length, value)*]` where
 //! `more` = 1 says the frame filled up before the limit or the range end:
-//! the client asks again from after the last key. Plain std threads: the
-//! crate builds without tokio.
+//! the client asks again from after the last key. Scans answer `[0]` and
+//! then, per scan in order, `more`, a u32 BE entry count and the entries;
+//! once the frame is full, the remaining scans answer `more` = 1 with what
+//! fitted (maybe nothing), and the client asks again for those. Plain std
+//! threads: the crate builds without tokio.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -44,6 +50,7 @@ pub const MAX_RESPONSE: usize = 64 << 20;
 
 const OP_GET: u8 = 1;
 const OP_SCAN: u8 = 2;
+const OP_SCANS: u8 = 3;
 const STATUS_OK: u8 = 0;
 const STATUS_ERROR: u8 = 1;
 const FLAG_REVERSE: u8 = 1;
@@ -347,10 +354,9 @@ fn answer(store: &ReadHandle, request: &[u8], max_response: usize) -> Result<Vec
         return Err(format!("protocol {protocol} not supported (this collector speaks {PROTOCOL})"));
     }
     let op = take(&mut input, 1)?[0];
-    let tree = take(&mut input, 1)?[0];
-    let tree = Tree::from_code(tree).ok_or_else(|| format!("unknown tree {tree}"))?;
     match op {
         OP_GET => {
+            let tree = parse_tree(&mut input)?;
             let value = store.get(tree, input).map_err(|e| format!("{e:#}"))?;
             match value {
                 None => Ok(vec![STATUS_OK, 0]),
@@ -365,31 +371,75 @@ fn answer(store: &ReadHandle, request: &[u8], max_response: usize) -> Result<Vec
             }
         }
         OP_SCAN => {
+            let tree = parse_tree(&mut input)?;
             let scan = parse_scan(&mut input)?;
+            no_trailing_bytes(input)?;
             let mut out = vec![STATUS_OK, 0];
-            let mut count = 0usize;
-            let mut full = false;
-            store
-                .for_each(tree, &scan, |k, v| {
-                    let size = 8 + k.len() + v.len();
-                    if out.len() + size > max_response {
-                        full = true;
-                        return false;
-                    }
-                    put_bytes(&mut out, k);
-                    put_bytes(&mut out, v);
-                    count += 1;
-                    true
-                })
-                .map_err(|e| format!("{e:#}"))?;
+            let (count, full) = scan_into(store, tree, &scan, &mut out, max_response)?;
             if full && count == 0 {
                 return Err("an entry exceeds the frame limit".to_owned());
             }
             out[1] = u8::from(full);
             Ok(out)
         }
+        OP_SCANS => {
+            let count = u32::from_be_bytes(take(&mut input, 4)?.try_into().map_err(|_| "count")?);
+            let mut scans = Vec::new();
+            for _ in 0..count {
+                scans.push((parse_tree(&mut input)?, parse_scan(&mut input)?));
+            }
+            no_trailing_bytes(input)?;
+            let mut out = vec![STATUS_OK];
+            let mut full = false;
+            for (i, (tree, scan)) in scans.iter().enumerate() {
+                let at = out.len();
+                out.extend_from_slice(&[1, 0, 0, 0, 0]);
+                let (count, filled) =
+                    if full { (0, true) } else { scan_into(store, *tree, scan, &mut out, max_response)? };
+                if filled && count == 0 && i == 0 {
+                    return Err("an entry exceeds the frame limit".to_owned());
+                }
+                full |= filled;
+                out[at] = u8::from(filled);
+                let count = u32::try_from(count).map_err(|_| "too many entries")?;
+                out[at + 1..at + 5].copy_from_slice(&count.to_be_bytes());
+            }
+            Ok(out)
+        }
         _ => Err(format!("unknown operation {op}")),
     }
+}
+
+/// Appends the entries of one scan to `out` while the frame stays within
+/// `max_response`: how many, and whether the frame filled up first.
+fn scan_into(
+    store: &ReadHandle,
+    tree: Tree,
+    scan: &Scan,
+    out: &mut Vec<u8>,
+    max_response: usize,
+) -> Result<(usize, bool), String> {
+    let mut count = 0usize;
+    let mut full = false;
+    store
+        .for_each(tree, scan, |k, v| {
+            let size = 8 + k.len() + v.len();
+            if out.len() + size > max_response {
+                full = true;
+                return false;
+            }
+            put_bytes(out, k);
+            put_bytes(out, v);
+            count += 1;
+            true
+        })
+        .map_err(|e| format!("{e:#}"))?;
+    Ok((count, full))
+}
+
+fn parse_tree(input: &mut &[u8]) -> Result<Tree, String> {
+    let code = take(input, 1)?[0];
+    Tree::from_code(code).ok_or_else(|| format!("unknown tree {code}"))
 }
 
 fn parse_scan(input: &mut &[u8]) -> Result<Scan, String> {
@@ -397,10 +447,48 @@ fn parse_scan(input: &mut &[u8]) -> Result<Scan, String> {
     let limit = u32::from_be_bytes(take(input, 4)?.try_into().map_err(|_| "limit")?);
     let start = take_bytes(input)?.to_vec();
     let end = if flags & FLAG_END != 0 { Some(take_bytes(input)?.to_vec()) } else { None };
-    if !input.is_empty() {
-        return Err("trailing bytes in scan request".to_owned());
-    }
     Ok(Scan { start, end, reverse: flags & FLAG_REVERSE != 0, limit: usize::try_from(limit).unwrap_or(usize::MAX) })
+}
+
+fn no_trailing_bytes(input: &[u8]) -> Result<(), String> {
+    if input.is_empty() {
+        Ok(())
+    } else {
+        Err("trailing bytes in the request".to_owned())
+    }
+}
+
+/// Appends one scan as the protocol writes it (see the module's header).
+fn put_scan(out: &mut Vec<u8>, tree: Tree, scan: &Scan) {
+    out.push(tree.code());
+    let mut flags = 0;
+    if scan.reverse {
+        flags |= FLAG_REVERSE;
+    }
+    if scan.end.is_some() {
+        flags |= FLAG_END;
+    }
+    out.push(flags);
+    out.extend_from_slice(&u32::try_from(scan.limit).unwrap_or(u32::MAX).to_be_bytes());
+    put_bytes(out, &scan.start);
+    if let Some(end) = &scan.end {
+        put_bytes(out, end);
+    }
+}
+
+/// The scan that goes on after `entries` (what a scan answered so far).
+fn resumed(scan: &Scan, entries: &[Entry]) -> Scan {
+    let mut next = Scan { limit: scan.limit.saturating_sub(entries.len()), ..scan.clone() };
+    if let Some((last, _)) = entries.last() {
+        if scan.reverse {
+            next.end = Some(last.clone());
+        } else {
+            let mut after = last.clone();
+            after.push(0);
+            next.start = after;
+        }
+    }
+    next
 }
 
 fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
@@ -450,11 +538,14 @@ fn read_frame(stream: &mut impl Read, max: usize) -> io::Result<Option<Vec<u8>>>
     Ok(Some(frame))
 }
 
+/// Writes one frame in one write (one system call for a small frame).
 fn write_frame(stream: &mut impl Write, payload: &[u8]) -> io::Result<()> {
     let len =
         u32::try_from(payload.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
-    stream.write_all(&len.to_be_bytes())?;
-    stream.write_all(payload)?;
+    let mut frame = Vec::with_capacity(4 + payload.len());
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(payload);
+    stream.write_all(&frame)?;
     stream.flush()
 }
 
@@ -535,46 +626,53 @@ impl Kv for SocketClient {
     }
 
     fn scan(&self, tree: Tree, scan: &Scan) -> Result<Vec<Entry>, StoreError> {
-        let mut page = scan.clone();
-        let mut entries = Vec::new();
-        while entries.len() < scan.limit {
-            let limit = (scan.limit - entries.len()).min(usize::try_from(u32::MAX).unwrap_or(usize::MAX));
-            let mut request = vec![PROTOCOL, OP_SCAN, tree.code()];
-            let mut flags = 0;
-            if page.reverse {
-                flags |= FLAG_REVERSE;
+        Ok(self.scan_many(&[(tree, scan.clone())])?.pop().unwrap_or_default())
+    }
+
+    /// One request for all of them; scans the frame had no room for are
+    /// asked again, from where they stopped.
+    fn scan_many(&self, scans: &[(Tree, Scan)]) -> Result<Vec<Vec<Entry>>, StoreError> {
+        let mut answers: Vec<Vec<Entry>> = vec![Vec::new(); scans.len()];
+        let mut pending: Vec<usize> = (0..scans.len()).filter(|&i| scans[i].1.limit > 0).collect();
+        while !pending.is_empty() {
+            let mut request = vec![PROTOCOL, OP_SCANS];
+            request.extend_from_slice(&u32::try_from(pending.len()).unwrap_or(u32::MAX).to_be_bytes());
+            for &i in &pending {
+                let (tree, scan) = &scans[i];
+                put_scan(&mut request, *tree, &resumed(scan, &answers[i]));
             }
-            if page.end.is_some() {
-                flags |= FLAG_END;
+            let response = self.request(&request).map_err(|e| match e {
+                // A collector started before an upgrade of kura.
+                StoreError::Socket { detail, .. } if detail.contains("unknown operation") => {
+                    self.error(format!("{detail}: the running kura-collector is older than this kura; restart it"))
+                }
+                e => e,
+            })?;
+            let mut rest = response.as_slice();
+            let malformed = |_| self.error("malformed scans response".to_owned());
+            let mut unfinished = Vec::new();
+            for &i in &pending {
+                let more = take(&mut rest, 1).map_err(malformed)?[0];
+                let count = u32::from_be_bytes(
+                    take(&mut rest, 4)
+                        .map_err(malformed)?
+                        .try_into()
+                        .map_err(|_| self.error("malformed scans response".to_owned()))?,
+                );
+                for _ in 0..count {
+                    let k = take_bytes(&mut rest).map_err(malformed)?.to_vec();
+                    let v = take_bytes(&mut rest).map_err(malformed)?.to_vec();
+                    answers[i].push((k, v));
+                }
+                if more == 1 && answers[i].len() < scans[i].1.limit {
+                    unfinished.push(i);
+                }
             }
-            request.push(flags);
-            request.extend_from_slice(&u32::try_from(limit).unwrap_or(u32::MAX).to_be_bytes());
-            put_bytes(&mut request, &page.start);
-            if let Some(end) = &page.end {
-                put_bytes(&mut request, end);
+            if !rest.is_empty() {
+                return Err(self.error("malformed scans response".to_owned()));
             }
-            let response = self.request(&request)?;
-            let (&more, mut rest) =
-                response.split_first().ok_or_else(|| self.error("empty scan response".to_owned()))?;
-            let before = entries.len();
-            while !rest.is_empty() {
-                let malformed = |_| self.error("malformed scan response".to_owned());
-                let k = take_bytes(&mut rest).map_err(malformed)?.to_vec();
-                let v = take_bytes(&mut rest).map_err(malformed)?.to_vec();
-                entries.push((k, v));
-            }
-            let Some((last, _)) = entries.last().filter(|_| more == 1 && entries.len() > before) else {
-                break;
-            };
-            if page.reverse {
-                page.end = Some(last.clone());
-            } else {
-                let mut after = last.clone();
-                after.push(0);
-                page.start = after;
-            }
+            pending = unfinished;
         }
-        entries.truncate(scan.limit);
-        Ok(entries)
+        Ok(answers)
     }
 }

@@ -562,6 +562,32 @@ fn the_socket_reader_answers_like_the_direct_reader() {
 }
 
 #[test]
+fn a_batch_of_scans_through_the_socket_answers_each_as_alone_whatever_the_frame_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    fill(&store, 23, 3);
+    let series = Reader::Handle(store.read_handle()).series(HOST).unwrap();
+    let mut scans = vec![(Tree::Hosts, Scan::prefix(&[])), (Tree::Blocks, Scan::prefix(&[]).limit(0))];
+    for info in &series {
+        let prefix = key::series_prefix(info.series);
+        scans.push((Tree::SeriesInfo, Scan::exact(&prefix)));
+        scans.push((Tree::Blocks, Scan::prefix(&prefix)));
+        scans.push((Tree::Blocks, Scan::prefix(&prefix).rev().limit(2)));
+    }
+    scans.push((Tree::SeriesInfo, Scan::exact(&key::series_prefix(SeriesId(9_999)))));
+    let alone: Vec<Vec<Entry>> = scans.iter().map(|(tree, scan)| store.scan(*tree, scan).unwrap()).collect();
+    assert!(alone.iter().filter(|entries| entries.len() > 1).count() > 3, "some scans page");
+    // From a frame that holds a few blocks to one that holds everything.
+    for max_response_bytes in [1500, 4 << 20] {
+        let limits = ServerLimits { max_response_bytes, ..ServerLimits::default() };
+        let server = Server::start(dir.path(), &store, limits);
+        let client = SocketClient::connect(&dir.path().join(SOCKET_FILE)).unwrap();
+        assert_eq!(client.scan_many(&scans).unwrap(), alone, "frames of {max_response_bytes} bytes");
+        drop(server);
+    }
+}
+
+#[test]
 fn a_malformed_request_gets_an_error_and_the_server_lives_on() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), options(4)).unwrap();
