@@ -383,7 +383,7 @@ fn answer(store: &ReadHandle, request: &[u8], max_response: usize) -> Result<Vec
             Ok(out)
         }
         OP_SCANS => {
-            let count = u32::from_be_bytes(take(&mut input, 4)?.try_into().map_err(|_| "count")?);
+            let count = take_u32(&mut input)?;
             let mut scans = Vec::new();
             for _ in 0..count {
                 scans.push((parse_tree(&mut input)?, parse_scan(&mut input)?));
@@ -444,7 +444,7 @@ fn parse_tree(input: &mut &[u8]) -> Result<Tree, String> {
 
 fn parse_scan(input: &mut &[u8]) -> Result<Scan, String> {
     let flags = take(input, 1)?[0];
-    let limit = u32::from_be_bytes(take(input, 4)?.try_into().map_err(|_| "limit")?);
+    let limit = take_u32(input)?;
     let start = take_bytes(input)?.to_vec();
     let end = if flags & FLAG_END != 0 { Some(take_bytes(input)?.to_vec()) } else { None };
     Ok(Scan { start, end, reverse: flags & FLAG_REVERSE != 0, limit: usize::try_from(limit).unwrap_or(usize::MAX) })
@@ -456,6 +456,21 @@ fn no_trailing_bytes(input: &[u8]) -> Result<(), String> {
     } else {
         Err("trailing bytes in the request".to_owned())
     }
+}
+
+/// The answer to a scans request of `count` scans: per scan, whether it
+/// has more, and the entries that fitted.
+fn parse_scans_answer(mut input: &[u8], count: usize) -> Result<Vec<(bool, Vec<Entry>)>, String> {
+    let mut parts = Vec::with_capacity(count);
+    for _ in 0..count {
+        let more = take(&mut input, 1)?[0] == 1;
+        let entries = (0..take_u32(&mut input)?)
+            .map(|_| Ok((take_bytes(&mut input)?.to_vec(), take_bytes(&mut input)?.to_vec())))
+            .collect::<Result<Vec<Entry>, String>>()?;
+        parts.push((more, entries));
+    }
+    no_trailing_bytes(input)?;
+    Ok(parts)
 }
 
 /// Appends one scan as the protocol writes it (see the module's header).
@@ -500,8 +515,13 @@ fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
     Ok(head)
 }
 
+fn take_u32(input: &mut &[u8]) -> Result<u32, String> {
+    let bytes: [u8; 4] = take(input, 4)?.try_into().map_err(|_| "request too short")?;
+    Ok(u32::from_be_bytes(bytes))
+}
+
 fn take_bytes<'a>(input: &mut &'a [u8]) -> Result<&'a [u8], String> {
-    let len = u32::from_be_bytes(take(input, 4)?.try_into().map_err(|_| "length")?);
+    let len = take_u32(input)?;
     take(input, usize::try_from(len).map_err(|_| "length")?)
 }
 
@@ -648,28 +668,14 @@ impl Kv for SocketClient {
                 }
                 e => e,
             })?;
-            let mut rest = response.as_slice();
-            let malformed = |_| self.error("malformed scans response".to_owned());
+            let parts = parse_scans_answer(&response, pending.len())
+                .map_err(|e| self.error(format!("malformed scans response: {e}")))?;
             let mut unfinished = Vec::new();
-            for &i in &pending {
-                let more = take(&mut rest, 1).map_err(malformed)?[0];
-                let count = u32::from_be_bytes(
-                    take(&mut rest, 4)
-                        .map_err(malformed)?
-                        .try_into()
-                        .map_err(|_| self.error("malformed scans response".to_owned()))?,
-                );
-                for _ in 0..count {
-                    let k = take_bytes(&mut rest).map_err(malformed)?.to_vec();
-                    let v = take_bytes(&mut rest).map_err(malformed)?.to_vec();
-                    answers[i].push((k, v));
-                }
-                if more == 1 && answers[i].len() < scans[i].1.limit {
+            for (&i, (more, entries)) in pending.iter().zip(parts) {
+                answers[i].extend(entries);
+                if more && answers[i].len() < scans[i].1.limit {
                     unfinished.push(i);
                 }
-            }
-            if !rest.is_empty() {
-                return Err(self.error("malformed scans response".to_owned()));
             }
             pending = unfinished;
         }
