@@ -71,7 +71,8 @@ pub trait Kv {
     /// The entries of `tree` in a range, in scan order.
     fn scan(&self, tree: Tree, scan: &Scan) -> Result<Vec<Entry>, StoreError>;
     /// The entries of several scans, each as [`scan`](Kv::scan) answers
-    /// it: one round trip through the socket, whatever their number.
+    /// it: through the socket, one round trip for as many as a request
+    /// frame holds (about 2 800 small ones).
     fn scan_many(&self, scans: &[(Tree, Scan)]) -> Result<Vec<Vec<Entry>>, StoreError> {
         scans.iter().map(|(tree, scan)| self.scan(*tree, scan)).collect()
     }

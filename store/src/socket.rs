@@ -51,6 +51,8 @@ pub const MAX_RESPONSE: usize = 64 << 20;
 const OP_GET: u8 = 1;
 const OP_SCAN: u8 = 2;
 const OP_SCANS: u8 = 3;
+/// A scans request before its scans: protocol, op and count.
+const SCANS_HEADER: usize = 6;
 const STATUS_OK: u8 = 0;
 const STATUS_ERROR: u8 = 1;
 const FLAG_REVERSE: u8 = 1;
@@ -655,12 +657,23 @@ impl Kv for SocketClient {
         let mut answers: Vec<Vec<Entry>> = vec![Vec::new(); scans.len()];
         let mut pending: Vec<usize> = (0..scans.len()).filter(|&i| scans[i].1.limit > 0).collect();
         while !pending.is_empty() {
-            let mut request = vec![PROTOCOL, OP_SCANS];
-            request.extend_from_slice(&u32::try_from(pending.len()).unwrap_or(u32::MAX).to_be_bytes());
+            // As many scans as one request frame holds (at least one).
+            let mut body = Vec::new();
+            let mut taken = 0;
             for &i in &pending {
-                let (tree, scan) = &scans[i];
-                put_scan(&mut request, *tree, &resumed(scan, &answers[i]));
+                let mut one = Vec::new();
+                put_scan(&mut one, scans[i].0, &resumed(&scans[i].1, &answers[i]));
+                if taken > 0 && SCANS_HEADER + body.len() + one.len() > MAX_REQUEST {
+                    break;
+                }
+                body.extend_from_slice(&one);
+                taken += 1;
             }
+            let (batch, later) = pending.split_at(taken);
+            let mut request = Vec::with_capacity(SCANS_HEADER + body.len());
+            request.extend_from_slice(&[PROTOCOL, OP_SCANS]);
+            request.extend_from_slice(&u32::try_from(taken).unwrap_or(u32::MAX).to_be_bytes());
+            request.extend_from_slice(&body);
             let response = self.request(&request).map_err(|e| match e {
                 // A collector started before an upgrade of kura.
                 StoreError::Socket { detail, .. } if detail.contains("unknown operation") => {
@@ -668,15 +681,16 @@ impl Kv for SocketClient {
                 }
                 e => e,
             })?;
-            let parts = parse_scans_answer(&response, pending.len())
+            let parts = parse_scans_answer(&response, taken)
                 .map_err(|e| self.error(format!("malformed scans response: {e}")))?;
             let mut unfinished = Vec::new();
-            for (&i, (more, entries)) in pending.iter().zip(parts) {
+            for (&i, (more, entries)) in batch.iter().zip(parts) {
                 answers[i].extend(entries);
                 if more && answers[i].len() < scans[i].1.limit {
                     unfinished.push(i);
                 }
             }
+            unfinished.extend_from_slice(later);
             pending = unfinished;
         }
         Ok(answers)

@@ -575,6 +575,8 @@ fn a_batch_of_scans_through_the_socket_answers_each_as_alone_whatever_the_frame_
         scans.push((Tree::Blocks, Scan::prefix(&prefix).rev().limit(2)));
     }
     scans.push((Tree::SeriesInfo, Scan::exact(&key::series_prefix(SeriesId(9_999)))));
+    // More scans than one request frame holds (about 23 bytes each).
+    scans.extend((0..4_000).map(|i| (Tree::SeriesInfo, Scan::exact(&key::series_prefix(SeriesId(i % 40))))));
     let alone: Vec<Vec<Entry>> = scans.iter().map(|(tree, scan)| store.scan(*tree, scan).unwrap()).collect();
     assert!(alone.iter().filter(|entries| entries.len() > 1).count() > 3, "some scans page");
     // From a frame that holds a few blocks to one that holds everything.

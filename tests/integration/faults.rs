@@ -284,8 +284,11 @@ async fn a_daemon_clock_off_from_the_collector_loses_no_sample_at_state_changes(
     let series = series_of(&reader, "local", flip.id());
     let samples = reader.samples(series.series, 0, i64::MAX).unwrap_or_else(|e| panic!("{e}"));
     let all = reader.sweeps("local", 0, i64::MAX).unwrap_or_else(|e| panic!("{e}"));
-    let listed: Vec<i64> =
-        all.iter().filter(|s| s.outcome == SweepOutcome::Reached && s.time >= series.first_seen).map(|s| s.time).collect();
+    let listed: Vec<i64> = all
+        .iter()
+        .filter(|s| s.outcome == SweepOutcome::Reached && s.time >= series.first_seen)
+        .map(|s| s.time)
+        .collect();
     let stored: Vec<(i64, State)> = samples.time.iter().copied().zip(samples.state.iter().copied()).collect();
     assert_eq!(
         samples.len(),
