@@ -120,6 +120,18 @@ pub struct HostSampler {
     snmp_unsupported: Vec<String>,
     /// What failed in the sweep in progress.
     sweep_faults: SweepFaults,
+    /// The newest sample time of the last sweep (see [`sweep_time`]).
+    newest_sample: Option<UnixMillis>,
+}
+
+/// The time of a sweep started at `now` after a sweep whose newest sample
+/// is `newest`: at least 1 ms later than it. A sample is timed inside its
+/// own request's window, which can end in the millisecond the next sweep
+/// starts (an interval tick missed by a long sweep fires at once); a state
+/// change then timed at the sweep's start would not be newer than the
+/// sample before it, and the store would drop it.
+fn sweep_time(now: UnixMillis, newest: Option<UnixMillis>) -> UnixMillis {
+    newest.map_or(now, |newest| now.max(newest.saturating_add(1)))
 }
 
 impl HostSampler {
@@ -144,6 +156,7 @@ impl HostSampler {
             snmp_fault: None,
             snmp_unsupported: Vec::new(),
             sweep_faults: SweepFaults::default(),
+            newest_sample: None,
         })
     }
 
@@ -157,8 +170,10 @@ impl HostSampler {
         &self.client
     }
 
-    /// Runs one sweep. `now` is the sweep's wall-clock time.
+    /// Runs one sweep. `now` is the sweep's wall-clock time (moved past
+    /// the last sweep's samples, see [`sweep_time`]).
     pub async fn sweep(&mut self, now: UnixMillis) -> HostSweep {
+        let now = sweep_time(now, self.newest_sample);
         let started = Instant::now();
         let snmp_config = self.config.snmp.clone();
         let snmp = async move {
@@ -171,6 +186,9 @@ impl HostSampler {
         let (snmp, (reach, info, containers, sizes)) = tokio::join!(snmp, docker);
         let snmp = self.note_snmp(snmp);
         self.note_reach(&reach);
+        if let Some(newest) = containers.iter().map(|c| c.sample.time).max() {
+            self.newest_sample = Some(newest);
+        }
         HostSweep {
             host: self.config.name.clone(),
             time: now,
@@ -637,5 +655,14 @@ mod tests {
         }
         let first_share = ids.iter().filter(|id| TopSlots::new(1, host).includes(id)).count();
         assert!((5..=30).contains(&first_share), "a sweep's share of 100 containers: {first_share}");
+    }
+
+    #[test]
+    fn a_sweep_starts_after_the_newest_sample_of_the_one_before() {
+        assert_eq!(sweep_time(1_000, None), 1_000);
+        assert_eq!(sweep_time(1_000, Some(400)), 1_000);
+        // The last sample answered in the millisecond this sweep starts.
+        assert_eq!(sweep_time(1_000, Some(1_000)), 1_001);
+        assert_eq!(sweep_time(1_000, Some(1_003)), 1_004);
     }
 }
