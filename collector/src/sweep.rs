@@ -125,11 +125,12 @@ pub struct HostSampler {
 }
 
 /// The time of a sweep started at `now` after a sweep whose newest sample
-/// is `newest`: at least 1 ms later than it. A sample is timed inside its
-/// own request's window, which can end in the millisecond the next sweep
-/// starts (an interval tick missed by a long sweep fires at once); a state
-/// change then timed at the sweep's start would not be newer than the
-/// sample before it, and the store would drop it.
+/// is `newest`: at least 1 ms later than it; the sweep's samples are timed
+/// no earlier. A sample is timed inside its own request's window, which
+/// can end in the millisecond the next sweep starts (an interval tick
+/// missed by a long sweep fires at once); a state change then timed at the
+/// sweep's start would not be newer than the sample before it, and the
+/// store would drop it.
 fn sweep_time(now: UnixMillis, newest: Option<UnixMillis>) -> UnixMillis {
     newest.map_or(now, |newest| now.max(newest.saturating_add(1)))
 }
@@ -380,7 +381,9 @@ impl HostSampler {
         for (summary, sampled) in list.into_iter().zip(results) {
             let Some(mut sampled) = sampled else { continue };
             if let Some(window) = &sampled.window {
-                sampled.sample.time = self.daemon_offset.translate(window);
+                // Never before the sweep's own time, which [`sweep_time`]
+                // keeps after every sample of the sweep before.
+                sampled.sample.time = self.daemon_offset.translate(window).max(now);
             }
             for fault in &sampled.faults {
                 self.fault(&summary.id, fault);
