@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use kura_store::freshness::Freshness;
-use kura_store::sample::UnixMillis;
+use kura_store::sample::{rfc3339, UnixMillis};
 use kura_store::{Reader, StoreError, SweepOutcome};
 
 use crate::desired::{label_scopes, Container, HostView};
@@ -101,9 +101,4 @@ pub fn host_view(
         named_scopes,
         complete: found >= sweep.containers,
     })
-}
-
-/// RFC 3339 in UTC, for messages.
-pub fn rfc3339(time: UnixMillis) -> String {
-    chrono::DateTime::from_timestamp_millis(time).map_or_else(|| format!("{time} ms"), |t| t.to_rfc3339())
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use kura_store::freshness::{Freshness, STALE_INTERVALS};
 use kura_store::paths::default_data_dir;
 use kura_store::pattern::ContainerPattern;
+pub use kura_store::sample::rfc3339;
 use kura_store::sample::{Sample, SampleColumns, UnixMillis};
 use kura_store::{Reader, SeriesInfo, SweepRecord};
 
@@ -140,13 +141,6 @@ pub fn query_time(at: Option<&str>, now: UnixMillis) -> Result<UnixMillis, Query
         )));
     }
     Ok(at_ms)
-}
-
-/// The collector's interval from recent sweep times, or the default when
-/// there are fewer than two.
-/// RFC 3339 in UTC, for messages.
-pub fn rfc3339(time: UnixMillis) -> String {
-    chrono::DateTime::from_timestamp_millis(time).map_or_else(|| format!("{time} ms"), |t| t.to_rfc3339())
 }
 
 fn key_of(series: &SeriesInfo, style: KeyStyle) -> String {

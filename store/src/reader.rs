@@ -299,14 +299,7 @@ impl Reader {
                 Some((_, json)) => self.parse_series_info(id, json)?,
                 None => continue,
             };
-            let host = match host_ids.get(&info.host) {
-                Some(&host) => host,
-                None => {
-                    let host = self.host_id(&info.host)?;
-                    host_ids.insert(info.host, host);
-                    host
-                }
-            };
+            let host = self.memo_host_id(info.host, &mut host_ids)?;
             by_host.entry(host).or_default().push((i, covered));
         }
         for (host, indexes) in by_host {
@@ -544,12 +537,17 @@ impl Reader {
         let Some(info) = self.series_info(series)? else {
             return Ok(None);
         };
-        if let Some(&host) = known.get(&info.host) {
-            return Ok(Some(host));
+        self.memo_host_id(info.host, known).map(Some)
+    }
+
+    /// The id of the host named `name`, looked up once per name in `known`.
+    fn memo_host_id(&self, name: String, known: &mut HashMap<String, HostId>) -> Result<HostId, StoreError> {
+        if let Some(&host) = known.get(&name) {
+            return Ok(host);
         }
-        let host = self.host_id(&info.host)?;
-        known.insert(info.host, host);
-        Ok(Some(host))
+        let host = self.host_id(&name)?;
+        known.insert(name, host);
+        Ok(host)
     }
 
     /// The head samples of a host's series (or of some), in time order:

@@ -15,6 +15,12 @@ pub use columns::{Column, SampleColumns};
 /// Milliseconds since the Unix epoch, UTC.
 pub type UnixMillis = i64;
 
+/// `time` in RFC 3339, UTC, for messages (the milliseconds themselves
+/// when chrono cannot represent them).
+pub fn rfc3339(time: UnixMillis) -> String {
+    chrono::DateTime::from_timestamp_millis(time).map_or_else(|| format!("{time} ms"), |t| t.to_rfc3339())
+}
+
 /// A container's coarse state, as Docker's `State` field names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
