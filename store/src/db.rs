@@ -222,7 +222,7 @@ impl ReadHandle {
             if scan.reverse { Box::new(range.rev()) } else { Box::new(range) };
         for entry in entries.take(scan.limit) {
             let (k, v) = entry.map_err(|e| self.error(e))?;
-            if !visit(&k, &v) {
+            if !visit(&k, scan.value_of(&v)) {
                 break;
             }
         }

@@ -118,7 +118,7 @@ pub use damage::MARKER;
 pub use db::{ReadHandle, Store, StoreOptions, STORE_DIR};
 pub use key::{HostId, SeriesId, Tree};
 pub use prune::PruneProgress;
-pub use reader::{Entry, Kv, Reader, Scan};
+pub use reader::{Entry, Kv, Reader, Scan, CUT_VALUE_LEN};
 pub use record::{
     ContainerInfo, ContainerSweep, EventRecord, SeriesInfo, SweepBatch, SweepOutcome, SweepRecord, Timed,
 };

@@ -22,7 +22,8 @@ use crate::sample::{Sample, SampleColumns, UnixMillis};
 
 /// A key range of one tree: keys from `start` (inclusive) to `end`
 /// (exclusive; `None`: to the end of the tree), ascending or descending,
-/// at most `limit` entries.
+/// at most `limit` entries, with whole values or only their first
+/// [`CUT_VALUE_LEN`] bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scan {
     /// The first key, inclusive.
@@ -33,18 +34,30 @@ pub struct Scan {
     pub reverse: bool,
     /// The most entries to return.
     pub limit: usize,
+    /// Values cut to their first [`CUT_VALUE_LEN`] bytes.
+    pub cut_values: bool,
 }
+
+/// How much of each value a [`Scan::cut_values`] scan returns: enough for a
+/// block's header and time range ([`codec::time_range`]), a few per cent of
+/// the block.
+pub const CUT_VALUE_LEN: usize = 32;
 
 impl Scan {
     /// Every key that starts with `prefix`, ascending.
     pub fn prefix(prefix: &[u8]) -> Scan {
-        Scan { start: prefix.to_vec(), end: key::successor(prefix), reverse: false, limit: usize::MAX }
+        Scan::range(prefix.to_vec(), key::successor(prefix))
     }
 
     /// Keys from `first` to `last`, both inclusive (`last` and every key
     /// that extends it), ascending.
     pub fn between(first: Vec<u8>, last: &[u8]) -> Scan {
-        Scan { start: first, end: key::successor(last), reverse: false, limit: usize::MAX }
+        Scan::range(first, key::successor(last))
+    }
+
+    /// Keys from `start` to `end` (exclusive), ascending, whole values.
+    fn range(start: Vec<u8>, end: Option<Vec<u8>>) -> Scan {
+        Scan { start, end, reverse: false, limit: usize::MAX, cut_values: false }
     }
 
     /// The same range, descending.
@@ -55,6 +68,21 @@ impl Scan {
     /// At most `limit` entries.
     pub fn limit(self, limit: usize) -> Scan {
         Scan { limit, ..self }
+    }
+
+    /// Only the first [`CUT_VALUE_LEN`] bytes of each value (where a
+    /// block's time range is all the reader needs).
+    pub fn cut_values(self) -> Scan {
+        Scan { cut_values: true, ..self }
+    }
+
+    /// `value` as this scan returns it.
+    pub fn value_of<'a>(&self, value: &'a [u8]) -> &'a [u8] {
+        if self.cut_values {
+            &value[..value.len().min(CUT_VALUE_LEN)]
+        } else {
+            value
+        }
     }
 }
 
@@ -84,7 +112,7 @@ impl Scan {
     pub fn exact(key: &[u8]) -> Scan {
         let mut end = key.to_vec();
         end.push(0);
-        Scan { start: key.to_vec(), end: Some(end), reverse: false, limit: 1 }
+        Scan::range(key.to_vec(), Some(end)).limit(1)
     }
 }
 
@@ -212,12 +240,16 @@ impl Reader {
             })?;
             ids.push(id);
         }
-        // Each one's description and newest block, in one batch.
+        // Each one's description and the time range of its newest block, in
+        // one batch.
         let scans: Vec<(Tree, Scan)> = ids
             .iter()
             .flat_map(|&id| {
                 let prefix = key::series_prefix(id);
-                [(Tree::SeriesInfo, Scan::exact(&prefix)), (Tree::Blocks, Scan::prefix(&prefix).rev().limit(1))]
+                [
+                    (Tree::SeriesInfo, Scan::exact(&prefix)),
+                    (Tree::Blocks, Scan::prefix(&prefix).rev().limit(1).cut_values()),
+                ]
             })
             .collect();
         let mut answers = self.kv().scan_many(&scans)?.into_iter();
@@ -271,8 +303,8 @@ impl Reader {
         }
         // Every series' description and blocks in one batch of scans: the
         // block that starts at or before `from` (it may reach into the
-        // range), those after it up to `to`, and the newest (whose end
-        // says which head samples a crash left behind it).
+        // range), those after it up to `to`, and the time range of the
+        // newest (whose end says which head samples a crash left behind it).
         let mut scans = Vec::with_capacity(series.len() * 4);
         for &id in series {
             let prefix = key::series_prefix(id);
@@ -281,7 +313,7 @@ impl Reader {
             scans.push((Tree::Blocks, Scan::between(prefix.to_vec(), &from_key).rev().limit(1)));
             let after_from = key::successor(&from_key).map(|start| Scan::between(start, &key::series_time(id, to)));
             scans.push((Tree::Blocks, after_from.unwrap_or_else(|| Scan::prefix(&prefix).limit(0))));
-            scans.push((Tree::Blocks, Scan::prefix(&prefix).rev().limit(1)));
+            scans.push((Tree::Blocks, Scan::prefix(&prefix).rev().limit(1).cut_values()));
         }
         let mut answers = self.kv().scan_many(&scans)?.into_iter();
         let mut by_host: BTreeMap<HostId, Vec<(usize, Option<UnixMillis>)>> = BTreeMap::new();

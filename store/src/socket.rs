@@ -8,8 +8,9 @@
 //! `[PROTOCOL, op, ...]`:
 //! - get (`op` 1): the tree code, then the key (rest of the frame);
 //! - scan (`op` 2): the tree code and one scan: flags (bit 0 reverse, bit 1
-//!   has an end), limit u32 BE, start (u32 BE length + bytes), end
-//!   (likewise, if flagged);
+//!   has an end, bit 2 values cut to their first
+//!   [`CUT_VALUE_LEN`](super::reader::CUT_VALUE_LEN) bytes), limit u32 BE,
+//!   start (u32 BE length + bytes), end (likewise, if flagged);
 //! - scans (`op` 3): a u32 BE count, then that many (tree code, scan): the
 //!   reads of a whole query in one round trip.
 //!
@@ -57,6 +58,7 @@ const STATUS_OK: u8 = 0;
 const STATUS_ERROR: u8 = 1;
 const FLAG_REVERSE: u8 = 1;
 const FLAG_END: u8 = 2;
+const FLAG_CUT_VALUES: u8 = 4;
 /// How long a client waits for an answer.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -449,7 +451,13 @@ fn parse_scan(input: &mut &[u8]) -> Result<Scan, String> {
     let limit = take_u32(input)?;
     let start = take_bytes(input)?.to_vec();
     let end = if flags & FLAG_END != 0 { Some(take_bytes(input)?.to_vec()) } else { None };
-    Ok(Scan { start, end, reverse: flags & FLAG_REVERSE != 0, limit: usize::try_from(limit).unwrap_or(usize::MAX) })
+    Ok(Scan {
+        start,
+        end,
+        reverse: flags & FLAG_REVERSE != 0,
+        limit: usize::try_from(limit).unwrap_or(usize::MAX),
+        cut_values: flags & FLAG_CUT_VALUES != 0,
+    })
 }
 
 fn no_trailing_bytes(input: &[u8]) -> Result<(), String> {
@@ -484,6 +492,9 @@ fn put_scan(out: &mut Vec<u8>, tree: Tree, scan: &Scan) {
     }
     if scan.end.is_some() {
         flags |= FLAG_END;
+    }
+    if scan.cut_values {
+        flags |= FLAG_CUT_VALUES;
     }
     out.push(flags);
     out.extend_from_slice(&u32::try_from(scan.limit).unwrap_or(u32::MAX).to_be_bytes());
@@ -685,7 +696,11 @@ impl Kv for SocketClient {
                 .map_err(|e| self.error(format!("malformed scans response: {e}")))?;
             let mut unfinished = Vec::new();
             for (&i, (more, entries)) in batch.iter().zip(parts) {
-                answers[i].extend(entries);
+                // A collector older than the cut sends whole values.
+                answers[i].extend(entries.into_iter().map(|(k, mut v)| {
+                    v.truncate(scans[i].1.value_of(&v).len());
+                    (k, v)
+                }));
                 if more && answers[i].len() < scans[i].1.limit {
                     unfinished.push(i);
                 }

@@ -573,12 +573,21 @@ fn a_batch_of_scans_through_the_socket_answers_each_as_alone_whatever_the_frame_
         scans.push((Tree::SeriesInfo, Scan::exact(&prefix)));
         scans.push((Tree::Blocks, Scan::prefix(&prefix)));
         scans.push((Tree::Blocks, Scan::prefix(&prefix).rev().limit(2)));
+        scans.push((Tree::Blocks, Scan::prefix(&prefix).cut_values()));
     }
     scans.push((Tree::SeriesInfo, Scan::exact(&key::series_prefix(SeriesId(9_999)))));
     // More scans than one request frame holds (about 23 bytes each).
     scans.extend((0..4_000).map(|i| (Tree::SeriesInfo, Scan::exact(&key::series_prefix(SeriesId(i % 40))))));
     let alone: Vec<Vec<Entry>> = scans.iter().map(|(tree, scan)| store.scan(*tree, scan).unwrap()).collect();
     assert!(alone.iter().filter(|entries| entries.len() > 1).count() > 3, "some scans page");
+    // A cut block still says its time range.
+    let (whole, cut) = (&alone[3], &alone[5]);
+    assert!(!whole.is_empty() && whole.len() == cut.len());
+    for ((key, block), (cut_key, head)) in whole.iter().zip(cut) {
+        assert_eq!((key, head.len()), (cut_key, CUT_VALUE_LEN.min(block.len())));
+        assert!(block.len() > CUT_VALUE_LEN, "a block longer than its cut");
+        assert_eq!(codec::time_range(head).unwrap(), codec::time_range(block).unwrap());
+    }
     // From a frame that holds a few blocks to one that holds everything.
     for max_response_bytes in [1500, 4 << 20] {
         let limits = ServerLimits { max_response_bytes, ..ServerLimits::default() };
