@@ -318,13 +318,15 @@ impl Reader {
         let mut answers = self.kv().scan_many(&scans)?.into_iter();
         let mut by_host: BTreeMap<HostId, Vec<(usize, Option<UnixMillis>)>> = BTreeMap::new();
         let mut host_ids = HashMap::new();
+        let mut scratch = SampleColumns::default();
         for (i, (&id, columns)) in series.iter().zip(&mut out).enumerate() {
             let mut next = || answers.next().unwrap_or_default();
             let (info, mut blocks, after, newest) = (next(), next(), next(), next());
             blocks.extend(after);
             columns.reserve(blocks.iter().filter_map(|(_, block)| codec::row_count(block).ok()).sum());
             for (block_key, block) in &blocks {
-                Self::append_rows(block, from, to, columns).map_err(|e| self.bad_block(id, block_key, &e))?;
+                Self::append_rows(block, from, to, columns, &mut scratch)
+                    .map_err(|e| self.bad_block(id, block_key, &e))?;
             }
             let covered = self.newest_block_end(id, &newest)?;
             let info = match info.first() {
@@ -628,8 +630,17 @@ impl Reader {
         codec::time_range(block).map_err(|e| self.bad_block(series, block_key, &e))
     }
 
-    /// Appends the rows of a block (or head sample) within `from..=to`.
-    fn append_rows(block: &[u8], from: UnixMillis, to: UnixMillis, out: &mut SampleColumns) -> Result<(), CodecError> {
+    /// Appends the rows of a block within `from..=to`: a block wholly inside
+    /// is decoded into `out`, one that reaches past either end into
+    /// `scratch` (reused from block to block), whose rows in range are then
+    /// copied.
+    fn append_rows(
+        block: &[u8],
+        from: UnixMillis,
+        to: UnixMillis,
+        out: &mut SampleColumns,
+        scratch: &mut SampleColumns,
+    ) -> Result<(), CodecError> {
         let (first, last) = codec::time_range(block)?;
         if first > to || last < from {
             return Ok(());
@@ -637,11 +648,10 @@ impl Reader {
         if from <= first && last <= to {
             return codec::decode_block_into(block, out);
         }
-        let columns = codec::decode_block(block)?;
-        for row in (0..columns.len()).filter_map(|i| columns.row(i)) {
-            if (from..=to).contains(&row.time) {
-                out.push(&row);
-            }
+        scratch.clear();
+        codec::decode_block_into(block, scratch)?;
+        for i in (0..scratch.len()).filter(|&i| (from..=to).contains(&scratch.time[i])) {
+            out.push_row_of(scratch, i);
         }
         Ok(())
     }

@@ -251,18 +251,48 @@ impl SampleColumns {
 
     /// Appends one sample as a row.
     pub fn push(&mut self, sample: &Sample) {
+        self.push_with(sample.time, sample.state, |i| sample.fields[i], &mut sample.percpu_ns.iter().copied());
+    }
+
+    /// Appends row `i` of `other` (as `push(&other.row(i))`, without
+    /// building the sample); nothing if there is no such row.
+    pub fn push_row_of(&mut self, other: &SampleColumns, i: usize) {
+        let (Some(&time), Some(&state)) = (other.time.get(i), other.state.get(i)) else { return };
+        let mut percpu = other.percpu_ns.iter().map_while(|column| column.get(i));
+        self.push_with(time, state, |field| other.fields[field].get(i), &mut percpu);
+    }
+
+    /// Appends a row: its time, state, each field's value by index, and its
+    /// per-CPU values.
+    fn push_with(
+        &mut self,
+        time: UnixMillis,
+        state: State,
+        field: impl Fn(usize) -> Option<u64>,
+        percpu: &mut dyn Iterator<Item = u64>,
+    ) {
         let row = self.time.len();
-        self.time.push(sample.time);
-        self.state.push(sample.state);
-        for (column, value) in self.fields.iter_mut().zip(sample.fields) {
-            column.push(value);
+        self.time.push(time);
+        self.state.push(state);
+        for (i, column) in self.fields.iter_mut().enumerate() {
+            column.push(field(i));
         }
-        while self.percpu_ns.len() < sample.percpu_ns.len() {
-            self.percpu_ns.push(Column::absent(row));
+        let mut cpus = 0;
+        for value in percpu {
+            if cpus == self.percpu_ns.len() {
+                self.percpu_ns.push(Column::absent(row));
+            }
+            self.percpu_ns[cpus].push(Some(value));
+            cpus += 1;
         }
-        for (cpu, column) in self.percpu_ns.iter_mut().enumerate() {
-            column.push(sample.percpu_ns.get(cpu).copied());
+        for column in &mut self.percpu_ns[cpus..] {
+            column.push(None);
         }
+    }
+
+    /// Removes every row, keeping the memory (a buffer to decode into).
+    pub fn clear(&mut self) {
+        self.truncate(0, 0);
     }
 
     /// Row `i` as a [`Sample`] (per-CPU values up to the first absent one).
@@ -328,6 +358,16 @@ mod tests {
         assert_eq!(columns.row(1), Some(running));
         assert_eq!(columns.row(2), Some(stopped));
         assert_eq!(columns.row(3), None);
+
+        // Rows copied one by one make the same columns; a buffer cleared
+        // for reuse holds none.
+        let mut copied = SampleColumns::default();
+        copied.push(&Sample::state_only(500, State::Created));
+        copied.clear();
+        for i in 0..4 {
+            copied.push_row_of(&columns, i);
+        }
+        assert_eq!(copied, columns);
     }
 
     #[test]
