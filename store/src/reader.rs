@@ -116,6 +116,25 @@ impl Scan {
     }
 }
 
+/// The scans of a window of blocks keyed by id and start time (`prefix` the
+/// id): the block that starts at or before `from_key` (it may reach into
+/// the window), those after it up to `to_key`, and the newest.
+fn window_scans(prefix: &[u8], from_key: &[u8], to_key: &[u8]) -> [Scan; 3] {
+    let after_from = key::successor(from_key).map(|start| Scan::between(start, to_key));
+    [
+        Scan::between(prefix.to_vec(), from_key).rev().limit(1),
+        after_from.unwrap_or_else(|| Scan::prefix(prefix).limit(0)),
+        Scan::prefix(prefix).rev().limit(1),
+    ]
+}
+
+/// What a host's head samples are read from: the newest sweep record block
+/// (where compaction got to) and the head pages.
+fn head_scans(host: HostId) -> [(Tree, Scan); 2] {
+    let prefix = key::host_prefix(host);
+    [(Tree::Sweeps, Scan::prefix(&prefix).rev().limit(1)), (Tree::Head, Scan::prefix(&prefix))]
+}
+
 /// Reads the store, directly or through the running collector's socket.
 // One reader per process: the size of the direct variant does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -224,14 +243,20 @@ impl Reader {
     /// sample time as `last_seen`.
     pub fn series(&self, host: &str) -> Result<Vec<SeriesInfo>, StoreError> {
         let host_id = self.host_id(host)?;
+        // The head and the host's series ids, in one request.
+        let [newest_records, pages] = head_scans(host_id);
+        let scans = [newest_records, pages, (Tree::Series, Scan::prefix(&key::host_prefix(host_id)))];
+        let mut answers = self.kv().scan_many(&scans)?.into_iter();
+        let mut next = || answers.next().unwrap_or_default();
+        let (newest_records, pages, series) = (next(), next(), next());
         // The newest head sample of every series, from one pass over the head.
         let head_newest: HashMap<SeriesId, UnixMillis> = self
-            .head_samples(host_id, None)?
+            .decode_head(&newest_records, &pages, None)?
             .into_iter()
             .filter_map(|(id, samples)| Some((id, samples.last()?.time)))
             .collect();
         let mut ids = Vec::new();
-        for (container, id) in self.kv().scan(Tree::Series, &Scan::prefix(&key::host_prefix(host_id)))? {
+        for (container, id) in series {
             let id = key::series_of(&id).filter(|_| id.len() == SERIES_LEN).ok_or_else(|| {
                 self.corrupt(format!(
                     "series id of container {} is not 4 bytes",
@@ -308,12 +333,10 @@ impl Reader {
         let mut scans = Vec::with_capacity(series.len() * 4);
         for &id in series {
             let prefix = key::series_prefix(id);
-            let from_key = key::series_time(id, from);
+            let [at_from, after_from, newest] =
+                window_scans(&prefix, &key::series_time(id, from), &key::series_time(id, to));
             scans.push((Tree::SeriesInfo, Scan::exact(&prefix)));
-            scans.push((Tree::Blocks, Scan::between(prefix.to_vec(), &from_key).rev().limit(1)));
-            let after_from = key::successor(&from_key).map(|start| Scan::between(start, &key::series_time(id, to)));
-            scans.push((Tree::Blocks, after_from.unwrap_or_else(|| Scan::prefix(&prefix).limit(0))));
-            scans.push((Tree::Blocks, Scan::prefix(&prefix).rev().limit(1).cut_values()));
+            scans.extend([at_from, after_from, newest.cut_values()].map(|scan| (Tree::Blocks, scan)));
         }
         let mut answers = self.kv().scan_many(&scans)?.into_iter();
         let mut by_host: BTreeMap<HostId, Vec<(usize, Option<UnixMillis>)>> = BTreeMap::new();
@@ -595,15 +618,22 @@ impl Reader {
         host: HostId,
         only: Option<&BTreeSet<SeriesId>>,
     ) -> Result<BTreeMap<SeriesId, Vec<Sample>>, StoreError> {
-        let mut all: BTreeMap<SeriesId, Vec<Sample>> = BTreeMap::new();
-        // The newest sweep record block (where compaction got to) and the
-        // head pages, in one request.
-        let prefix = key::host_prefix(host);
-        let scans = [(Tree::Sweeps, Scan::prefix(&prefix).rev().limit(1)), (Tree::Head, Scan::prefix(&prefix))];
-        let mut answers = self.kv().scan_many(&scans)?.into_iter();
+        let mut answers = self.kv().scan_many(&head_scans(host))?.into_iter();
         let (newest_records, pages) = (answers.next().unwrap_or_default(), answers.next().unwrap_or_default());
+        self.decode_head(&newest_records, &pages, only)
+    }
+
+    /// The head samples of [`head_samples`](Self::head_samples), from the
+    /// answers to [`head_scans`].
+    fn decode_head(
+        &self,
+        newest_records: &[Entry],
+        pages: &[Entry],
+        only: Option<&BTreeSet<SeriesId>>,
+    ) -> Result<BTreeMap<SeriesId, Vec<Sample>>, StoreError> {
+        let mut all: BTreeMap<SeriesId, Vec<Sample>> = BTreeMap::new();
         let compacted = self.last_record_time(Tree::Sweeps, newest_records.first())?;
-        for (page_key, bytes) in &pages {
+        for (page_key, bytes) in pages {
             let head_page = self.head_page(page_key, bytes)?;
             if compacted.is_some_and(|end| head_page.time <= end) {
                 continue;
@@ -675,12 +705,17 @@ impl Reader {
         if from > to {
             return Ok(out);
         }
+        // In one request: the record block that starts at or before `from`,
+        // those after it up to `to`, the newest (whose end says which head
+        // records a crash left behind it), and the head pages.
         let prefix = key::host_prefix(host);
-        let from_key = key::host_time(host, from);
-        let mut blocks = self.kv().scan(tree, &Scan::between(prefix.to_vec(), &from_key).rev().limit(1))?;
-        if let Some(after_from) = key::successor(&from_key) {
-            blocks.extend(self.kv().scan(tree, &Scan::between(after_from, &key::host_time(host, to)))?);
-        }
+        let window = window_scans(&prefix, &key::host_time(host, from), &key::host_time(host, to));
+        let scans: Vec<(Tree, Scan)> =
+            window.into_iter().map(|scan| (tree, scan)).chain([(Tree::Head, Scan::prefix(&prefix))]).collect();
+        let mut answers = self.kv().scan_many(&scans)?.into_iter();
+        let mut next = || answers.next().unwrap_or_default();
+        let (mut blocks, after, newest, pages) = (next(), next(), next(), next());
+        blocks.extend(after);
         for (block_key, block) in &blocks {
             for (time, bytes) in self.records(tree, block_key, block)? {
                 if (from..=to).contains(&time) {
@@ -689,8 +724,8 @@ impl Reader {
             }
         }
         // Head records a block already covers are left from a crash.
-        let covered = self.records_end(tree, host)?;
-        for (page_key, bytes) in self.kv().scan(Tree::Head, &Scan::prefix(&prefix))? {
+        let covered = self.last_record_time(tree, newest.first())?;
+        for (page_key, bytes) in pages {
             let head_page = self.head_page(&page_key, &bytes)?;
             let record = match tree {
                 Tree::Sweeps => Some(head_page.sweep),
@@ -706,13 +741,7 @@ impl Reader {
         Ok(out)
     }
 
-    /// The time of the newest record in a host's record blocks of `tree`.
-    fn records_end(&self, tree: Tree, host: HostId) -> Result<Option<UnixMillis>, StoreError> {
-        self.last_record_time(tree, self.newest(tree, &key::host_prefix(host))?.as_ref())
-    }
-
-    /// The time of the last record in a record block (the newest, for
-    /// [`records_end`](Self::records_end)).
+    /// The time of the last record in a record block.
     fn last_record_time(&self, tree: Tree, block: Option<&Entry>) -> Result<Option<UnixMillis>, StoreError> {
         match block {
             Some((block_key, block)) => Ok(self.records(tree, block_key, block)?.last().map(|(t, _)| *t)),
