@@ -73,6 +73,7 @@
 //! - `db`: [`Store`]: open (lock, version, recovery), the sled handles.
 //! - `damage`: which file of a store that does not open is damaged.
 //! - `page`: the head page and record block formats.
+//! - `memstats`: the compact encoding of raw memory statistics (the `memory` tree's values).
 //! - `write`: [`Store::write_sweep`] and compaction.
 //! - `prune`: [`Store::prune`], retention in small steps, forgetting the containers that are gone.
 //! - `cursor`: [`Store::put_cursor`] and [`Reader::cursor`], the forwardings' cursors.
@@ -91,6 +92,7 @@ pub mod endpoint;
 pub mod freshness;
 mod hosts;
 pub mod key;
+mod memstats;
 pub mod message;
 mod page;
 pub mod paths;

@@ -192,6 +192,8 @@ impl WriteState {
                             info,
                             last_time: None,
                             details_hash: None,
+                            processes_hash: None,
+                            memory_hash: None,
                             open: OpenBlock::default(),
                             last: None,
                         }
@@ -228,8 +230,17 @@ fn load_series(h: &ReadHandle, host: HostId, id: SeriesId) -> Result<Option<Seri
         })?),
         None => None,
     };
-    let details_hash = newest(h, Tree::Details, &prefix)?.map(|(_, v)| key::fnv1a(&v));
-    Ok(Some(SeriesState { host, info, last_time: block_end, details_hash, open: OpenBlock::default(), last: None }))
+    let newest_hash = |tree| Ok::<_, StoreError>(newest(h, tree, &prefix)?.map(|(_, v)| key::fnv1a(&v)));
+    Ok(Some(SeriesState {
+        host,
+        info,
+        last_time: block_end,
+        details_hash: newest_hash(Tree::Details)?,
+        processes_hash: newest_hash(Tree::Processes)?,
+        memory_hash: newest_hash(Tree::Memory)?,
+        open: OpenBlock::default(),
+        last: None,
+    }))
 }
 
 /// The time of the newest record in a host's record blocks.

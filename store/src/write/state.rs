@@ -7,6 +7,7 @@ use super::{WriteReport, Writes};
 use crate::codec;
 use crate::db::{ReadHandle, StoreOptions};
 use crate::key::{self, HostId, SeriesId, Tree};
+use crate::memstats;
 use crate::page::{self, HeadPage};
 use crate::prune::PruneCursor;
 use crate::record::{self, SeriesInfo, SweepBatch};
@@ -48,7 +49,11 @@ pub(super) struct SeriesState {
     pub(super) host: HostId,
     pub(super) info: SeriesInfo,
     pub(super) last_time: Option<UnixMillis>,
+    /// The hashes of the newest stored details, processes and memory
+    /// statistics (each stored only when it changed).
     pub(super) details_hash: Option<u64>,
+    pub(super) processes_hash: Option<u64>,
+    pub(super) memory_hash: Option<u64>,
     pub(super) open: OpenBlock,
     /// The open block's newest sample: the next row is written as the
     /// difference from it.
@@ -113,16 +118,20 @@ impl WriteState {
                     rows.push(id);
                 }
             }
+            let at = key::series_time(id, time);
             if let Some(details) = &container.details {
-                let bytes = record::json_bytes(details);
-                let hash = key::fnv1a(&bytes);
-                if state.details_hash != Some(hash) {
-                    w.insert(Tree::Details, key::series_time(id, time), bytes);
-                    state.details_hash = Some(hash);
-                }
+                insert_if_changed(w, Tree::Details, &at, record::json_bytes(details), &mut state.details_hash);
             }
             if let Some(latest) = &container.latest {
+                // `latest` as older builds read it; `processes` and
+                // `memory` keep the history.
                 w.insert(Tree::Latest, key::series_prefix(id), record::encode_timed(time, latest));
+                if let Some(top) = &latest.top {
+                    insert_if_changed(w, Tree::Processes, &at, record::json_bytes(top), &mut state.processes_hash);
+                }
+                if let Some(stats) = &latest.memory_stats {
+                    insert_if_changed(w, Tree::Memory, &at, memstats::encode(stats), &mut state.memory_hash);
+                }
             }
         }
         let snmp = batch.snmp.as_ref().map(record::json_bytes);
@@ -136,12 +145,13 @@ impl WriteState {
             w.insert(Tree::Sizes, key::host_time(host, time), record::json_bytes(sizes));
         }
         if let (Some(info), Some(state)) = (&batch.host_info, self.hosts.get_mut(&batch.host)) {
-            let bytes = record::json_bytes(info);
-            let hash = key::fnv1a(&bytes);
-            if state.info_hash != Some(hash) {
-                w.insert(Tree::HostInfo, key::host_time(host, time), bytes);
-                state.info_hash = Some(hash);
-            }
+            insert_if_changed(
+                w,
+                Tree::HostInfo,
+                &key::host_time(host, time),
+                record::json_bytes(info),
+                &mut state.info_hash,
+            );
         }
         Ok(report)
     }
@@ -231,6 +241,18 @@ impl WriteState {
         self.hosts.retain(|_, state| state.id != host);
         self.series.retain(|_, state| state.host != host);
         self.containers.retain(|(h, _), _| *h != host);
+    }
+}
+
+/// Stages `bytes` under `key` unless they are the newest document stored
+/// in `tree` for the same id (`stored`: the hash of that one, updated).
+/// The trees written this way hold changes: the document in force at a
+/// time is the newest at or before it.
+fn insert_if_changed(w: &mut Writes, tree: Tree, key: &[u8], bytes: Vec<u8>, stored: &mut Option<u64>) {
+    let hash = key::fnv1a(&bytes);
+    if *stored != Some(hash) {
+        w.insert(tree, key, bytes);
+        *stored = Some(hash);
     }
 }
 
