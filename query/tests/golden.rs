@@ -114,9 +114,11 @@ fn every_command_matches_its_golden_file() {
 }
 
 /// As of the middle of the history, `kura proc` and `kura mem --detail`
-/// answer from what the simulator's collector read last before then (each
-/// container's `top` comes once a minute, spread over the sweeps), not from
-/// the newest readings: checked against the simulator itself.
+/// answer from what was read before then, not from the newest readings,
+/// checked against the simulator itself: the processes of the last `top`
+/// before then (each container's comes once a minute, spread over the
+/// sweeps), the memory statistics the store keeps of then (the first
+/// reading, then one at least an hour after the last kept).
 #[test]
 fn as_of_the_middle_proc_and_mem_detail_answer_what_was_read_last_before_then() {
     let store = simulated_store();
@@ -124,6 +126,7 @@ fn as_of_the_middle_proc_and_mem_detail_answer_what_was_read_last_before_then() 
     let mut simulator = Simulator::new(spec());
     let mut last_top = std::collections::BTreeMap::new();
     let mut last_memory = None;
+    let mut kept_at = None;
     let mut changed_since = std::collections::BTreeSet::new();
     while let Some(batch) = simulator.next_sweep() {
         for container in &batch.containers {
@@ -131,8 +134,10 @@ fn as_of_the_middle_proc_and_mem_detail_answer_what_was_read_last_before_then() 
             let name = container.info.name.clone();
             let top = latest.top.clone().unwrap_or_default();
             if batch.sweep.time <= mid {
-                if name == "sim-001" {
+                let due = kept_at.is_none_or(|kept: i64| batch.sweep.time >= kept + 3_600_000);
+                if name == "sim-001" && due {
                     last_memory.clone_from(&latest.memory_stats);
+                    kept_at = Some(batch.sweep.time);
                 }
                 last_top.insert(name, top);
             } else if last_top.get(&name).is_some_and(|before| before.processes.len() != top.processes.len()) {

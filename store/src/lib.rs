@@ -24,11 +24,13 @@
 //! | `sweeps` | host id + first sweep time | a record block of [`SweepRecord`]s (outcome byte, latency µs and container count varints, down reason), one per block of sweeps |
 //! | `host_info` | host id + time | the daemon's `/info` (JSON), written when it changes |
 //! | `details` | series id + time | container details (JSON), written when they change |
-//! | `latest` | series id | 8 time bytes + JSON: newest processes and raw memory stats, overwritten |
+//! | `latest` | series id | 8 time bytes + JSON: newest processes and raw memory stats, overwritten (read for a series without `processes` or `memory` entries: a store written before them) |
 //! | `events` | host id + time ns + FNV-1a hash of the event | the event (JSON); storing it twice stores it once |
 //! | `snmp` | host id + first sweep time | a record block of SNMP readings (JSON), one per block of sweeps |
 //! | `sizes` | host id + time | the size sweep (JSON) |
 //! | `cursors` | cursor name | where the collector's `[[forward]]` of that name stopped (its JSON), written by the writer thread |
+//! | `processes` | series id + time | the container's [`Top`](payload::Top) (JSON), written when it changes (read every `top_interval`) |
+//! | `memory` | series id + time | its raw memory statistics in the `memstats` encoding, read with `top`, written when they change |
 //!
 //! # Head and blocks
 //!

@@ -403,8 +403,8 @@ impl Reader {
     }
 
     /// The processes of a series' container in force at `at`: the newest
-    /// `top` stored at or before it (a list is stored when it changed, so
-    /// its time is when it was first read).
+    /// `top` read at or before it (the `processes` tree holds a list when
+    /// its processes changed, so its time is when it was first read).
     pub fn processes_at(&self, series: SeriesId, at: UnixMillis) -> Result<Option<Timed<Top>>, StoreError> {
         self.history_at(series, at)
     }
@@ -421,14 +421,15 @@ impl Reader {
         self.history_between(series, from, to)
     }
 
-    /// The raw memory statistics of a series' container in force at `at`
-    /// (read with `top`, every `top_interval`; stored when they changed).
+    /// The raw memory statistics of a series' container in force at `at`:
+    /// the newest reading if it is at or before `at`, else the newest the
+    /// `memory` tree holds then (it keeps one an hour).
     pub fn memory_stats_at(&self, series: SeriesId, at: UnixMillis) -> Result<Option<Timed<MemoryStats>>, StoreError> {
         self.history_at(series, at)
     }
 
     /// The raw memory statistics of a series' container stored with
-    /// `from <= time <= to`, in time order.
+    /// `from <= time <= to` (one an hour), in time order.
     pub fn memory_stats_between(
         &self,
         series: SeriesId,
@@ -438,14 +439,22 @@ impl Reader {
         self.history_between(series, from, to)
     }
 
-    /// The document of kind `T` in force at `at` (see [`History`]).
+    /// The document of kind `T` in force at `at`: the newer of the newest
+    /// in its tree at or before `at` and the `latest` reading, if that is
+    /// at or before `at` too (the tree does not hold every reading; a store
+    /// written before the tree has only `latest`). One round trip.
     fn history_at<T: History>(&self, series: SeriesId, at: UnixMillis) -> Result<Option<Timed<T>>, StoreError> {
         let prefix = key::series_prefix(series);
         let in_force = Scan::between(prefix.to_vec(), &key::series_time(series, at)).rev().limit(1);
-        match self.history_scans::<T>(series, in_force)? {
-            Stored::History(mut found) => found.pop().map(|(k, v)| self.history_doc(series, &k, &v)).transpose(),
-            Stored::Latest(latest) => Ok(latest.filter(|timed| timed.time <= at)),
-        }
+        let scans = [(T::TREE, in_force), (Tree::Latest, Scan::exact(&prefix))];
+        let mut answers = self.kv().scan_many(&scans)?.into_iter();
+        let (stored, latest) = (answers.next().unwrap_or_default(), answers.next().unwrap_or_default());
+        let stored = stored.first().map(|(k, v)| self.history_doc(series, k, v)).transpose()?;
+        let latest = self.latest_doc::<T>(series, &latest)?.filter(|timed| timed.time <= at);
+        Ok(match (stored, latest) {
+            (Some(stored), Some(latest)) => Some(if latest.time > stored.time { latest } else { stored }),
+            (stored, latest) => stored.or(latest),
+        })
     }
 
     /// The documents of kind `T` stored with `from <= time <= to`.
@@ -480,13 +489,18 @@ impl Reader {
         if !any.is_empty() {
             return Ok(Stored::History(found));
         }
-        let latest = match latest.first() {
-            Some((_, v)) => record::decode_timed::<Latest>(v)
+        Ok(Stored::Latest(self.latest_doc(series, &latest)?))
+    }
+
+    /// The part of kind `T` of a series' `latest` document, from the
+    /// answer of an exact scan for it.
+    fn latest_doc<T: History>(&self, series: SeriesId, latest: &[Entry]) -> Result<Option<Timed<T>>, StoreError> {
+        match latest.first() {
+            Some((_, v)) => Ok(record::decode_timed::<Latest>(v)
                 .map_err(|e| self.corrupt(format!("latest of series {series}: {e}")))?
-                .map_value(T::of_latest),
-            None => None,
-        };
-        Ok(Stored::Latest(latest))
+                .map_value(T::of_latest)),
+            None => Ok(None),
+        }
     }
 
     fn history_doc<T: History>(&self, series: SeriesId, k: &[u8], v: &[u8]) -> Result<Timed<T>, StoreError> {
@@ -795,7 +809,8 @@ enum Stored<T> {
 }
 
 /// A kind of document a series keeps a history of in its own tree, and
-/// that stores of format 1 kept only the newest of, in `latest`.
+/// the newest of in `latest` (all that stores written before the tree
+/// have).
 trait History: Sized {
     /// The tree of the history.
     const TREE: Tree;

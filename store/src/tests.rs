@@ -200,21 +200,22 @@ fn everything_written_reads_back() {
         );
         // Processes and memory statistics as of any time, and between two.
         let id = info.series;
-        assert_eq!(reader.processes_at(id, i64::MAX).unwrap().unwrap(), Timed { time: 1_090_000, value: top(3) });
+        // The newest reading (in `latest`), then the stored changes.
+        assert_eq!(reader.processes_at(id, i64::MAX).unwrap().unwrap(), Timed { time: 1_100_000, value: top(3) });
+        assert_eq!(reader.processes_at(id, 1_095_000).unwrap().unwrap(), Timed { time: 1_090_000, value: top(3) });
         assert_eq!(reader.processes_at(id, 1_089_999).unwrap().unwrap(), Timed { time: 1_060_000, value: top(2) });
         assert_eq!(reader.processes_at(id, 999_999).unwrap(), None);
         let changes: Vec<UnixMillis> =
             reader.processes_between(id, 1_030_000, 1_080_000).unwrap().iter().map(|t| t.time).collect();
         assert_eq!(changes, vec![1_030_000, 1_060_000]);
+        // Memory statistics: one an hour in the tree, the newest in `latest`.
+        let first_memory = Timed { time: 1_000_000, value: memory(0) };
+        assert_eq!(reader.memory_stats_at(id, 1_055_000).unwrap().unwrap(), first_memory);
         assert_eq!(
-            reader.memory_stats_at(id, 1_055_000).unwrap().unwrap(),
-            Timed { time: 1_050_000, value: memory(5) }
+            reader.memory_stats_at(id, i64::MAX).unwrap().unwrap(),
+            Timed { time: 1_100_000, value: memory(10) }
         );
-        let readings = reader.memory_stats_between(id, 1_020_000, 1_040_000).unwrap();
-        assert_eq!(
-            readings,
-            (2..=4).map(|n| Timed { time: 1_000_000 + n * 10_000, value: memory(n) }).collect::<Vec<_>>()
-        );
+        assert_eq!(reader.memory_stats_between(id, 0, i64::MAX).unwrap(), vec![first_memory]);
         assert!(reader.memory_stats_between(id, 1_040_000, 1_020_000).unwrap().is_empty());
     }
     // Several series at once: the same answers.
@@ -236,7 +237,7 @@ fn everything_written_reads_back() {
     let store = into_store(reader);
     assert_eq!(store.handle().tree(Tree::Details).len(), 3 * 3);
     assert_eq!(store.handle().tree(Tree::Processes).len(), 3 * 4);
-    assert_eq!(store.handle().tree(Tree::Memory).len(), 3 * 11);
+    assert_eq!(store.handle().tree(Tree::Memory).len(), 3);
     assert_eq!(store.handle().tree(Tree::HostInfo).len(), 4);
     assert!(matches!(
         Reader::Direct(store).series("nobody"),
@@ -752,8 +753,7 @@ fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions(
         assert_eq!(first(processes.iter().map(|t| t.time).collect()), Some(1_090_000));
         assert_eq!(reader.processes_at(id, before).unwrap().unwrap().value, top(3));
         let memory = reader.memory_stats_between(id, i64::MIN, i64::MAX).unwrap();
-        assert_eq!(first(memory.iter().map(|t| t.time).collect()), Some(1_100_000));
-        assert_eq!(memory.len(), 12);
+        assert_eq!(memory.iter().map(|t| t.time).collect::<Vec<_>>(), vec![1_000_000], "hourly, in force at the cut");
     }
     // Sweep records and SNMP readings go by whole blocks too.
     assert_eq!(reader.sweeps(HOST, 0, i64::MAX).unwrap().first().unwrap().time, 1_080_000);
@@ -1175,4 +1175,56 @@ fn an_older_collector_that_does_not_know_a_tree_gives_a_clear_error() {
     older.join().unwrap();
     assert!(error.contains("unknown tree 14"), "{error}");
     assert!(error.contains("the running kura-collector is older than this kura; restart it"), "{error}");
+}
+
+/// One sweep of container 0 at `1_000_000 + n * 20 min`: its `top` has a
+/// busy process whose CPU columns change every time, and from `n = 6` on a
+/// second process.
+fn write_busy(store: &Store, n: i64) {
+    let time = 1_000_000 + n * 1_200_000;
+    let row =
+        |pid: &str, c: i64, cmd: &str| vec![pid.to_owned(), c.to_string(), format!("00:00:{c:02}"), cmd.to_owned()];
+    let mut processes = vec![row("1", n, "burn")];
+    if n >= 6 {
+        processes.push(row("2", 0, "sh"));
+    }
+    let top = Top { titles: ["PID", "C", "TIME", "CMD"].map(str::to_owned).to_vec(), processes };
+    let mut batch = sweep(time, vec![running(0, time, u64::try_from(n).unwrap())]);
+    batch.containers[0].latest = Some(Latest { top: Some(top), memory_stats: Some(memory(n)) });
+    store.write_sweep(&batch).unwrap();
+}
+
+#[test]
+fn memory_statistics_are_kept_hourly_and_process_lists_when_their_processes_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    for n in 0..5 {
+        write_busy(&store, n);
+    }
+    // A writer that starts again goes on from what is stored.
+    drop(store);
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    for n in 5..10 {
+        write_busy(&store, n);
+    }
+    let reader = Reader::Direct(store);
+    let id = series_ids(&reader)[0];
+    let times = |n: &[i64]| n.iter().map(|n| 1_000_000 + n * 1_200_000).collect::<Vec<_>>();
+    let memory_times: Vec<UnixMillis> =
+        reader.memory_stats_between(id, 0, i64::MAX).unwrap().iter().map(|t| t.time).collect();
+    assert_eq!(
+        memory_times,
+        times(&[0, 3, 6, 9]),
+        "the first reading, then one at least an hour after the last stored"
+    );
+    let lists: Vec<UnixMillis> = reader.processes_between(id, 0, i64::MAX).unwrap().iter().map(|t| t.time).collect();
+    assert_eq!(lists, times(&[0, 6]), "stored when the processes change, not their CPU columns");
+    // As of a time between two stored readings: the stored one before it.
+    let at = times(&[5])[0];
+    assert_eq!(reader.memory_stats_at(id, at).unwrap().unwrap().value, memory(3));
+    assert_eq!(reader.processes_at(id, at).unwrap().unwrap().value.processes.len(), 1);
+    // As of the newest reading or later: that one (from `latest`).
+    let newest = reader.processes_at(id, i64::MAX).unwrap().unwrap();
+    assert_eq!((newest.time, newest.value.processes[0][2].as_str()), (times(&[9])[0], "00:00:09"));
+    assert_eq!(reader.memory_stats_at(id, i64::MAX).unwrap().unwrap().value, memory(9));
 }
