@@ -29,8 +29,8 @@
 //! | `snmp` | host id + first sweep time | a record block of SNMP readings (JSON), one per block of sweeps |
 //! | `sizes` | host id + time | the size sweep (JSON) |
 //! | `cursors` | cursor name | where the collector's `[[forward]]` of that name stopped (its JSON), written by the writer thread |
-//! | `processes` | series id + time | the container's [`Top`](payload::Top) (JSON), written when it changes (read every `top_interval`) |
-//! | `memory` | series id + time | its raw memory statistics in the `memstats` encoding, read with `top`, written when they change |
+//! | `processes` | series id + time | the container's [`Top`](payload::Top) (JSON), read every `top_interval`, written when its processes change (not its CPU columns) |
+//! | `memory` | series id + time | its raw memory statistics in the `memstats` encoding, read with `top`: the first, then one at least an hour after the last kept |
 //!
 //! # Head and blocks
 //!
