@@ -261,7 +261,7 @@ fn mem_detail(scope: &Scope, selection: &Selection) -> Result<Answer, QueryError
     };
     let Some(stats) = scope.reader.memory_stats_at(target.series.series, scope.now)? else {
         return Err(QueryError::Usage(format!(
-            "{}: no memory statistics stored yet (they are sampled with top, every top_interval)",
+            "{}: no memory statistics stored as of then (they are sampled with top, every top_interval)",
             target.key
         )));
     };
@@ -337,7 +337,8 @@ pub fn net(scope: &Scope, selection: &Selection, args: &NetArgs) -> Result<Answe
     counter_items(scope, selection, &args.select, args.per_window, &counters)
 }
 
-/// `kura proc`: processes whose command line matches, in the newest top.
+/// `kura proc`: processes whose command line matches, in the process list
+/// in force at the query's time (the newest `top` at or before it).
 pub fn proc(scope: &Scope, selection: &Selection, args: &ProcArgs) -> Result<Answer, QueryError> {
     let pattern = match &args.args {
         Some(more) => format!("{} {more}", args.prog),

@@ -98,7 +98,7 @@ Example:
   $ kura net --bytes --rx
   nw_rxkb:web1,1024")]
     Net(NetArgs),
-    /// Processes per container whose command line matches --prog (and --args), in the newest top sample.
+    /// Processes per container whose command line matches --prog (and --args), in the process list in force (the newest top at or before --at).
     #[command(after_help = "The pattern is --prog, or --prog, a space and --args when --args is given
 (regular expressions, searched anywhere in the command line).
 Example:

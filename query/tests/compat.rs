@@ -65,3 +65,25 @@ fn every_command_prints_what_format_1_printed() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A format 1 store kept only the newest processes and memory statistics
+/// (`latest`): as of an earlier time there are none, and `kura` says so
+/// rather than answering with newer ones.
+#[test]
+fn as_of_the_middle_a_format_1_store_has_no_older_processes_or_memory_statistics() {
+    let store = unpacked();
+    let data = store.path().display().to_string();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kura"))
+            .args(args)
+            .args(["--data", &data, "--at", "2026-01-01T01:30:00Z", "--max-bytes", "0"])
+            .output()
+            .unwrap()
+    };
+    let proc = run(&["proc", "--prog", "httpd", "-n", "sim-001"]);
+    assert!(proc.stdout.is_empty(), "{}", String::from_utf8_lossy(&proc.stdout));
+    assert!(String::from_utf8_lossy(&proc.stderr).contains("no process list stored"));
+    let detail = run(&["mem", "--detail", "-n", "sim-001"]);
+    assert_eq!(detail.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&detail.stderr).contains("no memory statistics stored as of then"));
+}

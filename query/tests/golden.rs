@@ -1,8 +1,10 @@
 //! Golden files for every command's output, against a store filled by the
 //! deterministic simulator (two hours of 12 containers at 10 s, SNMP,
-//! processes and sizes included), read as of the end of that history.
+//! processes, memory statistics and sizes included), read as of the end of
+//! that history and as of its middle (`--at`, a past time).
 //!
-//! Each output is compared byte for byte with `tests/golden/<case>.txt`, and
+//! Each output is compared byte for byte with `tests/golden/<case>.txt`
+//! (`tests/golden/mid/<case>.txt` as of the middle), and
 //! every `key,value` output is parsed back with the `csv` crate and checked
 //! against Hinemos' line rules. `KURA_UPDATE_GOLDEN=1 cargo test -p
 //! kura-query --test golden` rewrites the files after a deliberate change.
@@ -15,10 +17,16 @@ use kura_store::{Store, StoreOptions};
 
 /// When the simulated history ends (its last sweep is 10 s before).
 const END: &str = "2026-01-01T02:00:00Z";
+/// The middle of the simulated history.
+const MID: &str = "2026-01-01T01:00:05Z";
+
+fn spec() -> Simulation {
+    Simulation { sweeps: 720, ..Simulation::days(12, 1, 10_000) }
+}
 
 fn simulated_store() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let spec = Simulation { sweeps: 720, ..Simulation::days(12, 1, 10_000) };
+    let spec = spec();
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap_or_else(|e| panic!("open: {e}"));
     Simulator::new(spec).run(&store).unwrap_or_else(|e| panic!("simulate: {e}"));
     drop(store);
@@ -27,6 +35,17 @@ fn simulated_store() -> tempfile::TempDir {
 
 fn golden(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{case}.txt"))
+}
+
+/// Runs `kura ARGS --at AT` on the store; its stdout.
+fn kura_at(store: &Path, args: &[&str], at: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_kura"))
+        .args(args)
+        .args(["--data", &store.display().to_string(), "--at", at, "--max-bytes", "0"])
+        .output()
+        .unwrap_or_else(|e| panic!("running kura: {e}"));
+    assert!(output.status.success(), "{args:?} --at {at}: kura failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Hinemos 6.0's stricter rule, `^([^,]+),([0-9.]+)$`, implies 6.1's.
@@ -64,16 +83,11 @@ fn every_command_matches_its_golden_file() {
     ];
     let update = std::env::var_os("KURA_UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
-    for (case, args) in cases {
-        let output = Command::new(env!("CARGO_BIN_EXE_kura"))
-            .args(*args)
-            .args(["--data", &store.path().display().to_string(), "--at", END, "--max-bytes", "0"])
-            .output()
-            .unwrap_or_else(|e| panic!("running kura: {e}"));
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(output.status.success(), "{case}: kura failed: {}", String::from_utf8_lossy(&output.stderr));
-        assert!(!stdout.is_empty(), "{case}: no output");
-        let path = golden(case);
+    let at_both = [END, MID].iter().flat_map(|at| cases.iter().map(move |(case, args)| (*at, *case, *args)));
+    for (at, case, args) in at_both {
+        let stdout = kura_at(store.path(), args, at);
+        assert!(!stdout.is_empty(), "{case} --at {at}: no output");
+        let path = if at == MID { golden(&format!("mid/{case}")) } else { golden(case) };
         if update {
             std::fs::write(&path, &stdout).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         }
@@ -81,7 +95,7 @@ fn every_command_matches_its_golden_file() {
         if stdout != expected {
             failures.push(format!("{case}: output differs from {}:\n{stdout}", path.display()));
         }
-        if ["ps", "cpu-table", "cpu-json"].contains(case) {
+        if ["ps", "cpu-table", "cpu-json"].contains(&case) {
             continue;
         }
         let mut keys = std::collections::HashSet::new();
@@ -97,6 +111,53 @@ fn every_command_matches_its_golden_file() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// As of the middle of the history, `kura proc` and `kura mem --detail`
+/// answer from what was read before then, not from the newest readings,
+/// checked against the simulator itself: the processes of the last `top`
+/// before then (each container's comes once a minute, spread over the
+/// sweeps), the memory statistics the store keeps of then (the first
+/// reading, then one at least an hour after the last kept).
+#[test]
+fn as_of_the_middle_proc_and_mem_detail_answer_what_was_read_last_before_then() {
+    let store = simulated_store();
+    let mid = chrono::DateTime::parse_from_rfc3339(MID).unwrap_or_else(|e| panic!("{e}")).timestamp_millis();
+    let mut simulator = Simulator::new(spec());
+    let mut last_top = std::collections::BTreeMap::new();
+    let mut last_memory = None;
+    let mut kept_at = None;
+    let mut changed_since = std::collections::BTreeSet::new();
+    while let Some(batch) = simulator.next_sweep() {
+        for container in &batch.containers {
+            let Some(latest) = &container.latest else { continue };
+            let name = container.info.name.clone();
+            let top = latest.top.clone().unwrap_or_default();
+            if batch.sweep.time <= mid {
+                let due = kept_at.is_none_or(|kept: i64| batch.sweep.time >= kept + 3_600_000);
+                if name == "sim-001" && due {
+                    last_memory.clone_from(&latest.memory_stats);
+                    kept_at = Some(batch.sweep.time);
+                }
+                last_top.insert(name, top);
+            } else if last_top.get(&name).is_some_and(|before| before.processes.len() != top.processes.len()) {
+                changed_since.insert(name);
+            }
+        }
+    }
+    assert!(!changed_since.is_empty(), "some process list changes after the middle: the test tells old from new");
+    let expected: String = last_top
+        .iter()
+        .filter_map(|(name, top)| {
+            let n = top.processes.iter().filter(|row| row.last().is_some_and(|cmd| cmd.contains("httpd -f"))).count();
+            (n > 0).then(|| format!("httpd:{name},{n}\n"))
+        })
+        .collect();
+    assert_eq!(kura_at(store.path(), &["proc", "--prog", "httpd", "--args=-f"], MID), expected);
+    let memory = last_memory.unwrap_or_else(|| panic!("sim-001 has memory statistics before the middle"));
+    let expected: String = memory.iter().map(|(name, value)| format!("{name},{value}\n")).collect();
+    assert_eq!(kura_at(store.path(), &["mem", "--detail", "-n", "sim-001"], MID), expected);
+    assert_ne!(kura_at(store.path(), &["mem", "--detail", "-n", "sim-001"], END), expected, "the newest differ");
 }
 
 /// Every bad input: nothing on stdout, one line on stderr, its own message,

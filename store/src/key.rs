@@ -57,11 +57,17 @@ pub enum Tree {
     Sizes = 12,
     /// Cursor name -> where the collector's forwarding of that name stopped.
     Cursors = 13,
+    /// Series id + time -> the container's processes (`top`, JSON), when
+    /// they changed.
+    Processes = 14,
+    /// Series id + time -> the container's raw memory statistics (JSON),
+    /// read with `top`, when they changed.
+    Memory = 15,
 }
 
 impl Tree {
     /// Every tree, in code order.
-    pub const ALL: [Tree; 14] = [
+    pub const ALL: [Tree; 16] = [
         Tree::Meta,
         Tree::Hosts,
         Tree::Series,
@@ -76,6 +82,8 @@ impl Tree {
         Tree::Snmp,
         Tree::Sizes,
         Tree::Cursors,
+        Tree::Processes,
+        Tree::Memory,
     ];
 
     /// The sled tree name.
@@ -95,6 +103,8 @@ impl Tree {
             Tree::Snmp => "snmp",
             Tree::Sizes => "sizes",
             Tree::Cursors => "cursors",
+            Tree::Processes => "processes",
+            Tree::Memory => "memory",
         }
     }
 
@@ -157,7 +167,7 @@ pub fn series(host: HostId, container: &str) -> Vec<u8> {
     key
 }
 
-/// Key of `blocks` and `details`: series id + time.
+/// Key of `blocks`, `details`, `processes` and `memory`: series id + time.
 pub fn series_time(series: SeriesId, time: UnixMillis) -> Vec<u8> {
     let mut key = series_prefix(series).to_vec();
     key.extend_from_slice(&time_bytes(time));
@@ -236,7 +246,7 @@ mod tests {
         for tree in Tree::ALL {
             assert_eq!(Tree::from_code(tree.code()), Some(tree));
         }
-        assert_eq!(Tree::from_code(14), None);
+        assert_eq!(Tree::from_code(16), None);
     }
 
     #[test]

@@ -24,11 +24,13 @@
 //! | `sweeps` | host id + first sweep time | a record block of [`SweepRecord`]s (outcome byte, latency µs and container count varints, down reason), one per block of sweeps |
 //! | `host_info` | host id + time | the daemon's `/info` (JSON), written when it changes |
 //! | `details` | series id + time | container details (JSON), written when they change |
-//! | `latest` | series id | 8 time bytes + JSON: newest processes and raw memory stats, overwritten |
+//! | `latest` | series id | 8 time bytes + JSON: newest processes and raw memory stats, overwritten (read for a series without `processes` or `memory` entries: a store written before them) |
 //! | `events` | host id + time ns + FNV-1a hash of the event | the event (JSON); storing it twice stores it once |
 //! | `snmp` | host id + first sweep time | a record block of SNMP readings (JSON), one per block of sweeps |
 //! | `sizes` | host id + time | the size sweep (JSON) |
 //! | `cursors` | cursor name | where the collector's `[[forward]]` of that name stopped (its JSON), written by the writer thread |
+//! | `processes` | series id + time | the container's [`Top`](payload::Top) (JSON), read every `top_interval`, written when its processes change (not its CPU columns) |
+//! | `memory` | series id + time | its raw memory statistics in the `memstats` encoding, read with `top`: the first, then one at least an hour after the last kept |
 //!
 //! # Head and blocks
 //!
@@ -73,6 +75,7 @@
 //! - `db`: [`Store`]: open (lock, version, recovery), the sled handles.
 //! - `damage`: which file of a store that does not open is damaged.
 //! - `page`: the head page and record block formats.
+//! - `memstats`: the compact encoding of raw memory statistics (the `memory` tree's values).
 //! - `write`: [`Store::write_sweep`] and compaction.
 //! - `prune`: [`Store::prune`], retention in small steps, forgetting the containers that are gone.
 //! - `cursor`: [`Store::put_cursor`] and [`Reader::cursor`], the forwardings' cursors.
@@ -91,6 +94,7 @@ pub mod endpoint;
 pub mod freshness;
 mod hosts;
 pub mod key;
+mod memstats;
 pub mod message;
 mod page;
 pub mod paths;

@@ -6,14 +6,17 @@
 //! next prefix at the first entry it keeps (entries of a prefix are in time
 //! order). The cursor lives in the store between calls. Head pages are
 //! deleted only with all the other pages of their host, when its newest
-//! is older than the cut (a host no longer swept). The newest details
-//! of a series and the newest `/info` of a host are kept however old, since
-//! they describe the present.
+//! is older than the cut (a host no longer swept). The trees that hold
+//! changes (details, processes and memory statistics of a series, `/info`
+//! of a host: each in force until the next) keep the entry in force at the
+//! cut however old, so that a question as of any time after the cut still
+//! has its answer; the ones before it go.
 //!
 //! A last stage forgets the containers that are gone: a series whose
 //! blocks have all been pruned, that the writer does not hold (no sample
 //! in its host's head) and that was first seen before the cut loses its
-//! `series`, `series_info`, `latest` and `details` entries, so that the
+//! `series`, `series_info`, `latest`, `details`, `processes` and `memory`
+//! entries, so that the
 //! store and every query's series list stop growing with each short-lived
 //! container. A container that comes back later gets a new series.
 //!
@@ -67,18 +70,24 @@ struct Stage {
     tree: Tree,
     id_len: usize,
     age: Age,
-    keep_newest: bool,
+    /// The tree holds changes (a document is in force until the next one
+    /// of its id): an old entry goes only when a newer one of its id is
+    /// in force at the cut, so that the document in force at the cut stays
+    /// however old.
+    changes: bool,
 }
 
-const STAGES: [Stage; 8] = [
-    Stage { tree: Tree::Blocks, id_len: SERIES_LEN, age: Age::BlockEnd, keep_newest: false },
-    Stage { tree: Tree::Head, id_len: HOST_LEN, age: Age::HostIdle, keep_newest: false },
-    Stage { tree: Tree::Details, id_len: SERIES_LEN, age: Age::KeyTime, keep_newest: true },
-    Stage { tree: Tree::Sweeps, id_len: HOST_LEN, age: Age::RecordsEnd, keep_newest: false },
-    Stage { tree: Tree::HostInfo, id_len: HOST_LEN, age: Age::KeyTime, keep_newest: true },
-    Stage { tree: Tree::Events, id_len: HOST_LEN, age: Age::KeyTimeNs, keep_newest: false },
-    Stage { tree: Tree::Snmp, id_len: HOST_LEN, age: Age::RecordsEnd, keep_newest: false },
-    Stage { tree: Tree::Sizes, id_len: HOST_LEN, age: Age::KeyTime, keep_newest: false },
+const STAGES: [Stage; 10] = [
+    Stage { tree: Tree::Blocks, id_len: SERIES_LEN, age: Age::BlockEnd, changes: false },
+    Stage { tree: Tree::Head, id_len: HOST_LEN, age: Age::HostIdle, changes: false },
+    Stage { tree: Tree::Details, id_len: SERIES_LEN, age: Age::KeyTime, changes: true },
+    Stage { tree: Tree::Processes, id_len: SERIES_LEN, age: Age::KeyTime, changes: true },
+    Stage { tree: Tree::Memory, id_len: SERIES_LEN, age: Age::KeyTime, changes: true },
+    Stage { tree: Tree::Sweeps, id_len: HOST_LEN, age: Age::RecordsEnd, changes: false },
+    Stage { tree: Tree::HostInfo, id_len: HOST_LEN, age: Age::KeyTime, changes: true },
+    Stage { tree: Tree::Events, id_len: HOST_LEN, age: Age::KeyTimeNs, changes: false },
+    Stage { tree: Tree::Snmp, id_len: HOST_LEN, age: Age::RecordsEnd, changes: false },
+    Stage { tree: Tree::Sizes, id_len: HOST_LEN, age: Age::KeyTime, changes: false },
 ];
 
 /// The `meta` key of the cut of the last completed prune pass (i64 BE ms).
@@ -102,8 +111,9 @@ impl Store {
 
     /// Deletes history older than `before`: blocks whose newest sample is
     /// older, the head pages of a host whose newest page is older (a host
-    /// no longer swept: samples no block holds yet), sweeps, events, SNMP readings, sizes, details
-    /// and host info (but the newest of each), then forgets the series of
+    /// no longer swept: samples no block holds yet), sweeps, events, SNMP
+    /// readings, sizes, and the details, processes, memory statistics and
+    /// host info no longer in force at the cut, then forgets the series of
     /// containers gone since before `before`. Does at most `budget` steps
     /// (an entry deleted or a key visited) and continues where the previous
     /// call stopped; call it until [`PruneProgress::done`].
@@ -155,14 +165,15 @@ impl Store {
                     newest.is_some_and(|(newest, _)| key::time_of(&newest, stage.id_len).is_some_and(|t| t < before))
                 }
             };
-            let newer_exists = || -> Result<bool, StoreError> {
+            let superseded = || -> Result<bool, StoreError> {
                 let mut range = match key::successor(prefix) {
                     Some(end) => tree.range(after_key.as_slice()..end.as_slice()),
                     None => tree.range(after_key.as_slice()..),
                 };
-                Ok(range.next().transpose().map_err(|e| h.error(e))?.is_some())
+                let next = range.next().transpose().map_err(|e| h.error(e))?;
+                Ok(next.is_some_and(|(next, _)| key::time_of(&next, stage.id_len).is_some_and(|t| t <= before)))
             };
-            if old && (!stage.keep_newest || newer_exists()?) {
+            if old && (!stage.changes || superseded()?) {
                 tree.remove(&k).map_err(|e| h.error(e))?;
                 progress.deleted += 1;
                 if stage.tree == Tree::Head {
@@ -223,11 +234,13 @@ fn forget_step(h: &super::db::ReadHandle, writer: &mut WriteState, before: UnixM
         return Ok(0);
     }
     let mut deleted = 0;
-    let details: Vec<sled::IVec> =
-        h.tree(Tree::Details).scan_prefix(prefix).keys().collect::<Result<_, _>>().map_err(|e| h.error(e))?;
-    for details_key in details {
-        h.tree(Tree::Details).remove(details_key).map_err(|e| h.error(e))?;
-        deleted += 1;
+    for tree in [Tree::Details, Tree::Processes, Tree::Memory] {
+        let keys: Vec<sled::IVec> =
+            h.tree(tree).scan_prefix(prefix).keys().collect::<Result<_, _>>().map_err(|e| h.error(e))?;
+        for entry_key in keys {
+            h.tree(tree).remove(entry_key).map_err(|e| h.error(e))?;
+            deleted += 1;
+        }
     }
     for (tree, entry_key) in [(Tree::Latest, &prefix[..]), (Tree::SeriesInfo, &prefix[..]), (Tree::Series, &k[..])] {
         deleted += usize::from(h.tree(tree).remove(entry_key).map_err(|e| h.error(e))?.is_some());

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use super::codec::{self, CodecError};
 use super::db::{ReadHandle, Store, StoreOptions, STORE_DIR};
 use super::key::{self, HostId, SeriesId, Tree, HOST_LEN, SERIES_LEN};
+use super::memstats;
 use super::page;
 use super::record::{self, EventRecord, SeriesInfo, SweepRecord, Timed};
 use super::socket::{SocketClient, SOCKET_FILE};
@@ -458,29 +459,112 @@ impl Reader {
         self.timed_between(Tree::Details, key::series_time(series, from), &key::series_time(series, to), SERIES_LEN)
     }
 
-    /// The newest processes and memory statistics of a series' container.
-    pub fn latest(&self, series: SeriesId) -> Result<Option<Timed<Latest>>, StoreError> {
-        self.kv()
-            .get(Tree::Latest, &key::series_prefix(series))?
-            .map(|v| record::decode_timed(&v).map_err(|e| self.corrupt(format!("latest of series {series}: {e}"))))
-            .transpose()
-    }
-
     /// The processes of a series' container in force at `at`: the newest
-    /// `top` read at or before it.
+    /// `top` read at or before it (the `processes` tree holds a list when
+    /// its processes changed, so its time is when it was first read).
     pub fn processes_at(&self, series: SeriesId, at: UnixMillis) -> Result<Option<Timed<Top>>, StoreError> {
-        Ok(self
-            .latest(series)?
-            .filter(|latest| latest.time <= at)
-            .and_then(|Timed { time, value }| Some(Timed { time, value: value.top? })))
+        self.history_at(series, at)
     }
 
-    /// The raw memory statistics of a series' container in force at `at`.
+    /// The process lists of a series' container stored with
+    /// `from <= time <= to`, in time order (each is a change; the one in
+    /// force at `from` is [`processes_at`](Reader::processes_at)).
+    pub fn processes_between(
+        &self,
+        series: SeriesId,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<Timed<Top>>, StoreError> {
+        self.history_between(series, from, to)
+    }
+
+    /// The raw memory statistics of a series' container in force at `at`:
+    /// the newest reading if it is at or before `at`, else the newest the
+    /// `memory` tree holds then (it keeps one an hour).
     pub fn memory_stats_at(&self, series: SeriesId, at: UnixMillis) -> Result<Option<Timed<MemoryStats>>, StoreError> {
-        Ok(self
-            .latest(series)?
-            .filter(|latest| latest.time <= at)
-            .and_then(|Timed { time, value }| Some(Timed { time, value: value.memory_stats? })))
+        self.history_at(series, at)
+    }
+
+    /// The raw memory statistics of a series' container stored with
+    /// `from <= time <= to` (one an hour), in time order.
+    pub fn memory_stats_between(
+        &self,
+        series: SeriesId,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<Timed<MemoryStats>>, StoreError> {
+        self.history_between(series, from, to)
+    }
+
+    /// The document of kind `T` in force at `at`: the newer of the newest
+    /// in its tree at or before `at` and the `latest` reading, if that is
+    /// at or before `at` too (the tree does not hold every reading; a store
+    /// written before the tree has only `latest`). One round trip.
+    fn history_at<T: History>(&self, series: SeriesId, at: UnixMillis) -> Result<Option<Timed<T>>, StoreError> {
+        let prefix = key::series_prefix(series);
+        let in_force = Scan::between(prefix.to_vec(), &key::series_time(series, at)).rev().limit(1);
+        let scans = [(T::TREE, in_force), (Tree::Latest, Scan::exact(&prefix))];
+        let mut answers = self.kv().scan_many(&scans)?.into_iter();
+        let (stored, latest) = (answers.next().unwrap_or_default(), answers.next().unwrap_or_default());
+        let stored = stored.first().map(|(k, v)| self.history_doc(series, k, v)).transpose()?;
+        let latest = self.latest_doc::<T>(series, &latest)?.filter(|timed| timed.time <= at);
+        Ok(match (stored, latest) {
+            (Some(stored), Some(latest)) => Some(if latest.time > stored.time { latest } else { stored }),
+            (stored, latest) => stored.or(latest),
+        })
+    }
+
+    /// The documents of kind `T` stored with `from <= time <= to`.
+    fn history_between<T: History>(
+        &self,
+        series: SeriesId,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<Timed<T>>, StoreError> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let range = Scan::between(key::series_time(series, from), &key::series_time(series, to));
+        match self.history_scans::<T>(series, range)? {
+            Stored::History(found) => found.iter().map(|(k, v)| self.history_doc(series, k, v)).collect(),
+            Stored::Latest(latest) => {
+                Ok(latest.filter(|timed| (from..=to).contains(&timed.time)).into_iter().collect())
+            }
+        }
+    }
+
+    /// The entries of `scan` in `T`'s tree or, for a series with no entry
+    /// there at all, its `latest` document of kind `T`, in one round trip:
+    /// a store written before the history trees existed has only `latest`
+    /// (the newest reading).
+    fn history_scans<T: History>(&self, series: SeriesId, scan: Scan) -> Result<Stored<T>, StoreError> {
+        let prefix = key::series_prefix(series);
+        let scans = [(T::TREE, scan), (T::TREE, Scan::prefix(&prefix).limit(1)), (Tree::Latest, Scan::exact(&prefix))];
+        let mut answers = self.kv().scan_many(&scans)?.into_iter();
+        let mut next = || answers.next().unwrap_or_default();
+        let (found, any, latest) = (next(), next(), next());
+        if !any.is_empty() {
+            return Ok(Stored::History(found));
+        }
+        Ok(Stored::Latest(self.latest_doc(series, &latest)?))
+    }
+
+    /// The part of kind `T` of a series' `latest` document, from the
+    /// answer of an exact scan for it.
+    fn latest_doc<T: History>(&self, series: SeriesId, latest: &[Entry]) -> Result<Option<Timed<T>>, StoreError> {
+        match latest.first() {
+            Some((_, v)) => Ok(record::decode_timed::<Latest>(v)
+                .map_err(|e| self.corrupt(format!("latest of series {series}: {e}")))?
+                .map_value(T::of_latest)),
+            None => Ok(None),
+        }
+    }
+
+    fn history_doc<T: History>(&self, series: SeriesId, k: &[u8], v: &[u8]) -> Result<Timed<T>, StoreError> {
+        let at = || format!("{} of series {series} under key {k:02x?}", T::TREE.name());
+        let time = key::time_of(k, SERIES_LEN).ok_or_else(|| self.corrupt(format!("{}: too short", at())))?;
+        let value = T::decode(v).map_err(|e| self.corrupt(format!("{}: {e}", at())))?;
+        Ok(Timed { time, value })
     }
 
     /// The events of a host with `from_ns <= time <= to_ns`, in time order.
@@ -784,5 +868,49 @@ impl Reader {
 
     fn corrupt(&self, detail: String) -> StoreError {
         StoreError::Corrupt { path: self.kv().path().to_path_buf(), detail }
+    }
+}
+
+/// What a store holds of a series' history of one kind.
+enum Stored<T> {
+    /// The entries of a scan of the history tree (the series has some).
+    History(Vec<Entry>),
+    /// No history: the `latest` document, if any.
+    Latest(Option<Timed<T>>),
+}
+
+/// A kind of document a series keeps a history of in its own tree, and
+/// the newest of in `latest` (all that stores written before the tree
+/// have).
+trait History: Sized {
+    /// The tree of the history.
+    const TREE: Tree;
+    /// A stored value.
+    fn decode(bytes: &[u8]) -> Result<Self, String>;
+    /// This kind's part of a `latest` document.
+    fn of_latest(latest: Latest) -> Option<Self>;
+}
+
+impl History for Top {
+    const TREE: Tree = Tree::Processes;
+
+    fn decode(bytes: &[u8]) -> Result<Top, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    fn of_latest(latest: Latest) -> Option<Top> {
+        latest.top
+    }
+}
+
+impl History for MemoryStats {
+    const TREE: Tree = Tree::Memory;
+
+    fn decode(bytes: &[u8]) -> Result<MemoryStats, String> {
+        memstats::decode(bytes).map_err(|e| e.to_string())
+    }
+
+    fn of_latest(latest: Latest) -> Option<MemoryStats> {
+        latest.memory_stats
     }
 }

@@ -133,6 +133,13 @@ pub struct Timed<T> {
     pub value: T,
 }
 
+impl<T> Timed<T> {
+    /// The same time with a part of the value (`None`: the value has none).
+    pub fn map_value<U>(self, part: impl FnOnce(T) -> Option<U>) -> Option<Timed<U>> {
+        Some(Timed { time: self.time, value: part(self.value)? })
+    }
+}
+
 /// A Docker event with the daemon's time of it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventRecord {

@@ -23,7 +23,10 @@
 //! running container restarts: one to three sweeps in state `restarting`
 //! without counters, then every counter starts again from zero (and its
 //! details change). Each sweep also carries its record, an SNMP reading,
-//! each running container's newest processes (`latest`), and hourly sizes.
+//! the processes and raw memory statistics of the running containers
+//! whose `top` is due (each once per [`Simulation::top_sweeps`], spread
+//! over the sweeps as the collector does; see `Container::latest`), and
+//! hourly sizes.
 //! Integer arithmetic only; the random numbers are SplitMix64.
 //!
 //! With [`Simulation::lifetime_sweeps`] the containers churn, as `docker
@@ -33,7 +36,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::payload::{Actor, ContainerDetails, CpuTicks, Event, HostReading, Info, Latest, MemoryKib, Sizes, Top};
+use crate::payload::{
+    Actor, ContainerDetails, CpuTicks, Event, HostReading, Info, Latest, MemoryKib, MemoryStats, Sizes, Top,
+};
 use crate::sample::{Field, Sample, State, UnixMillis};
 use crate::{ContainerInfo, ContainerSweep, EventRecord, Store, StoreError, SweepBatch, SweepOutcome, SweepRecord};
 
@@ -57,6 +62,12 @@ pub struct Simulation {
     /// How many sweeps a container lives before a new one takes its slot;
     /// `None`: the same containers throughout.
     pub lifetime_sweeps: Option<usize>,
+    /// Sweeps per `top` of a container (the collector's `top_interval`
+    /// over its interval): as the collector spreads them, container `i`
+    /// gets its processes and raw memory statistics in the sweeps `n` with
+    /// `n % top_sweeps == i % top_sweeps`, and every container in the
+    /// first.
+    pub top_sweeps: usize,
 }
 
 impl Simulation {
@@ -74,6 +85,8 @@ impl Simulation {
             sweeps: usize::try_from(sweeps).unwrap_or(0),
             seed: 0x6b75_7261,
             lifetime_sweeps: None,
+            // The collector's default top_interval, 60 s.
+            top_sweeps: usize::try_from(60_000 / interval).unwrap_or(1).max(1),
         }
     }
 
@@ -307,7 +320,11 @@ impl Simulator {
         batch.sweep.time = time;
         batch.sweep.latency_us = rng.range(200_000, 1_500_000);
         batch.events.clear();
-        for ((container, sweep), fresh) in self.containers.iter_mut().zip(&mut batch.containers).zip(fresh) {
+        let top_sweeps = self.spec.top_sweeps.max(1);
+        let hour = self.sweep / usize::try_from(3_600_000 / self.spec.interval_ms.max(1)).unwrap_or(1).max(1);
+        for (slot, ((container, sweep), fresh)) in
+            self.containers.iter_mut().zip(&mut batch.containers).zip(fresh).enumerate()
+        {
             let jitter = i64::try_from(rng.range(0, 300)).unwrap_or(0);
             let restarted = container.step(rng, extra, interval, restart_one_in);
             if restarted {
@@ -329,7 +346,8 @@ impl Simulator {
                 started_at: chrono::DateTime::from_timestamp_millis(time).map(|t| t.to_rfc3339()),
                 ..ContainerDetails::default()
             });
-            sweep.latest = (container.kind != Kind::Stopped).then(|| container.latest());
+            let top_due = first || self.sweep % top_sweeps == slot % top_sweeps;
+            sweep.latest = (top_due && container.kind != Kind::Stopped).then(|| container.latest(slot, hour));
         }
         // An SNMP reading in KiB, and ticks summed over 2 CPUs at 100 Hz:
         // 2 000 a sweep, a quarter busy.
@@ -528,21 +546,61 @@ impl Container {
         sample
     }
 
-    /// Its processes and raw memory stats.
-    fn latest(&self) -> Latest {
-        let processes = [["1", "httpd -f -p 80"], ["7", "sh"]];
-        let memory = [
-            ("active_anon", (self.mem_pages - self.cache_pages) * PAGE),
-            ("active_file", self.cache_pages * PAGE / 2),
-            ("inactive_file", self.cache_pages * PAGE / 2),
-            ("pgfault", self.counters.cpu_ns.iter().sum::<u64>() / 1_000_000),
+    /// Its processes and raw memory stats, as `top` and a cgroup v1 stats
+    /// document give them in container slot `slot` during hour `hour` of the
+    /// simulation: `httpd` and a shell, and 0 to 2 more `httpd` workers (how
+    /// many changes every hour); `TIME` is the container's CPU time, so a
+    /// busy container's list changes at every `top`, an idle one's seldom.
+    fn latest(&self, slot: usize, hour: usize) -> Latest {
+        let cpu_s = self.counters.cpu_ns.iter().sum::<u64>() / 1_000_000_000;
+        let time = format!("{:02}:{:02}:{:02}", cpu_s / 3600, cpu_s / 60 % 60, cpu_s % 60);
+        let pid = |n: u64| (10_000 + slot as u64 * 100 + u64::from(self.restarts) * 10 + n).to_string();
+        let row = |n: u64, time: &str, cmd: &str| {
+            let ppid = if n == 0 { "1".to_owned() } else { pid(0) };
+            vec![
+                "root".to_owned(),
+                pid(n),
+                ppid,
+                "0".to_owned(),
+                "00:00".to_owned(),
+                "?".to_owned(),
+                time.to_owned(),
+                cmd.to_owned(),
+            ]
+        };
+        let mut processes = vec![row(0, &time, "httpd -f -p 80"), row(1, "00:00:00", "sh")];
+        for worker in 0..(hour + slot) % 3 {
+            processes.push(row(2 + worker as u64, "00:00:00", "httpd -f -p 80"));
+        }
+        let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"];
+        let (rss, cache) = ((self.mem_pages - self.cache_pages) * PAGE, self.cache_pages * PAGE);
+        let pgfault = self.counters.cpu_ns.iter().sum::<u64>() / 1_000_000;
+        let pgpgin = pgfault / 2 + self.mem_pages;
+        let local = [
+            ("cache", cache),
+            ("rss", rss),
+            ("rss_huge", 0),
+            ("shmem", 0),
+            ("mapped_file", cache / 8),
+            ("dirty", 0),
+            ("writeback", 0),
+            ("pgpgin", pgpgin),
+            ("pgpgout", pgpgin - self.mem_pages),
+            ("pgfault", pgfault),
+            ("pgmajfault", pgfault / 1000),
+            ("inactive_anon", 0),
+            ("active_anon", rss),
+            ("inactive_file", cache / 2),
+            ("active_file", cache / 2),
+            ("unevictable", 0),
         ];
+        let mut memory: MemoryStats = local.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        memory.extend(local.iter().map(|(k, v)| (format!("total_{k}"), *v)));
+        memory.insert("hierarchical_memory_limit".to_owned(), 9_223_372_036_854_771_712);
+        memory.insert("hierarchical_memsw_limit".to_owned(), 9_223_372_036_854_771_712);
         Latest {
-            top: Some(Top {
-                titles: vec!["PID".to_owned(), "CMD".to_owned()],
-                processes: processes.iter().map(|row| row.iter().map(|c| (*c).to_owned()).collect()).collect(),
-            }),
-            memory_stats: Some(memory.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()),
+            top: Some(Top { titles: titles.iter().map(|t| (*t).to_owned()).collect(), processes }),
+            memory_stats: Some(memory),
         }
     }
 }

@@ -635,7 +635,12 @@ impl SocketClient {
                 Ok(response)
             }
             Some(&STATUS_ERROR) => {
-                Err(self.error(format!("the collector answered: {}", String::from_utf8_lossy(&response[1..]))))
+                let message = String::from_utf8_lossy(&response[1..]);
+                // A collector started before an upgrade of kura does not
+                // know a newer operation or tree (`processes`, `memory`).
+                let older = ["unknown operation", "unknown tree"].iter().any(|m| message.starts_with(m));
+                let hint = if older { ": the running kura-collector is older than this kura; restart it" } else { "" };
+                Err(self.error(format!("the collector answered: {message}{hint}")))
             }
             _ => Err(self.error("malformed response".to_owned())),
         }
@@ -685,13 +690,7 @@ impl Kv for SocketClient {
             request.extend_from_slice(&[PROTOCOL, OP_SCANS]);
             request.extend_from_slice(&u32::try_from(taken).unwrap_or(u32::MAX).to_be_bytes());
             request.extend_from_slice(&body);
-            let response = self.request(&request).map_err(|e| match e {
-                // A collector started before an upgrade of kura.
-                StoreError::Socket { detail, .. } if detail.contains("unknown operation") => {
-                    self.error(format!("{detail}: the running kura-collector is older than this kura; restart it"))
-                }
-                e => e,
-            })?;
+            let response = self.request(&request)?;
             let parts = parse_scans_answer(&response, taken)
                 .map_err(|e| self.error(format!("malformed scans response: {e}")))?;
             let mut unfinished = Vec::new();

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use crate::payload::{Actor, ContainerDetails, Event, HostReading, Info, Latest, Sizes};
+use crate::payload::{Actor, ContainerDetails, Event, HostReading, Info, Latest, MemoryStats, Sizes, Top};
 use proptest::prelude::*;
 
 use super::socket::{self, HandleSlot, ServerLimits, Shutdown, SocketClient, SOCKET_FILE};
@@ -70,9 +70,20 @@ fn details(n: i64) -> ContainerDetails {
     ContainerDetails { restart_count: n, ..ContainerDetails::default() }
 }
 
-/// A `latest` document that carries `n` (as its one memory statistic).
+/// A `latest` document that carries `n` as its one memory statistic (a
+/// name the compact encoding spells out) and `n / 3` in its processes.
 fn latest(n: i64) -> Latest {
-    Latest { top: None, memory_stats: Some([("n".to_owned(), u64::try_from(n).unwrap())].into()) }
+    Latest { top: Some(top(n / 3)), memory_stats: Some(memory(n)) }
+}
+
+/// Raw memory statistics that carry `n`.
+fn memory(n: i64) -> MemoryStats {
+    [("n".to_owned(), u64::try_from(n).unwrap()), ("total_rss".to_owned(), 4096)].into()
+}
+
+/// A process list that carries `n` (as a PID).
+fn top(n: i64) -> Top {
+    Top { titles: vec!["PID".to_owned(), "CMD".to_owned()], processes: vec![vec![n.to_string(), "sh".to_owned()]] }
 }
 
 /// An event of this action and number (in its attributes).
@@ -187,7 +198,25 @@ fn everything_written_reads_back() {
             reader.details_at(info.series, i64::MAX).unwrap().unwrap(),
             Timed { time: 1_100_000, value: details(2) }
         );
-        assert_eq!(reader.latest(info.series).unwrap().unwrap(), Timed { time: 1_100_000, value: latest(10) });
+        // Processes and memory statistics as of any time, and between two.
+        let id = info.series;
+        // The newest reading (in `latest`), then the stored changes.
+        assert_eq!(reader.processes_at(id, i64::MAX).unwrap().unwrap(), Timed { time: 1_100_000, value: top(3) });
+        assert_eq!(reader.processes_at(id, 1_095_000).unwrap().unwrap(), Timed { time: 1_090_000, value: top(3) });
+        assert_eq!(reader.processes_at(id, 1_089_999).unwrap().unwrap(), Timed { time: 1_060_000, value: top(2) });
+        assert_eq!(reader.processes_at(id, 999_999).unwrap(), None);
+        let changes: Vec<UnixMillis> =
+            reader.processes_between(id, 1_030_000, 1_080_000).unwrap().iter().map(|t| t.time).collect();
+        assert_eq!(changes, vec![1_030_000, 1_060_000]);
+        // Memory statistics: one an hour in the tree, the newest in `latest`.
+        let first_memory = Timed { time: 1_000_000, value: memory(0) };
+        assert_eq!(reader.memory_stats_at(id, 1_055_000).unwrap().unwrap(), first_memory);
+        assert_eq!(
+            reader.memory_stats_at(id, i64::MAX).unwrap().unwrap(),
+            Timed { time: 1_100_000, value: memory(10) }
+        );
+        assert_eq!(reader.memory_stats_between(id, 0, i64::MAX).unwrap(), vec![first_memory]);
+        assert!(reader.memory_stats_between(id, 1_040_000, 1_020_000).unwrap().is_empty());
     }
     // Several series at once: the same answers.
     let ids: Vec<SeriesId> = series.iter().map(|s| s.series).rev().collect();
@@ -203,9 +232,12 @@ fn everything_written_reads_back() {
     assert_eq!(reader.snmp(HOST, 1_050_000, 1_060_000).unwrap().len(), 2);
     assert_eq!(reader.sizes_at(HOST, i64::MAX).unwrap().unwrap(), Timed { time: 1_080_000, value: sizes(8) });
     assert_eq!(reader.host_info_at(HOST, i64::MAX).unwrap().unwrap(), Timed { time: 1_090_000, value: info(3) });
-    // Details and host info are stored only when they change.
+    // Details, processes, memory statistics and host info are stored only
+    // when they change.
     let store = into_store(reader);
     assert_eq!(store.handle().tree(Tree::Details).len(), 3 * 3);
+    assert_eq!(store.handle().tree(Tree::Processes).len(), 3 * 4);
+    assert_eq!(store.handle().tree(Tree::Memory).len(), 3);
     assert_eq!(store.handle().tree(Tree::HostInfo).len(), 4);
     assert!(matches!(
         Reader::Direct(store).series("nobody"),
@@ -523,7 +555,16 @@ fn assert_same_answers(direct: &Reader, socket: &Reader) {
         }
         assert_eq!(direct.last_sample(id).unwrap(), socket.last_sample(id).unwrap());
         assert_eq!(direct.details_at(id, i64::MAX).unwrap(), socket.details_at(id, i64::MAX).unwrap());
-        assert_eq!(direct.latest(id).unwrap(), socket.latest(id).unwrap());
+        for (at, from, to) in [(i64::MAX, i64::MIN, i64::MAX), (1_045_000, 1_020_000, 1_090_000), (0, 5, 4)] {
+            assert_eq!(direct.processes_at(id, at).unwrap(), socket.processes_at(id, at).unwrap());
+            assert_eq!(direct.memory_stats_at(id, at).unwrap(), socket.memory_stats_at(id, at).unwrap());
+            assert_eq!(
+                direct.processes_between(id, from, to).unwrap(),
+                socket.processes_between(id, from, to).unwrap()
+            );
+            let memory = direct.memory_stats_between(id, from, to).unwrap();
+            assert_eq!(memory, socket.memory_stats_between(id, from, to).unwrap());
+        }
     }
     let ids: Vec<SeriesId> = series.iter().map(|s| s.series).collect();
     assert_eq!(direct.samples_many(&ids, 0, i64::MAX).unwrap(), socket.samples_many(&ids, 0, i64::MAX).unwrap());
@@ -712,7 +753,16 @@ fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions(
         // past the cut) on are kept.
         let expected: Vec<Sample> = written[i].iter().filter(|s| s.time >= 1_080_000).cloned().collect();
         assert_eq!(kept, expected);
-        assert!(reader.details_at(id, i64::MAX).unwrap().is_some());
+        // The trees of changes keep what was in force at the cut: the
+        // details of 1_100_000 (at the cut), the processes of 1_090_000.
+        let first = |times: Vec<UnixMillis>| times.first().copied();
+        let details = reader.details_between(id, i64::MIN, i64::MAX).unwrap();
+        assert_eq!(first(details.iter().map(|t| t.time).collect()), Some(1_100_000));
+        let processes = reader.processes_between(id, i64::MIN, i64::MAX).unwrap();
+        assert_eq!(first(processes.iter().map(|t| t.time).collect()), Some(1_090_000));
+        assert_eq!(reader.processes_at(id, before).unwrap().unwrap().value, top(3));
+        let memory = reader.memory_stats_between(id, i64::MIN, i64::MAX).unwrap();
+        assert_eq!(memory.iter().map(|t| t.time).collect::<Vec<_>>(), vec![1_000_000], "hourly, in force at the cut");
     }
     // Sweep records and SNMP readings go by whole blocks too.
     assert_eq!(reader.sweeps(HOST, 0, i64::MAX).unwrap().first().unwrap().time, 1_080_000);
@@ -731,7 +781,8 @@ fn pruning_in_small_steps_deletes_old_history_and_keeps_the_newest_descriptions(
     assert!(reader.series(HOST).unwrap().is_empty());
     for &id in &ids {
         assert!(reader.series_info(id).unwrap().is_none());
-        assert!(reader.latest(id).unwrap().is_none());
+        assert!(reader.processes_at(id, i64::MAX).unwrap().is_none());
+        assert!(reader.memory_stats_between(id, i64::MIN, i64::MAX).unwrap().is_empty());
         assert!(reader.details_at(id, i64::MAX).unwrap().is_none());
         assert!(reader.samples(id, i64::MIN, i64::MAX).unwrap().is_empty());
     }
@@ -807,7 +858,7 @@ fn a_month_of_a_thousand_short_lived_containers_levels_off_after_the_retention()
     let start = spec.start;
     let mut simulator = Simulator::new(spec);
     let mut containers = std::collections::BTreeSet::new();
-    let mut by_day: Vec<[usize; 4]> = Vec::new();
+    let mut by_day: Vec<[usize; 6]> = Vec::new();
     while let Some(batch) = simulator.next_sweep() {
         store.write_sweep(batch).unwrap();
         containers.extend(batch.containers.iter().map(|c| c.info.id.clone()));
@@ -815,21 +866,27 @@ fn a_month_of_a_thousand_short_lived_containers_levels_off_after_the_retention()
         if (time - start) % DAY == 0 && time > start {
             while !store.prune(time - 7 * DAY, 500).unwrap().done {}
             let count = |tree: Tree| store.scan(tree, &reader::Scan::prefix(&[])).unwrap().len();
-            by_day.push([count(Tree::Series), count(Tree::SeriesInfo), count(Tree::Latest), count(Tree::Details)]);
+            let trees = [Tree::Series, Tree::SeriesInfo, Tree::Latest, Tree::Details, Tree::Processes, Tree::Memory];
+            by_day.push(trees.map(count));
         }
     }
     assert!(containers.len() >= 1_000, "{} containers", containers.len());
     let series = Reader::Direct(store).series("sim-host").unwrap().len();
     // Past the retention (day 8 on) every per-container tree holds about
-    // the containers of the last 7 days, not all of them.
+    // the containers of the last 7 days, not all of them (and the trees of
+    // processes and memory statistics about 7 days of their readings).
     let (day_14, day_29) = (by_day[13], by_day[28]);
-    for (tree, (at_14, at_29)) in ["series", "series_info", "latest", "details"].iter().zip(day_14.iter().zip(day_29)) {
+    let names = ["series", "series_info", "latest", "details", "processes", "memory"];
+    for (i, (tree, (at_14, at_29))) in names.iter().zip(day_14.iter().zip(day_29)).enumerate() {
         assert!(
             at_29 * 4 <= at_14 * 5 && at_29 * 5 >= at_14 * 4,
             "{tree}: {at_14} entries on day 14, {at_29} on day 29"
         );
-        assert!(at_29 < 400, "{tree}: {at_29} entries for {} containers", containers.len());
+        if i < 4 {
+            assert!(at_29 < 400, "{tree}: {at_29} entries for {} containers", containers.len());
+        }
     }
+    assert!(day_29[5] > 1_000, "memory statistics are kept: {}", day_29[5]);
     assert!(series < 400, "the series list of a query: {series}");
 }
 
@@ -1075,4 +1132,108 @@ fn the_server_stops_when_its_socket_file_no_longer_leads_to_it() {
         let _ = done.send(());
     });
     assert!(stopped.recv_timeout(std::time::Duration::from_secs(10)).is_ok(), "the server did not stop");
+}
+
+#[test]
+fn a_store_written_before_the_history_trees_answers_from_latest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    fill(&store, 5, 1);
+    // What a build before the `processes` and `memory` trees left: `latest` only.
+    for tree in [Tree::Processes, Tree::Memory] {
+        store.handle().tree(tree).clear().unwrap();
+    }
+    let reader = Reader::Direct(store);
+    let id = series_ids(&reader)[0];
+    let newest = 1_040_000;
+    assert_eq!(reader.processes_at(id, i64::MAX).unwrap().unwrap(), Timed { time: newest, value: top(1) });
+    assert_eq!(reader.memory_stats_at(id, newest).unwrap().unwrap(), Timed { time: newest, value: memory(4) });
+    // Nothing is known as of before the newest reading, as format 1 answered.
+    assert_eq!(reader.processes_at(id, newest - 1).unwrap(), None);
+    assert_eq!(reader.memory_stats_at(id, newest - 1).unwrap(), None);
+    assert_eq!(reader.memory_stats_between(id, 0, i64::MAX).unwrap().len(), 1);
+    assert!(reader.processes_between(id, 0, newest - 1).unwrap().is_empty());
+    // Once the history has an entry of the series, `latest` is not read.
+    let store = into_store(reader);
+    let mut batch = sweep(1_050_000, vec![running(0, 1_050_000, 9)]);
+    batch.containers[0].latest = Some(latest(9));
+    store.write_sweep(&batch).unwrap();
+    let reader = Reader::Direct(store);
+    assert_eq!(reader.processes_at(id, newest).unwrap(), None);
+    assert_eq!(reader.processes_between(id, 0, i64::MAX).unwrap(), vec![Timed { time: 1_050_000, value: top(3) }]);
+}
+
+#[test]
+fn an_older_collector_that_does_not_know_a_tree_gives_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(SOCKET_FILE);
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    // Answers one request as a collector of before the `processes` tree does.
+    let older = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut len = [0; 4];
+        stream.read_exact(&mut len).unwrap();
+        let mut request = vec![0; usize::try_from(u32::from_be_bytes(len)).unwrap()];
+        stream.read_exact(&mut request).unwrap();
+        let response = [&[1][..], format!("unknown tree {}", Tree::Processes.code()).as_bytes()].concat();
+        stream.write_all(&u32::try_from(response.len()).unwrap().to_be_bytes()).unwrap();
+        stream.write_all(&response).unwrap();
+    });
+    let reader = Reader::Socket(SocketClient::connect(&path).unwrap());
+    let error = reader.processes_at(SeriesId(0), i64::MAX).unwrap_err().to_string();
+    older.join().unwrap();
+    assert!(error.contains("unknown tree 14"), "{error}");
+    assert!(error.contains("the running kura-collector is older than this kura; restart it"), "{error}");
+}
+
+/// One sweep of container 0 at `1_000_000 + n * 20 min`: its `top` has a
+/// busy process whose CPU columns change every time, and from `n = 6` on a
+/// second process.
+fn write_busy(store: &Store, n: i64) {
+    let time = 1_000_000 + n * 1_200_000;
+    let row =
+        |pid: &str, c: i64, cmd: &str| vec![pid.to_owned(), c.to_string(), format!("00:00:{c:02}"), cmd.to_owned()];
+    let mut processes = vec![row("1", n, "burn")];
+    if n >= 6 {
+        processes.push(row("2", 0, "sh"));
+    }
+    let top = Top { titles: ["PID", "C", "TIME", "CMD"].map(str::to_owned).to_vec(), processes };
+    let mut batch = sweep(time, vec![running(0, time, u64::try_from(n).unwrap())]);
+    batch.containers[0].latest = Some(Latest { top: Some(top), memory_stats: Some(memory(n)) });
+    store.write_sweep(&batch).unwrap();
+}
+
+#[test]
+fn memory_statistics_are_kept_hourly_and_process_lists_when_their_processes_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    for n in 0..5 {
+        write_busy(&store, n);
+    }
+    // A writer that starts again goes on from what is stored.
+    drop(store);
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    for n in 5..10 {
+        write_busy(&store, n);
+    }
+    let reader = Reader::Direct(store);
+    let id = series_ids(&reader)[0];
+    let times = |n: &[i64]| n.iter().map(|n| 1_000_000 + n * 1_200_000).collect::<Vec<_>>();
+    let memory_times: Vec<UnixMillis> =
+        reader.memory_stats_between(id, 0, i64::MAX).unwrap().iter().map(|t| t.time).collect();
+    assert_eq!(
+        memory_times,
+        times(&[0, 3, 6, 9]),
+        "the first reading, then one at least an hour after the last stored"
+    );
+    let lists: Vec<UnixMillis> = reader.processes_between(id, 0, i64::MAX).unwrap().iter().map(|t| t.time).collect();
+    assert_eq!(lists, times(&[0, 6]), "stored when the processes change, not their CPU columns");
+    // As of a time between two stored readings: the stored one before it.
+    let at = times(&[5])[0];
+    assert_eq!(reader.memory_stats_at(id, at).unwrap().unwrap().value, memory(3));
+    assert_eq!(reader.processes_at(id, at).unwrap().unwrap().value.processes.len(), 1);
+    // As of the newest reading or later: that one (from `latest`).
+    let newest = reader.processes_at(id, i64::MAX).unwrap().unwrap();
+    assert_eq!((newest.time, newest.value.processes[0][2].as_str()), (times(&[9])[0], "00:00:09"));
+    assert_eq!(reader.memory_stats_at(id, i64::MAX).unwrap().unwrap().value, memory(9));
 }

@@ -124,6 +124,50 @@ async fn processes_memory_and_counts_read_from_the_store() {
     assert!(value(&detail, "total_cache") > 0.0 || value(&detail, "file") > 0.0);
 }
 
+/// Polls `ready` every 200 ms (without blocking the collector's runtime)
+/// until it holds; panics naming `what` after `timeout`.
+async fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "{what}: not within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proc_at_a_past_time_shows_the_process_list_of_then() {
+    if !docker_available() {
+        return;
+    }
+    let sleeper = ContainerSpec::new("q-procs").shell("sleep 2001 & wait").start();
+    let data = DataDir::new();
+    let collector = Running::start(config(&data, &[&local()], |f| {
+        f.interval = Some("1s".into());
+        f.top_interval = Some("1s".into());
+    }));
+    let key = format!("^sleep:{}", sleeper.name());
+    let sleeps = |at: Option<&str>| {
+        let mut args = vec!["proc", "-n", sleeper.name(), "--prog", "^sleep"];
+        args.extend(at.map(|at| ["--at", at]).into_iter().flatten());
+        let output = kura(&data, &args);
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    wait_for("one sleep in the newest process list", Duration::from_secs(30), || sleeps(None) == format!("{key},1"))
+        .await;
+    let before = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    docker_ok(&["exec", "-d", sleeper.name(), "sleep", "2002"]);
+    wait_for("two sleeps in the newest process list", Duration::from_secs(30), || sleeps(None) == format!("{key},2"))
+        .await;
+    let after = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (then, now) = (sleeps(Some(&before)), sleeps(Some(&after)));
+    let detail = lines(&data, &["mem", "--detail", "-n", sleeper.name(), "--at", &before]);
+    collector.stop().await;
+
+    assert_eq!(then, format!("{key},1"), "as of {before}, before the second sleep");
+    assert_eq!(now, format!("{key},2"), "as of {after}");
+    assert!(!detail.is_empty(), "memory statistics as of {before}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_bytes_moved_by_wget_show_up_within_ten_percent() {
     if !docker_available() {

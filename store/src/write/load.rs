@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use super::state::{Counters, HostState, OpenBlock, SeriesState, WriteState};
+use super::state::{process_identity, Counters, HostState, OpenBlock, SeriesState, WriteState};
 use super::{WriteReport, Writes};
 use crate::codec;
 use crate::db::ReadHandle;
 use crate::key::{self, HostId, SeriesId, Tree, HOST_LEN, SERIES_LEN};
 use crate::page;
+use crate::payload::Top;
 use crate::reader::{Entry, Scan};
 use crate::record::{ContainerInfo, SeriesInfo};
 use crate::sample::{Sample, UnixMillis};
@@ -192,6 +193,8 @@ impl WriteState {
                             info,
                             last_time: None,
                             details_hash: None,
+                            processes_hash: None,
+                            memory_time: None,
                             open: OpenBlock::default(),
                             last: None,
                         }
@@ -229,7 +232,21 @@ fn load_series(h: &ReadHandle, host: HostId, id: SeriesId) -> Result<Option<Seri
         None => None,
     };
     let details_hash = newest(h, Tree::Details, &prefix)?.map(|(_, v)| key::fnv1a(&v));
-    Ok(Some(SeriesState { host, info, last_time: block_end, details_hash, open: OpenBlock::default(), last: None }))
+    // A stored list that does not parse is followed by the next one read.
+    let processes = newest(h, Tree::Processes, &prefix)?;
+    let processes_hash =
+        processes.and_then(|(_, v)| serde_json::from_slice::<Top>(&v).ok()).map(|top| process_identity(&top));
+    let memory_time = newest(h, Tree::Memory, &prefix)?.and_then(|(k, _)| key::time_of(&k, SERIES_LEN));
+    Ok(Some(SeriesState {
+        host,
+        info,
+        last_time: block_end,
+        details_hash,
+        processes_hash,
+        memory_time,
+        open: OpenBlock::default(),
+        last: None,
+    }))
 }
 
 /// The time of the newest record in a host's record blocks.

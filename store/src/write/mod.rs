@@ -2,13 +2,14 @@
 //! and the compaction of the head into blocks.
 //!
 //! A sweep writes one head page (its record, SNMP reading and samples; see
-//! [`page`](super::page)) plus the rarer documents (details when changed,
-//! newest processes, events, sizes, host info when changed). The writer
+//! [`page`](super::page)) plus the rarer documents (details, processes and
+//! memory statistics when changed, the newest processes and memory
+//! statistics in `latest`, events, sizes, host info when changed). The writer
 //! keeps, per host, the keys of its head pages and the open block's sweep
 //! records and SNMP readings, and per series the rows of its open block
 //! (the same bytes as in the head pages: about 20 to 40 bytes a sample,
-//! 1.5 MB for 100 containers at 360 rows), its newest sample and the hash
-//! of its stored details. When a host has [`StoreOptions::block_rows`]
+//! 1.5 MB for 100 containers at 360 rows), its newest sample and the hashes
+//! of its newest stored details, processes and memory statistics. When a host has [`StoreOptions::block_rows`]
 //! head pages, each of its series' open blocks becomes a block, its sweep
 //! records and SNMP readings become record blocks, and the pages are
 //! removed; a series with an empty open block then (its container is gone)
@@ -46,7 +47,7 @@ pub struct WriteReport {
 
 /// The order the writes are applied in: ids before what uses them, blocks
 /// before the removal of the head pages they cover.
-const APPLY_ORDER: [Tree; 13] = [
+const APPLY_ORDER: [Tree; 15] = [
     Tree::Meta,
     Tree::Hosts,
     Tree::Series,
@@ -57,6 +58,8 @@ const APPLY_ORDER: [Tree; 13] = [
     Tree::Head,
     Tree::Details,
     Tree::Latest,
+    Tree::Processes,
+    Tree::Memory,
     Tree::Events,
     Tree::Sizes,
     Tree::HostInfo,

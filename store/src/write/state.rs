@@ -7,7 +7,9 @@ use super::{WriteReport, Writes};
 use crate::codec;
 use crate::db::{ReadHandle, StoreOptions};
 use crate::key::{self, HostId, SeriesId, Tree};
+use crate::memstats;
 use crate::page::{self, HeadPage};
+use crate::payload::Top;
 use crate::prune::PruneCursor;
 use crate::record::{self, SeriesInfo, SweepBatch};
 use crate::sample::{Sample, UnixMillis, FIELD_COUNT};
@@ -48,7 +50,12 @@ pub(super) struct SeriesState {
     pub(super) host: HostId,
     pub(super) info: SeriesInfo,
     pub(super) last_time: Option<UnixMillis>,
+    /// The hash of the newest stored details (stored when they change).
     pub(super) details_hash: Option<u64>,
+    /// The [`process_identity`] of the newest stored process list.
+    pub(super) processes_hash: Option<u64>,
+    /// When the newest stored memory statistics were read.
+    pub(super) memory_time: Option<UnixMillis>,
     pub(super) open: OpenBlock,
     /// The open block's newest sample: the next row is written as the
     /// difference from it.
@@ -113,16 +120,24 @@ impl WriteState {
                     rows.push(id);
                 }
             }
+            let at = key::series_time(id, time);
             if let Some(details) = &container.details {
-                let bytes = record::json_bytes(details);
-                let hash = key::fnv1a(&bytes);
-                if state.details_hash != Some(hash) {
-                    w.insert(Tree::Details, key::series_time(id, time), bytes);
-                    state.details_hash = Some(hash);
-                }
+                insert_if_changed(w, Tree::Details, &at, record::json_bytes(details), &mut state.details_hash);
             }
             if let Some(latest) = &container.latest {
+                // `latest` as older builds read it; `processes` and
+                // `memory` keep the history.
                 w.insert(Tree::Latest, key::series_prefix(id), record::encode_timed(time, latest));
+                if let Some(top) = latest.top.as_ref().filter(|top| state.processes_hash != Some(process_identity(top)))
+                {
+                    w.insert(Tree::Processes, &at, record::json_bytes(top));
+                    state.processes_hash = Some(process_identity(top));
+                }
+                let memory_due = state.memory_time.is_none_or(|last| time >= last.saturating_add(MEMORY_HISTORY_MS));
+                if let Some(stats) = latest.memory_stats.as_ref().filter(|_| memory_due) {
+                    w.insert(Tree::Memory, &at, memstats::encode(stats));
+                    state.memory_time = Some(time);
+                }
             }
         }
         let snmp = batch.snmp.as_ref().map(record::json_bytes);
@@ -136,12 +151,13 @@ impl WriteState {
             w.insert(Tree::Sizes, key::host_time(host, time), record::json_bytes(sizes));
         }
         if let (Some(info), Some(state)) = (&batch.host_info, self.hosts.get_mut(&batch.host)) {
-            let bytes = record::json_bytes(info);
-            let hash = key::fnv1a(&bytes);
-            if state.info_hash != Some(hash) {
-                w.insert(Tree::HostInfo, key::host_time(host, time), bytes);
-                state.info_hash = Some(hash);
-            }
+            insert_if_changed(
+                w,
+                Tree::HostInfo,
+                &key::host_time(host, time),
+                record::json_bytes(info),
+                &mut state.info_hash,
+            );
         }
         Ok(report)
     }
@@ -231,6 +247,49 @@ impl WriteState {
         self.hosts.retain(|_, state| state.id != host);
         self.series.retain(|_, state| state.host != host);
         self.containers.retain(|(h, _), _| *h != host);
+    }
+}
+
+/// How often a series' raw memory statistics go into the `memory` tree:
+/// the first reading, then the first one at least this long after the last
+/// stored. They change at every reading (page fault counters), and sled
+/// 0.34 keeps many times their size on disk for a stream of small
+/// long-lived inserts (one per container and `top_interval` took 575 bytes
+/// per container-sample instead of 41); the newest reading is in `latest`.
+pub(crate) const MEMORY_HISTORY_MS: UnixMillis = 3_600_000;
+
+/// What makes a process list another one: its titles and rows without the
+/// columns of CPU use (`C`, `TIME`, `%CPU`), which change at every reading
+/// of a busy container; a list that differs only there is not stored again
+/// (the stored one keeps the CPU columns of its first reading).
+pub(super) fn process_identity(top: &Top) -> u64 {
+    let cpu: Vec<bool> = top.titles.iter().map(|t| matches!(t.as_str(), "C" | "TIME" | "%CPU")).collect();
+    let mut bytes = Vec::new();
+    for title in &top.titles {
+        bytes.extend_from_slice(title.as_bytes());
+        bytes.push(0);
+    }
+    for row in &top.processes {
+        bytes.push(1);
+        for (i, cell) in row.iter().enumerate() {
+            if !cpu.get(i).copied().unwrap_or(false) {
+                bytes.extend_from_slice(cell.as_bytes());
+            }
+            bytes.push(0);
+        }
+    }
+    key::fnv1a(&bytes)
+}
+
+/// Stages `bytes` under `key` unless they are the newest document stored
+/// in `tree` for the same id (`stored`: the hash of that one, updated).
+/// The trees written this way hold changes: the document in force at a
+/// time is the newest at or before it.
+fn insert_if_changed(w: &mut Writes, tree: Tree, key: &[u8], bytes: Vec<u8>, stored: &mut Option<u64>) {
+    let hash = key::fnv1a(&bytes);
+    if *stored != Some(hash) {
+        w.insert(tree, key, bytes);
+        *stored = Some(hash);
     }
 }
 
