@@ -153,8 +153,10 @@ pub mod defaults {
     pub const SIZE_INTERVAL: Duration = Duration::from_secs(3600);
     /// Per-request timeout.
     pub const TIMEOUT: Duration = kura_store::config::DEFAULT_TIMEOUT;
-    /// Requests in flight per host.
-    pub const CONCURRENCY: usize = 128;
+    /// Requests in flight per host (each one a connection): above a sweep's
+    /// requests on a host of a few hundred containers, so that no stats
+    /// request waits for a permit (README "Sweeps at 100 and 200 containers").
+    pub const CONCURRENCY: usize = 512;
     /// Retention.
     pub const RETENTION: Duration = kura_store::config::DEFAULT_RETENTION;
     /// SNMP timeout.
