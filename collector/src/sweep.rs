@@ -1,11 +1,13 @@
 //! One sweep over one host: ping, list, then stats, inspect (when due, see
 //! [`InspectDue`]) and top (when due, see [`TopSlots`]) of every container
-//! concurrently, plus sizes, images and SNMP when due. Where the sweep's
-//! time went is in [`phases`].
+//! concurrently, plus sizes, images and SNMP when due. A running
+//! container's counters come from a stats request, or from its cgroup files
+//! when the host's `source` says so and they can be read (see [`local`]).
+//! Where the sweep's time went is in [`phases`].
 //!
 //! A sweep never fails as a whole: an unreachable daemon is a sweep recorded
 //! as "down" with its reason; a container that vanished between the list and
-//! its requests (404/409) is simply absent; any other per-container fault
+//! its requests (404/409), or whose cgroup files are gone, is simply absent; any other per-container fault
 //! costs that container its counters for this sweep, is logged once per
 //! container and reason, and leaves the others untouched. Every request is
 //! bounded by the host's timeout, so the sweep ends within it.
@@ -24,12 +26,14 @@ use crate::config::HostConfig;
 use crate::docker::{DockerClient, DockerError};
 use crate::snmp;
 use crate::stats;
+use crate::stats::cgroup::{CgroupError, CgroupFs, LocalTarget};
 use kura_store::payload::{ContainerDetails, Info, Top};
 use kura_store::payload::{HostReading, Sizes};
 use kura_store::sample::{Sample, State, UnixMillis};
 pub use phases::SweepPhases;
 use phases::{ContainerSpans, Span};
 
+pub mod local;
 pub mod phases;
 
 /// Whether the sweep reached the daemon.
@@ -134,6 +138,8 @@ pub struct HostSampler {
     newest_sample: Option<UnixMillis>,
     /// Where the sweep in progress spent its time.
     phases: SweepPhases,
+    /// The host's cgroup files, when counters come from them (see [`local`]).
+    local: Option<Arc<CgroupFs>>,
 }
 
 /// The time of a sweep started at `now` after a sweep whose newest sample
@@ -151,6 +157,7 @@ impl HostSampler {
     /// A sampler for one configured host; request windows are timed on `clock`.
     pub fn new(config: HostConfig, clock: Arc<Clock>) -> Result<HostSampler, DockerError> {
         let client = config.client()?;
+        let local = local::local_source(&config).map(Arc::new);
         Ok(HostSampler {
             config,
             client,
@@ -171,6 +178,7 @@ impl HostSampler {
             sweep_faults: SweepFaults::default(),
             newest_sample: None,
             phases: SweepPhases::default(),
+            local,
         })
     }
 
@@ -385,10 +393,22 @@ impl HostSampler {
             let clock = Arc::clone(&self.clock);
             let id = summary.id.clone();
             let top_due = top.includes(&id);
-            let inspect_due = top_due || self.known.get(&id).is_none_or(|known| !known.listed.is(summary));
-            let quirks = self.quirks;
+            // With the local source, a container whose files were not found
+            // at its last inspect is inspected again.
+            let inspect_due = top_due
+                || self
+                    .known
+                    .get(&id)
+                    .is_none_or(|known| !known.listed.is(summary) || (self.local.is_some() && known.target.is_none()));
+            let counters = match &self.local {
+                Some(fs) => Counters::Local {
+                    fs: Arc::clone(fs),
+                    target: self.known.get(&id).and_then(|known| known.target.clone()),
+                },
+                None => Counters::Api { quirks: self.quirks },
+            };
             let request =
-                ContainerRequest { client, permits, clock, quirks, id, listed: state, inspect_due, top_due, now };
+                ContainerRequest { client, permits, clock, counters, id, listed: state, inspect_due, top_due, now };
             tasks.spawn(async move { (index, sample_container(request).await) });
         }
         let mut results: Vec<Option<Sampled>> = vec![None; list.len()];
@@ -404,16 +424,21 @@ impl HostSampler {
         }
         let windows: Vec<ReadWindow> = results.iter().flatten().filter_map(|sampled| sampled.window).collect();
         self.daemon_offset.observe(&self.config.name, &windows);
+        if let Some(reason) = results.iter().flatten().find_map(|sampled| sampled.local_unreadable.clone()) {
+            tracing::warn!(host = %self.config.name, "cgroup files cannot be read ({reason}); counters from the API instead");
+            self.local = None;
+        }
         let mut containers = Vec::with_capacity(list.len());
         let mut seen = HashSet::with_capacity(list.len());
         for (summary, sampled) in list.into_iter().zip(results) {
             let Some(mut sampled) = sampled else { continue };
             self.phases.add(&sampled.spans);
             if let Some(window) = &sampled.window {
-                // Never before the sweep's own time, which [`sweep_time`]
-                // keeps after every sample of the sweep before.
-                sampled.sample.time = self.daemon_offset.translate(window).max(now);
+                sampled.sample.time = self.daemon_offset.translate(window);
             }
+            // Never before the sweep's own time, which [`sweep_time`] keeps
+            // after every sample of the sweep before.
+            sampled.sample.time = sampled.sample.time.max(now);
             for fault in &sampled.faults {
                 self.fault(&summary.id, fault);
             }
@@ -427,7 +452,7 @@ impl HostSampler {
                 continue;
             }
             seen.insert(summary.id.clone());
-            let details = sampled.details.and_then(|details| self.note_details(&summary, details));
+            let details = sampled.details.and_then(|details| self.note_details(&summary, details, sampled.target));
             containers.push(ContainerReading {
                 summary,
                 sample: sampled.sample,
@@ -443,9 +468,14 @@ impl HostSampler {
 
     /// Remembers a container's inspected details with its list entry; the
     /// details when they differ from the previous ones (what the store keeps).
-    fn note_details(&mut self, summary: &ContainerSummary, details: ContainerDetails) -> Option<ContainerDetails> {
+    fn note_details(
+        &mut self,
+        summary: &ContainerSummary,
+        details: ContainerDetails,
+        target: Option<LocalTarget>,
+    ) -> Option<ContainerDetails> {
         let changed = self.known.get(&summary.id).is_none_or(|known| known.details != details);
-        let known = Known { listed: Listed::of(summary), details };
+        let known = Known { listed: Listed::of(summary), details, target };
         let details = changed.then(|| known.details.clone());
         self.known.insert(summary.id.clone(), known);
         details
@@ -460,11 +490,13 @@ impl HostSampler {
     }
 }
 
-/// A container's details as last inspected, and its list entry then.
+/// A container's details as last inspected, its list entry then, and
+/// where its cgroup files are (with the local source).
 #[derive(Clone, Debug)]
 struct Known {
     listed: Listed,
     details: ContainerDetails,
+    target: Option<LocalTarget>,
 }
 
 /// The parts of a list entry that change when a container's inspect
@@ -602,6 +634,18 @@ struct Sampled {
     gone: bool,
     faults: Vec<String>,
     spans: ContainerSpans,
+    /// Where its cgroup files are, found from this sweep's inspect.
+    target: Option<LocalTarget>,
+    /// Why its cgroup files could not be read (the host then turns to the API).
+    local_unreadable: Option<String>,
+}
+
+/// Where a container's counters come from.
+enum Counters {
+    /// A stats request; what to correct in this daemon's stats (Podman's).
+    Api { quirks: stats::Quirks },
+    /// The cgroup files; where they are, as last inspected.
+    Local { fs: Arc<CgroupFs>, target: Option<LocalTarget> },
 }
 
 /// What one container's requests need.
@@ -609,8 +653,7 @@ struct ContainerRequest {
     client: DockerClient,
     permits: Arc<Semaphore>,
     clock: Arc<Clock>,
-    /// What to correct in this daemon's stats (Podman's).
-    quirks: stats::Quirks,
+    counters: Counters,
     id: String,
     listed: State,
     inspect_due: bool,
@@ -620,7 +663,7 @@ struct ContainerRequest {
 }
 
 async fn sample_container(request: ContainerRequest) -> Sampled {
-    let ContainerRequest { client, permits, clock, quirks, id, listed, inspect_due, top_due, now } = request;
+    let ContainerRequest { client, permits, clock, counters, id, listed, inspect_due, top_due, now } = request;
     let mut sampled = Sampled {
         sample: Sample::state_only(now, listed),
         window: None,
@@ -630,6 +673,8 @@ async fn sample_container(request: ContainerRequest) -> Sampled {
         gone: false,
         faults: Vec::new(),
         spans: ContainerSpans::default(),
+        target: None,
+        local_unreadable: None,
     };
     let has_counters = matches!(listed, State::Running | State::Paused);
     let stats_path = if client.has_one_shot() {
@@ -659,7 +704,7 @@ async fn sample_container(request: ContainerRequest) -> Sampled {
             }
         },
         async {
-            if has_counters {
+            if has_counters && matches!(counters, Counters::Api { .. }) {
                 let sent = clock.now();
                 let stats = get(stats_path).await;
                 Some((stats, sent, clock.now()))
@@ -698,12 +743,34 @@ async fn sample_container(request: ContainerRequest) -> Sampled {
     if let Some(top) = &top {
         record(top);
     }
+    let mut inspected = None;
     if let Some(Ok(body)) = inspect {
         match api::parse::<ContainerInspect>("container inspect", &body) {
-            Ok(inspect) => sampled.details = Some(ContainerDetails::from(&inspect)),
+            Ok(inspect) => {
+                sampled.details = Some(ContainerDetails::from(&inspect));
+                inspected = Some(inspect);
+            }
             Err(e) => sampled.faults.push(e.to_string()),
         }
     }
+    if let Some(Ok(body)) = top {
+        match api::parse::<Top>("container top", &body) {
+            Ok(top) => sampled.top = Some(top),
+            Err(e) => sampled.faults.push(e.to_string()),
+        }
+    }
+    let quirks = match counters {
+        Counters::Api { quirks } => quirks,
+        Counters::Local { fs, target } if has_counters && !sampled.gone => {
+            let target = match &inspected {
+                Some(inspect) => local_target(&fs, inspect),
+                None => target.ok_or(CgroupError::Gone),
+            };
+            read_local(&mut sampled, &fs, target, &clock, listed, top_due);
+            return sampled;
+        }
+        Counters::Local { .. } => return sampled,
+    };
     if let Some((Ok(body), sent, answered)) = stats {
         match stats::parse_stats(&body, listed) {
             Ok(Some(mut sample)) => {
@@ -719,13 +786,48 @@ async fn sample_container(request: ContainerRequest) -> Sampled {
             Err(e) => sampled.faults.push(format!("stats: {e}")),
         }
     }
-    if let Some(Ok(body)) = top {
-        match api::parse::<Top>("container top", &body) {
-            Ok(top) => sampled.top = Some(top),
-            Err(e) => sampled.faults.push(e.to_string()),
-        }
-    }
     sampled
+}
+
+/// Reads a running container's counters from its cgroup files at
+/// `target` into `sampled`.
+fn read_local(
+    sampled: &mut Sampled,
+    fs: &CgroupFs,
+    target: Result<LocalTarget, CgroupError>,
+    clock: &Clock,
+    listed: State,
+    top_due: bool,
+) {
+    let sent = Instant::now();
+    let read = target.and_then(|target| {
+        let read = fs.read(&target, clock.now(), listed);
+        sampled.target = Some(target);
+        read
+    });
+    sampled.spans.cgroupfs = Some(Span::until_now(sent));
+    match read {
+        Ok(reading) => {
+            sampled.sample = reading.sample;
+            if top_due {
+                sampled.memory_stats = Some(reading.memory_stats);
+            }
+        }
+        // Stopped or removed since the list (or not running at the
+        // inspect): as a stats request's 404.
+        Err(CgroupError::Gone) => sampled.gone = true,
+        Err(e @ (CgroupError::Unreadable { .. } | CgroupError::Unusable { .. })) => {
+            sampled.local_unreadable = Some(e.to_string());
+        }
+        Err(e @ CgroupError::Garbage { .. }) => sampled.faults.push(e.to_string()),
+    }
+}
+
+/// Where an inspected container's cgroup files are: its process's, or
+/// [`CgroupError::Gone`] when it has none (not running at the inspect).
+fn local_target(fs: &CgroupFs, inspect: &ContainerInspect) -> Result<LocalTarget, CgroupError> {
+    let network_mode = inspect.host_config.as_ref().and_then(|host| host.network_mode.as_deref());
+    fs.target(inspect.state.pid, network_mode)
 }
 
 /// The raw `memory_stats.stats` map of a stats document with data

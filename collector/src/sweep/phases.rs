@@ -71,8 +71,10 @@ impl fmt::Display for Phase {
 pub struct ContainerSpans {
     /// Its inspect, when due.
     pub inspect: Option<Span>,
-    /// Its stats, when it has counters.
+    /// Its stats, when it has counters and they come from the API.
     pub stats: Option<Span>,
+    /// The read of its cgroup files, when they come from there.
+    pub cgroupfs: Option<Span>,
     /// Its `top`, when due.
     pub top: Option<Span>,
     /// The longest any of them waited for a permit.
@@ -90,6 +92,8 @@ pub struct SweepPhases {
     pub inspect: Phase,
     /// One-shot stats.
     pub stats: Phase,
+    /// Reads of cgroup files (the local source).
+    pub cgroupfs: Phase,
     /// `top`.
     pub top: Phase,
     /// The size sweep (list with sizes and images), when one finished in
@@ -106,9 +110,12 @@ pub struct SweepPhases {
 impl SweepPhases {
     /// Counts one container's requests.
     pub fn add(&mut self, spans: &ContainerSpans) {
-        for (phase, span) in
-            [(&mut self.inspect, spans.inspect), (&mut self.stats, spans.stats), (&mut self.top, spans.top)]
-        {
+        for (phase, span) in [
+            (&mut self.inspect, spans.inspect),
+            (&mut self.stats, spans.stats),
+            (&mut self.cgroupfs, spans.cgroupfs),
+            (&mut self.top, spans.top),
+        ] {
             if let Some(span) = span {
                 phase.add(span);
             }
@@ -122,11 +129,12 @@ impl fmt::Display for SweepPhases {
         let optional = |d: Option<Duration>| d.map_or_else(|| "-".to_owned(), |d| format!("{}ms", ms(d)));
         write!(
             f,
-            "ping {} list {} inspect {} stats {} top {} sizes {} snmp {} queued {}ms handoff {}",
+            "ping {} list {} inspect {} stats {} cgroupfs {} top {} sizes {} snmp {} queued {}ms handoff {}",
             optional(self.ping),
             optional(self.list),
             self.inspect,
             self.stats,
+            self.cgroupfs,
             self.top,
             optional(self.sizes),
             optional(self.snmp),
@@ -161,6 +169,9 @@ mod tests {
     #[test]
     fn the_log_line_names_every_phase() {
         let phases = SweepPhases { list: Some(Duration::from_millis(4)), ..SweepPhases::default() };
-        assert_eq!(phases.to_string(), "ping - list 4ms inspect - stats - top - sizes - snmp - queued 0ms handoff -");
+        assert_eq!(
+            phases.to_string(),
+            "ping - list 4ms inspect - stats - cgroupfs - top - sizes - snmp - queued 0ms handoff -"
+        );
     }
 }
