@@ -192,6 +192,8 @@ pub struct InspectHostConfig {
     pub cpu_shares: Option<i64>,
     /// What the daemon does when the container exits.
     pub restart_policy: Option<RestartPolicy>,
+    /// The network mode: `bridge`, `host`, `none`, `container:ID`, a network's name.
+    pub network_mode: Option<String>,
     /// Published ports (`docker run -p`): container port (`80/tcp`) ->
     /// host bindings; `null` or absent when none.
     #[serde(default, deserialize_with = "null_as_empty")]

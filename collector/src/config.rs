@@ -92,6 +92,34 @@ pub struct HostConfig {
     pub api_version: Option<ApiVersion>,
     /// SNMP settings, if any.
     pub snmp: Option<SnmpConfig>,
+    /// Where running containers' counters come from.
+    pub source: Source,
+    /// Where the cgroup filesystem is mounted (for [`Source::Cgroupfs`] and [`Source::Auto`]).
+    pub cgroup_root: PathBuf,
+}
+
+/// Where a host's running containers' counters come from (`source`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// One-shot stats requests to the daemon.
+    Api,
+    /// The cgroup files and `/proc/<pid>/net/dev` of the collector's own
+    /// host ([`crate::stats::cgroup`]); the API when they cannot be read.
+    Cgroupfs,
+    /// [`Source::Cgroupfs`] for a `unix://` endpoint, else [`Source::Api`].
+    Auto,
+}
+
+impl Source {
+    /// The setting as written: `api`, `cgroupfs` or `auto`.
+    pub fn parse(text: &str) -> Option<Source> {
+        match text {
+            "api" => Some(Source::Api),
+            "cgroupfs" => Some(Source::Cgroupfs),
+            "auto" => Some(Source::Auto),
+            _ => None,
+        }
+    }
 }
 
 impl HostConfig {
@@ -115,6 +143,8 @@ impl std::fmt::Debug for HostConfig {
             .field("concurrency", &self.concurrency)
             .field("api_version", &self.api_version)
             .field("snmp", &self.snmp)
+            .field("source", &self.source)
+            .field("cgroup_root", &self.cgroup_root)
             .finish()
     }
 }
@@ -153,10 +183,14 @@ pub mod defaults {
     pub const SIZE_INTERVAL: Duration = Duration::from_secs(3600);
     /// Per-request timeout.
     pub const TIMEOUT: Duration = kura_store::config::DEFAULT_TIMEOUT;
-    /// Requests in flight per host.
-    pub const CONCURRENCY: usize = 128;
+    /// Requests in flight per host (each one a connection): above a sweep's
+    /// requests on a host of a few hundred containers, so that no stats
+    /// request waits for a permit (README "Sweeps at 100, 200 and 500 containers").
+    pub const CONCURRENCY: usize = 512;
     /// Retention.
     pub const RETENTION: Duration = kura_store::config::DEFAULT_RETENTION;
+    /// Where counters come from.
+    pub const SOURCE: super::Source = super::Source::Api;
     /// SNMP timeout.
     pub const SNMP_TIMEOUT: Duration = Duration::from_secs(2);
 }
@@ -306,6 +340,14 @@ fn resolve_host(host: &HostEntry) -> Result<HostConfig, ConfigError> {
         None => None,
     };
     let snmp = host.snmp.as_ref().map(|snmp| resolve_snmp(&name, snmp)).transpose()?;
+    let source = match &own.source {
+        Some(text) => Source::parse(text).ok_or_else(|| settings::ConfigError::Range {
+            key: format!("host {name}: source {text:?}"),
+            reason: "must be api, cgroupfs or auto",
+        })?,
+        None => defaults::SOURCE,
+    };
+    let cgroup_root = own.cgroup_root.clone().unwrap_or_else(|| PathBuf::from(crate::stats::cgroup::DEFAULT_ROOT));
     Ok(HostConfig {
         interval: setting(&name, "interval", &own.interval, defaults::INTERVAL)?,
         top_interval: setting(&name, "top_interval", &own.top_interval, defaults::TOP_INTERVAL)?,
@@ -317,6 +359,8 @@ fn resolve_host(host: &HostEntry) -> Result<HostConfig, ConfigError> {
         concurrency,
         api_version,
         snmp,
+        source,
+        cgroup_root,
     })
 }
 
@@ -350,6 +394,7 @@ mod tests {
     use super::*;
     use kura_store::config::local_host_name;
     use kura_store::endpoint::DEFAULT_SOCKET;
+    use std::path::Path;
 
     fn with_file(text: &str) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
@@ -365,6 +410,7 @@ mod tests {
         assert_eq!(config.hosts[0].endpoint, Endpoint::Unix(DEFAULT_SOCKET.into()));
         assert_eq!(config.hosts[0].name, local_host_name());
         assert_eq!(config.hosts[0].interval, defaults::INTERVAL);
+        assert_eq!(config.hosts[0].source, Source::Api);
         assert_eq!(config.retention, defaults::RETENTION);
     }
 
@@ -375,6 +421,7 @@ mod tests {
             retention = "7d"
             [defaults]
             interval = "30s"
+            source = "auto"
             [[host]]
             name = "docker_host1"
             endpoint = "tcp://127.0.0.1:2375"
@@ -383,6 +430,8 @@ mod tests {
             endpoint = "unix:///run/docker.sock"
             interval = "5s"
             concurrency = 4
+            source = "cgroupfs"
+            cgroup_root = "/host/sys/fs/cgroup"
             [host.snmp]
             address = "127.0.0.1:16161"
             version = "1"
@@ -395,6 +444,8 @@ mod tests {
         assert_eq!(one.interval, Duration::from_secs(30));
         assert_eq!(two.interval, Duration::from_secs(5));
         assert_eq!(two.concurrency, 4);
+        assert_eq!((one.source, one.cgroup_root.as_path()), (Source::Auto, Path::new("/sys/fs/cgroup")));
+        assert_eq!((two.source, two.cgroup_root.as_path()), (Source::Cgroupfs, Path::new("/host/sys/fs/cgroup")));
         let snmp = two.snmp.as_ref().unwrap();
         assert_eq!(snmp.version, SnmpVersion::V1);
         assert_eq!(snmp.community, "private");
@@ -413,6 +464,8 @@ mod tests {
         assert!(error.to_string().starts_with("host a: endpoint \"ftp://h\""), "{error}");
         let error = with_file("[[host]]\nname = \"a\"\nendpoint = \"tcp://h\"\napi_version = \"v1\"\n").unwrap_err();
         assert!(error.to_string().contains("host a: api_version \"v1\": must be MAJOR.MINOR"), "{error}");
+        let error = with_file("[[host]]\nname = \"a\"\nendpoint = \"tcp://h\"\nsource = \"files\"\n").unwrap_err();
+        assert!(error.to_string().contains("host a: source \"files\": must be api, cgroupfs or auto"), "{error}");
         let error = with_file("[[host]]\nname = \"a\"\nendpoint = \"tcp://h\"\ntimeout = \"0s\"\n").unwrap_err();
         assert!(error.to_string().contains("host a: timeout"), "{error}");
         let error = with_file("[[host]]\nname = \"a\"\nendpoint = \"https://h\"\ntls_cert_path = \"/nonexistent\"\n")

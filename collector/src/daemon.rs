@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -23,7 +23,7 @@ use crate::forward;
 use crate::metrics::telemetry::Telemetry;
 use crate::metrics::view::Views;
 use crate::metrics::{self, Exporter, ListenError, ServedHost};
-use crate::sweep::HostSampler;
+use crate::sweep::{HostSampler, HostSweep};
 use crate::writer::{Job, JobSender, OnStored, Writer, WriterError, PRUNE_EVERY};
 use kura_store::sample::UnixMillis;
 use kura_store::socket::{self, HandleSlot, ServerLimits, Shutdown};
@@ -363,8 +363,7 @@ async fn sweep_once(mut sampler: HostSampler, buffer: EventBuffer, writer: JobSe
     if outcome.reach.is_up() {
         events::catch_up(sampler.client(), &sampler.config().name, &buffer, now).await;
     }
-    log_sweep(&outcome);
-    let _ = writer.send(Job::Sweep(Box::new(crate::batch::batch(outcome, buffer.take())))).await;
+    hand_off(&writer, outcome, &buffer).await;
 }
 
 async fn sweep_loop(
@@ -386,23 +385,28 @@ async fn sweep_loop(
             outcome = sampler.sweep(clock.now()) => outcome,
             _ = stop.changed() => return,
         };
-        log_sweep(&outcome);
         telemetry.record(&outcome);
-        let batch = crate::batch::batch(outcome, buffer.take());
-        if writer.send(Job::Sweep(Box::new(batch))).await.is_err() {
+        if !hand_off(&writer, outcome, &buffer).await {
             return;
         }
     }
 }
 
-fn log_sweep(outcome: &crate::sweep::HostSweep) {
-    tracing::debug!(
-        host = %outcome.host,
-        containers = outcome.containers.len(),
-        up = outcome.reach.is_up(),
-        elapsed_ms = u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX),
-        "sweep"
-    );
+/// Sends a sweep and the events gathered since the last one to the writer
+/// and logs it (debug) with its phases, the hand-off included; false when
+/// the writer is gone.
+async fn hand_off(writer: &JobSender, outcome: HostSweep, events: &EventBuffer) -> bool {
+    let host = outcome.host.clone();
+    let containers = outcome.containers.len();
+    let up = outcome.reach.is_up();
+    let elapsed_ms = u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX);
+    let mut phases = outcome.phases;
+    let batch = crate::batch::batch(outcome, events.take());
+    let started = Instant::now();
+    let sent = writer.send(Job::Sweep(Box::new(batch))).await.is_ok();
+    phases.handoff = Some(started.elapsed());
+    tracing::debug!(host = %host, containers, up, elapsed_ms, phases = %phases, "sweep");
+    sent
 }
 
 async fn prune_loop(writer: JobSender, mut stop: watch::Receiver<bool>) {

@@ -61,6 +61,9 @@ struct Args {
     /// Docker API version to speak with every host (e.g. 1.41) instead of negotiating it.
     #[arg(long, value_name = "MAJOR.MINOR")]
     api_version: Option<String>,
+    /// Where running containers' counters come from: api (stats requests), cgroupfs (the local cgroup files), auto (cgroupfs for a local unix socket whose cgroup files can be read, else api) [default: api].
+    #[arg(long, value_name = "SOURCE", value_parser = ["api", "cgroupfs", "auto"])]
+    source: Option<String>,
     /// How long history is kept [default: 35d].
     #[arg(long, value_name = "DURATION")]
     retention: Option<String>,
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         size_interval: args.size_interval,
         timeout: args.timeout,
         api_version: args.api_version,
+        source: args.source,
         retention: args.retention,
         snmp: args.snmp,
         snmp_community: args.snmp_community,

@@ -1,14 +1,18 @@
-//! One sweep over one host: ping, list, then inspect, stats and (when due)
-//! top of every container concurrently, plus sizes, images and SNMP when due.
+//! One sweep over one host: ping, list, then stats, inspect (when due, see
+//! [`InspectDue`]) and top (when due, see [`TopSlots`]) of every container
+//! concurrently, plus sizes, images and SNMP when due. A running
+//! container's counters come from a stats request, or from its cgroup files
+//! when the host's `source` says so and they can be read (see [`local`]).
+//! Where the sweep's time went is in [`phases`].
 //!
 //! A sweep never fails as a whole: an unreachable daemon is a sweep recorded
 //! as "down" with its reason; a container that vanished between the list and
-//! its requests (404/409) is simply absent; any other per-container fault
+//! its requests (404/409), or whose cgroup files are gone, is simply absent; any other per-container fault
 //! costs that container its counters for this sweep, is logged once per
 //! container and reason, and leaves the others untouched. Every request is
 //! bounded by the host's timeout, so the sweep ends within it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,9 +26,15 @@ use crate::config::HostConfig;
 use crate::docker::{DockerClient, DockerError};
 use crate::snmp;
 use crate::stats;
+use crate::stats::cgroup::{CgroupError, CgroupFs, LocalTarget};
 use kura_store::payload::{ContainerDetails, Info, Top};
 use kura_store::payload::{HostReading, Sizes};
 use kura_store::sample::{Sample, State, UnixMillis};
+pub use phases::SweepPhases;
+use phases::{ContainerSpans, Span};
+
+pub mod local;
+pub mod phases;
 
 /// Whether the sweep reached the daemon.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +87,8 @@ pub struct HostSweep {
     pub elapsed: Duration,
     /// What failed in it besides the daemon being down.
     pub faults: SweepFaults,
+    /// Where its time went.
+    pub phases: SweepPhases,
 }
 
 /// What failed in one sweep, counted for `kura_sweep_errors_total`.
@@ -110,10 +122,12 @@ pub struct HostSampler {
     last_top: Option<Instant>,
     sweeps: u64,
     last_sizes: Option<Instant>,
-    /// The size sweep in progress (it runs beside the sweeps, see [`size_sweep`]).
-    size_task: Option<JoinHandle<Result<Sizes, DockerError>>>,
+    /// The size sweep in progress (it runs beside the sweeps, see [`size_sweep`]),
+    /// and how long it took.
+    size_task: Option<JoinHandle<(Result<Sizes, DockerError>, Duration)>>,
     last_info: Option<Info>,
-    last_details: HashMap<String, ContainerDetails>,
+    /// Each container's details as last inspected, and its list entry then.
+    known: HashMap<String, Known>,
     faults: HashMap<String, String>,
     was_up: Option<bool>,
     snmp_fault: Option<String>,
@@ -122,6 +136,10 @@ pub struct HostSampler {
     sweep_faults: SweepFaults,
     /// The newest sample time of the last sweep (see [`sweep_time`]).
     newest_sample: Option<UnixMillis>,
+    /// Where the sweep in progress spent its time.
+    phases: SweepPhases,
+    /// The host's cgroup files, when counters come from them (see [`local`]).
+    local: Option<Arc<CgroupFs>>,
 }
 
 /// The time of a sweep started at `now` after a sweep whose newest sample
@@ -139,6 +157,7 @@ impl HostSampler {
     /// A sampler for one configured host; request windows are timed on `clock`.
     pub fn new(config: HostConfig, clock: Arc<Clock>) -> Result<HostSampler, DockerError> {
         let client = config.client()?;
+        let local = local::local_source(&config).map(Arc::new);
         Ok(HostSampler {
             config,
             client,
@@ -151,13 +170,15 @@ impl HostSampler {
             last_sizes: None,
             size_task: None,
             last_info: None,
-            last_details: HashMap::new(),
+            known: HashMap::new(),
             faults: HashMap::new(),
             was_up: None,
             snmp_fault: None,
             snmp_unsupported: Vec::new(),
             sweep_faults: SweepFaults::default(),
             newest_sample: None,
+            phases: SweepPhases::default(),
+            local,
         })
     }
 
@@ -178,14 +199,15 @@ impl HostSampler {
         let started = Instant::now();
         let snmp_config = self.config.snmp.clone();
         let snmp = async move {
-            match snmp_config {
-                Some(config) => Some(snmp::read_host(&config).await),
-                None => None,
-            }
+            let config = snmp_config?;
+            let sent = Instant::now();
+            let reading = snmp::read_host(&config).await;
+            Some((reading, sent.elapsed()))
         };
         let docker = self.docker(now);
         let (snmp, (reach, info, containers, sizes)) = tokio::join!(snmp, docker);
-        let snmp = self.note_snmp(snmp);
+        self.phases.snmp = snmp.as_ref().map(|(_, took)| *took);
+        let snmp = self.note_snmp(snmp.map(|(reading, _)| reading));
         self.note_reach(&reach);
         if let Some(newest) = containers.iter().map(|c| c.sample.time).max() {
             self.newest_sample = Some(newest);
@@ -200,6 +222,7 @@ impl HostSampler {
             snmp,
             elapsed: started.elapsed(),
             faults: std::mem::take(&mut self.sweep_faults),
+            phases: std::mem::take(&mut self.phases),
         }
     }
 
@@ -250,6 +273,7 @@ impl HostSampler {
 
     async fn docker(&mut self, now: UnixMillis) -> (Reach, Option<Info>, Vec<ContainerReading>, Option<Sizes>) {
         let down = |e: DockerError| (Reach::Down { reason: e.short_reason() }, None, Vec::new(), None);
+        let pinged = Instant::now();
         let latency = match self.client.ping().await {
             Ok(latency) => latency,
             Err(e) => {
@@ -270,17 +294,23 @@ impl HostSampler {
             self.quirks = quirks;
             self.negotiated = true;
         }
+        self.phases.ping = Some(pinged.elapsed());
         let top_due = due(self.last_top, self.config.top_interval);
         if due(self.last_sizes, self.config.size_interval) && self.size_task.is_none() {
             self.last_sizes = Some(Instant::now());
             let client = self.client.clone();
             let timeout = size_timeout(self.client.timeout());
-            self.size_task = Some(tokio::spawn(async move { size_sweep(&client, timeout).await }));
+            self.size_task = Some(tokio::spawn(async move {
+                let started = Instant::now();
+                (size_sweep(&client, timeout).await, started.elapsed())
+            }));
         }
+        let listed = Instant::now();
         let list: Vec<ContainerSummary> = match self.get_parsed("container list", "/containers/json?all=1").await {
             Ok(list) => list,
             Err(e) => return down(e),
         };
+        self.phases.list = Some(listed.elapsed());
         let info = if top_due { self.changed_info().await } else { None };
         let top_slots = TopSlots::new(self.sweeps, &self.config);
         self.sweeps += 1;
@@ -323,7 +353,11 @@ impl HostSampler {
     /// (`None` when it failed, logged once per reason).
     pub async fn finish_sizes(&mut self) -> Option<Sizes> {
         let task = self.size_task.take()?;
-        match task.await {
+        let joined = task.await.map(|(sizes, took)| {
+            self.phases.sizes = Some(took);
+            sizes
+        });
+        match joined {
             Ok(Ok(sizes)) => {
                 self.faults.remove(SIZES_SUBJECT);
                 Some(sizes)
@@ -359,8 +393,22 @@ impl HostSampler {
             let clock = Arc::clone(&self.clock);
             let id = summary.id.clone();
             let top_due = top.includes(&id);
-            let quirks = self.quirks;
-            let request = ContainerRequest { client, permits, clock, quirks, id, listed: state, top_due, now };
+            // With the local source, a container whose files were not found
+            // at its last inspect is inspected again.
+            let inspect_due = top_due
+                || self
+                    .known
+                    .get(&id)
+                    .is_none_or(|known| !known.listed.is(summary) || (self.local.is_some() && known.target.is_none()));
+            let counters = match &self.local {
+                Some(fs) => Counters::Local {
+                    fs: Arc::clone(fs),
+                    target: self.known.get(&id).and_then(|known| known.target.clone()),
+                },
+                None => Counters::Api { quirks: self.quirks },
+            };
+            let request =
+                ContainerRequest { client, permits, clock, counters, id, listed: state, inspect_due, top_due, now };
             tasks.spawn(async move { (index, sample_container(request).await) });
         }
         let mut results: Vec<Option<Sampled>> = vec![None; list.len()];
@@ -376,15 +424,21 @@ impl HostSampler {
         }
         let windows: Vec<ReadWindow> = results.iter().flatten().filter_map(|sampled| sampled.window).collect();
         self.daemon_offset.observe(&self.config.name, &windows);
+        if let Some(reason) = results.iter().flatten().find_map(|sampled| sampled.local_unreadable.clone()) {
+            tracing::warn!(host = %self.config.name, "cgroup files cannot be read ({reason}); counters from the API instead");
+            self.local = None;
+        }
         let mut containers = Vec::with_capacity(list.len());
-        let mut seen = Vec::with_capacity(list.len());
+        let mut seen = HashSet::with_capacity(list.len());
         for (summary, sampled) in list.into_iter().zip(results) {
             let Some(mut sampled) = sampled else { continue };
+            self.phases.add(&sampled.spans);
             if let Some(window) = &sampled.window {
-                // Never before the sweep's own time, which [`sweep_time`]
-                // keeps after every sample of the sweep before.
-                sampled.sample.time = self.daemon_offset.translate(window).max(now);
+                sampled.sample.time = self.daemon_offset.translate(window);
             }
+            // Never before the sweep's own time, which [`sweep_time`] keeps
+            // after every sample of the sweep before.
+            sampled.sample.time = sampled.sample.time.max(now);
             for fault in &sampled.faults {
                 self.fault(&summary.id, fault);
             }
@@ -397,11 +451,8 @@ impl HostSampler {
                 tracing::debug!(host = %self.config.name, container = %summary.id, "container vanished during the sweep");
                 continue;
             }
-            seen.push(summary.id.clone());
-            let details = sampled.details.filter(|d| self.last_details.get(&summary.id) != Some(d));
-            if let Some(details) = &details {
-                self.last_details.insert(summary.id.clone(), details.clone());
-            }
+            seen.insert(summary.id.clone());
+            let details = sampled.details.and_then(|details| self.note_details(&summary, details, sampled.target));
             containers.push(ContainerReading {
                 summary,
                 sample: sampled.sample,
@@ -410,9 +461,24 @@ impl HostSampler {
                 memory_stats: sampled.memory_stats,
             });
         }
-        self.last_details.retain(|id, _| seen.contains(id));
+        self.known.retain(|id, _| seen.contains(id));
         self.faults.retain(|id, _| seen.contains(id) || id == HOST_SUBJECT || id == SIZES_SUBJECT);
         containers
+    }
+
+    /// Remembers a container's inspected details with its list entry; the
+    /// details when they differ from the previous ones (what the store keeps).
+    fn note_details(
+        &mut self,
+        summary: &ContainerSummary,
+        details: ContainerDetails,
+        target: Option<LocalTarget>,
+    ) -> Option<ContainerDetails> {
+        let changed = self.known.get(&summary.id).is_none_or(|known| known.details != details);
+        let known = Known { listed: Listed::of(summary), details, target };
+        let details = changed.then(|| known.details.clone());
+        self.known.insert(summary.id.clone(), known);
+        details
     }
 
     /// Logs a fault once per subject and reason.
@@ -424,7 +490,62 @@ impl HostSampler {
     }
 }
 
-/// Which containers get `top` (and their raw memory statistics) in a sweep.
+/// A container's details as last inspected, its list entry then, and
+/// where its cgroup files are (with the local source).
+#[derive(Clone, Debug)]
+struct Known {
+    listed: Listed,
+    details: ContainerDetails,
+    target: Option<LocalTarget>,
+}
+
+/// The parts of a list entry that change when a container's inspect
+/// details may have: a container inspected once is inspected again only
+/// when one of them changed, or in its [`TopSlots`] refresh.
+///
+/// # InspectDue
+///
+/// What the store keeps of inspect (state, exit code, OOM kill, restart
+/// count, health, start and finish times, limits, ports) changes with the
+/// list's status text in all but two cases: a start, stop, kill, restart,
+/// OOM kill, restart-policy restart or health change rewrites the status
+/// (`Up 2 seconds`, `Exited (137) 1 second ago`, `Up 3 minutes
+/// (unhealthy)`), and its age part alone changes it every second for the
+/// first minute, then every minute for an hour, then hourly. The two it
+/// misses are `docker update` of the limits and the failing streak of a
+/// health check before it turns the status; they are refreshed by the
+/// inspect each container gets in its `top` slot, once per `top_interval`
+/// (60 s by default). Until then the store holds the previous details.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Listed {
+    state: Option<String>,
+    status: String,
+    names: Vec<String>,
+    image: String,
+    image_id: Option<String>,
+    created: i64,
+}
+
+impl Listed {
+    /// Whether `summary` still lists the container as this.
+    fn is(&self, summary: &ContainerSummary) -> bool {
+        *self == Listed::of(summary)
+    }
+
+    fn of(summary: &ContainerSummary) -> Listed {
+        Listed {
+            state: summary.state.clone(),
+            status: summary.status.clone(),
+            names: summary.names.clone(),
+            image: summary.image.clone(),
+            image_id: summary.image_id.clone(),
+            created: summary.created,
+        }
+    }
+}
+
+/// Which containers get `top` (and their raw memory statistics, and an
+/// inspect whatever their list entry says: see [`Listed`]) in a sweep.
 ///
 /// `top` makes the daemon run `ps` for the container, the most expensive
 /// request: rather than all containers every `top_interval`, each sweep
@@ -512,6 +633,19 @@ struct Sampled {
     memory_stats: Option<BTreeMap<String, u64>>,
     gone: bool,
     faults: Vec<String>,
+    spans: ContainerSpans,
+    /// Where its cgroup files are, found from this sweep's inspect.
+    target: Option<LocalTarget>,
+    /// Why its cgroup files could not be read (the host then turns to the API).
+    local_unreadable: Option<String>,
+}
+
+/// Where a container's counters come from.
+enum Counters {
+    /// A stats request; what to correct in this daemon's stats (Podman's).
+    Api { quirks: stats::Quirks },
+    /// The cgroup files; where they are, as last inspected.
+    Local { fs: Arc<CgroupFs>, target: Option<LocalTarget> },
 }
 
 /// What one container's requests need.
@@ -519,17 +653,17 @@ struct ContainerRequest {
     client: DockerClient,
     permits: Arc<Semaphore>,
     clock: Arc<Clock>,
-    /// What to correct in this daemon's stats (Podman's).
-    quirks: stats::Quirks,
+    counters: Counters,
     id: String,
     listed: State,
+    inspect_due: bool,
     top_due: bool,
     /// The sweep's time.
     now: UnixMillis,
 }
 
 async fn sample_container(request: ContainerRequest) -> Sampled {
-    let ContainerRequest { client, permits, clock, quirks, id, listed, top_due, now } = request;
+    let ContainerRequest { client, permits, clock, counters, id, listed, inspect_due, top_due, now } = request;
     let mut sampled = Sampled {
         sample: Sample::state_only(now, listed),
         window: None,
@@ -538,6 +672,9 @@ async fn sample_container(request: ContainerRequest) -> Sampled {
         memory_stats: None,
         gone: false,
         faults: Vec::new(),
+        spans: ContainerSpans::default(),
+        target: None,
+        local_unreadable: None,
     };
     let has_counters = matches!(listed, State::Running | State::Paused);
     let stats_path = if client.has_one_shot() {
@@ -551,14 +688,23 @@ async fn sample_container(request: ContainerRequest) -> Sampled {
         let client = client.clone();
         let permits = Arc::clone(&permits);
         async move {
+            let asked = Instant::now();
             let _permit = permits.acquire_owned().await;
-            client.get(&path).await
+            let sent = Instant::now();
+            let answer = client.get(&path).await;
+            (answer, Span::until_now(sent), sent.saturating_duration_since(asked))
         }
     };
     let (inspect, stats, top) = tokio::join!(
-        get(inspect_path),
         async {
-            if has_counters {
+            if inspect_due {
+                Some(get(inspect_path).await)
+            } else {
+                None
+            }
+        },
+        async {
+            if has_counters && matches!(counters, Counters::Api { .. }) {
                 let sent = clock.now();
                 let stats = get(stats_path).await;
                 Some((stats, sent, clock.now()))
@@ -574,24 +720,57 @@ async fn sample_container(request: ContainerRequest) -> Sampled {
             }
         },
     );
+    let spans = &mut sampled.spans;
+    let mut timed = |span: &mut Option<Span>, (answer, took, queued)| {
+        *span = Some(took);
+        spans.queued = spans.queued.max(queued);
+        answer
+    };
+    let inspect = inspect.map(|answer| timed(&mut spans.inspect, answer));
+    let stats = stats.map(|(answer, sent, answered)| (timed(&mut spans.stats, answer), sent, answered));
+    let top = top.map(|answer| timed(&mut spans.top, answer));
     let mut record = |result: &Result<_, DockerError>| match result {
         Err(e) if e.is_gone() => sampled.gone = true,
         Err(e) => sampled.faults.push(e.to_string()),
         Ok(_) => {}
     };
-    record(&inspect);
+    if let Some(inspect) = &inspect {
+        record(inspect);
+    }
     if let Some((stats, _, _)) = &stats {
         record(stats);
     }
     if let Some(top) = &top {
         record(top);
     }
-    if let Ok(body) = inspect {
+    let mut inspected = None;
+    if let Some(Ok(body)) = inspect {
         match api::parse::<ContainerInspect>("container inspect", &body) {
-            Ok(inspect) => sampled.details = Some(ContainerDetails::from(&inspect)),
+            Ok(inspect) => {
+                sampled.details = Some(ContainerDetails::from(&inspect));
+                inspected = Some(inspect);
+            }
             Err(e) => sampled.faults.push(e.to_string()),
         }
     }
+    if let Some(Ok(body)) = top {
+        match api::parse::<Top>("container top", &body) {
+            Ok(top) => sampled.top = Some(top),
+            Err(e) => sampled.faults.push(e.to_string()),
+        }
+    }
+    let quirks = match counters {
+        Counters::Api { quirks } => quirks,
+        Counters::Local { fs, target } if has_counters && !sampled.gone => {
+            let target = match &inspected {
+                Some(inspect) => local_target(&fs, inspect),
+                None => target.ok_or(CgroupError::Gone),
+            };
+            read_local(&mut sampled, &fs, target, &clock, listed, top_due);
+            return sampled;
+        }
+        Counters::Local { .. } => return sampled,
+    };
     if let Some((Ok(body), sent, answered)) = stats {
         match stats::parse_stats(&body, listed) {
             Ok(Some(mut sample)) => {
@@ -607,13 +786,48 @@ async fn sample_container(request: ContainerRequest) -> Sampled {
             Err(e) => sampled.faults.push(format!("stats: {e}")),
         }
     }
-    if let Some(Ok(body)) = top {
-        match api::parse::<Top>("container top", &body) {
-            Ok(top) => sampled.top = Some(top),
-            Err(e) => sampled.faults.push(e.to_string()),
-        }
-    }
     sampled
+}
+
+/// Reads a running container's counters from its cgroup files at
+/// `target` into `sampled`.
+fn read_local(
+    sampled: &mut Sampled,
+    fs: &CgroupFs,
+    target: Result<LocalTarget, CgroupError>,
+    clock: &Clock,
+    listed: State,
+    top_due: bool,
+) {
+    let sent = Instant::now();
+    let read = target.and_then(|target| {
+        let read = fs.read(&target, clock.now(), listed);
+        sampled.target = Some(target);
+        read
+    });
+    sampled.spans.cgroupfs = Some(Span::until_now(sent));
+    match read {
+        Ok(reading) => {
+            sampled.sample = reading.sample;
+            if top_due {
+                sampled.memory_stats = Some(reading.memory_stats);
+            }
+        }
+        // Stopped or removed since the list (or not running at the
+        // inspect): as a stats request's 404.
+        Err(CgroupError::Gone) => sampled.gone = true,
+        Err(e @ (CgroupError::Unreadable { .. } | CgroupError::Unusable { .. })) => {
+            sampled.local_unreadable = Some(e.to_string());
+        }
+        Err(e @ CgroupError::Garbage { .. }) => sampled.faults.push(e.to_string()),
+    }
+}
+
+/// Where an inspected container's cgroup files are: its process's, or
+/// [`CgroupError::Gone`] when it has none (not running at the inspect).
+fn local_target(fs: &CgroupFs, inspect: &ContainerInspect) -> Result<LocalTarget, CgroupError> {
+    let network_mode = inspect.host_config.as_ref().and_then(|host| host.network_mode.as_deref());
+    fs.target(inspect.state.pid, network_mode)
 }
 
 /// The raw `memory_stats.stats` map of a stats document with data
@@ -643,6 +857,25 @@ impl Reach {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_container_is_inspected_again_when_its_list_entry_changes() {
+        let entry = |state: &str, status: &str, labels: &str| {
+            let json = format!(
+                r#"{{"Id":"{:064x}","Names":["/web"],"Image":"busybox","ImageID":"sha256:1","Command":"sh",
+                "Created":1700000000,"Labels":{{{labels}}},"State":"{state}","Status":"{status}"}}"#,
+                1
+            );
+            api::parse::<ContainerSummary>("container list entry", json.as_bytes())
+                .unwrap_or_else(|e| panic!("{e}: {json}"))
+        };
+        let inspected = Listed::of(&entry("running", "Up 5 minutes", ""));
+        assert!(inspected.is(&entry("running", "Up 5 minutes", "")));
+        assert!(inspected.is(&entry("running", "Up 5 minutes", r#""role":"web""#)), "labels never change");
+        assert!(!inspected.is(&entry("running", "Up 1 second", "")), "restarted");
+        assert!(!inspected.is(&entry("running", "Up 5 minutes (unhealthy)", "")), "health");
+        assert!(!inspected.is(&entry("exited", "Exited (137) 1 second ago", "")), "killed");
+    }
 
     #[test]
     fn every_container_gets_one_top_per_top_interval_and_all_on_the_first_sweep() {

@@ -249,8 +249,15 @@ pub struct HostSettings {
     /// The Docker API version to speak, e.g. `1.41`, instead of negotiating
     /// it (as `DOCKER_API_VERSION` does for the docker CLI).
     pub api_version: Option<String>,
-    /// Requests in flight at once per host, default 128 (stats answer on the daemon's 1 s tick, so a sweep of N containers needs N in flight to finish in one tick).
+    /// Requests in flight at once per host, default 512 (stats answer on the daemon's 1 s tick, so a sweep of N containers needs N in flight to finish in one tick).
     pub concurrency: Option<usize>,
+    /// Where running containers' counters come from: `api` (stats
+    /// requests, the default), `cgroupfs` (the cgroup files and
+    /// `/proc/<pid>/net/dev` of the local host) or `auto` (`cgroupfs` for a
+    /// `unix://` endpoint whose cgroup files can be read, else `api`).
+    pub source: Option<String>,
+    /// Where the cgroup filesystem is mounted, default `/sys/fs/cgroup`.
+    pub cgroup_root: Option<PathBuf>,
 }
 
 impl HostSettings {
@@ -263,6 +270,8 @@ impl HostSettings {
             timeout: over.timeout.clone().or_else(|| self.timeout.clone()),
             api_version: over.api_version.clone().or_else(|| self.api_version.clone()),
             concurrency: over.concurrency.or(self.concurrency),
+            source: over.source.clone().or_else(|| self.source.clone()),
+            cgroup_root: over.cgroup_root.clone().or_else(|| self.cgroup_root.clone()),
         }
     }
 }
@@ -319,6 +328,8 @@ pub struct FlagConfig {
     pub timeout: Option<String>,
     /// `--api-version`.
     pub api_version: Option<String>,
+    /// `--source`.
+    pub source: Option<String>,
     /// `--retention`.
     pub retention: Option<String>,
     /// `--snmp NAME=HOST:PORT`, repeatable: SNMP v2c for a `--docker` host.
@@ -406,6 +417,8 @@ impl Settings {
             timeout: flags.timeout.clone(),
             api_version: flags.api_version.clone(),
             concurrency: None,
+            source: flags.source.clone(),
+            cgroup_root: None,
         };
         let defaults = file.defaults.overlaid(&from_flags);
 

@@ -210,6 +210,67 @@ async fn containers_in_every_state_appear_with_their_details() {
     assert_eq!(stopped.map(|s| s.has_counters()), Some(false));
 }
 
+/// The stored details of container `id` on `local`, once `done` holds for them.
+async fn wait_details(
+    data: &DataDir,
+    id: &str,
+    what: &str,
+    done: impl Fn(&ContainerDetails) -> bool,
+) -> ContainerDetails {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let stored = Reader::open(data.path()).ok().and_then(|reader| {
+            let series = reader.series("local").ok()?.into_iter().find(|s| s.container.id == id)?;
+            reader.details_at(series.series, i64::MAX).ok().flatten().map(|d| d.value)
+        });
+        match stored {
+            Some(details) if done(&details) => return details,
+            stored => assert!(std::time::Instant::now() < deadline, "{what} within 60 s; stored: {stored:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn details_that_change_between_sweeps_are_stored_when_inspect_follows_the_list() {
+    if !docker_available() {
+        return;
+    }
+    let killed = ContainerSpec::new("insp-kill").start();
+    let failing = ContainerSpec::new("insp-fail").flags(["--restart", "on-failure"]).shell("sleep 1; exit 3").start();
+    let data = DataDir::new();
+    // A top interval of a day: the refresh inspect of each container's top
+    // slot does not come round during the test, so only a changed list
+    // entry can bring the new details.
+    let collector = Running::start(config(&data, &[&local()], |f| {
+        f.interval = Some("500ms".into());
+        f.top_interval = Some("24h".into());
+    }));
+    let first =
+        wait_details(&data, killed.id(), "the running container's details", |d| d.state == Some(State::Running)).await;
+
+    killed.docker("kill");
+    let after_kill = wait_details(&data, killed.id(), "the kill's exit code", |d| d.state == Some(State::Exited)).await;
+    assert_eq!(after_kill.exit_code, 137, "{after_kill:?}");
+    assert!(after_kill.finished_at.is_some(), "{after_kill:?}");
+
+    killed.docker("start");
+    let restarted = wait_details(&data, killed.id(), "the new start", |d| {
+        d.state == Some(State::Running) && d.started_at != first.started_at
+    })
+    .await;
+    assert_eq!(restarted.finished_at, after_kill.finished_at, "the kill is still the last exit: {restarted:?}");
+
+    // Restarts by the policy: each one rewrites the list's status; the
+    // daemon waits longer before each (100 ms, doubling), restarting.
+    let flapped = wait_details(&data, failing.id(), "two policy restarts, then a wait for the next", |d| {
+        d.restart_count >= 2 && d.state == Some(State::Restarting)
+    })
+    .await;
+    assert_eq!(flapped.exit_code, 3, "{flapped:?}");
+    collector.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_host_is_recorded_down_and_the_other_is_sampled() {
     if !docker_available() {

@@ -4,6 +4,7 @@
 // `#[test]` functions only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cgroupfs;
 mod collector;
 mod daemon_restart;
 mod disk_full;

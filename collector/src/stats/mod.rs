@@ -24,8 +24,10 @@
 //! - `json`: serde_json into a `Document`.
 //! - `scan`: the single-pass scanner into a `Document`.
 //! - `rfc3339`: the `read` time.
+//! - [`cgroup`]: the same document read from a local container's cgroup files and `/proc/<pid>/net/dev`.
 //! - [`quirks`]: what some daemons (Podman before 5.0) report wrongly, set right after parsing.
 
+pub mod cgroup;
 mod document;
 mod json;
 #[cfg(test)]
