@@ -8,7 +8,9 @@
 //! Defaults: 35 days, 100 containers, 10 s. The history ends when the
 //! simulation starts; it prints the sweeps and samples written, the time
 //! taken, the bytes on disk per container-sample and the end of the history
-//! (query it with `kura ... --at END`).
+//! (query it with `kura ... --at END`), then on a second line what each
+//! tree holds (keys and values, before sled's own overhead) per
+//! container-sample.
 //!
 //! With LIFETIME_H and RETENTION_D the containers churn (each slot gets a
 //! new container every LIFETIME_H hours, as `docker run --rm` jobs) and the
@@ -20,7 +22,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use kura_store::simulate::{Simulation, Simulator};
-use kura_store::{Reader, Store, StoreOptions};
+use kura_store::{Reader, Scan, Store, StoreOptions, Tree};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -55,7 +57,13 @@ fn main() -> anyhow::Result<()> {
     };
     store.flush()?;
     let elapsed = started.elapsed();
-    drop(store);
+    let reader = Reader::Direct(store);
+    let mut trees = Vec::new();
+    for tree in Tree::ALL {
+        let bytes: usize = reader.kv().scan(tree, &Scan::prefix(&[]))?.iter().map(|(k, v)| k.len() + v.len()).sum();
+        trees.push((tree.name(), bytes));
+    }
+    drop(reader);
     let bytes = dir_size(&dir.join("store"))?;
     let samples = u64::try_from(report.samples)?.max(1);
     println!(
@@ -68,6 +76,18 @@ fn main() -> anyhow::Result<()> {
         elapsed.as_secs_f64(),
         bytes as f64 / samples as f64,
         chrono::DateTime::from_timestamp_millis(end).map(|t| t.to_rfc3339()).unwrap_or_default()
+    );
+    let live: usize = trees.iter().map(|(_, bytes)| bytes).sum();
+    let by_tree: Vec<String> = trees
+        .iter()
+        .filter(|(_, bytes)| *bytes > 0)
+        .map(|(name, bytes)| format!("{name} {:.2}", *bytes as f64 / samples as f64))
+        .collect();
+    println!(
+        "trees hold {:.1} bytes per container-sample ({}); sled keeps {:.2}x that on disk",
+        live as f64 / samples as f64,
+        by_tree.join(", "),
+        bytes as f64 / live.max(1) as f64
     );
     Ok(())
 }

@@ -151,7 +151,12 @@ impl StoreError {
 ///   build writes 2 into a version-1 store with its first sweep (everything
 ///   of version 1 reads unchanged), so that an older `kura` refuses the
 ///   store instead of failing on the first new block.
-pub const FORMAT_VERSION: u32 = 2;
+/// - 3: new blocks are written in layout 2 (per-column frame of reference,
+///   bit-packed: [`codec`]'s layout byte); blocks of versions 1 and 2
+///   (layout 1) and everything else of theirs read unchanged. A collector of
+///   this build writes 3 into a store of version 1 or 2 with its first
+///   sweep, for the same reason.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest store format this build reads.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;

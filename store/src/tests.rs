@@ -447,7 +447,8 @@ fn another_format_version_is_refused_with_both_versions_and_the_path() {
     let message = error.to_string();
     assert!(matches!(error, StoreError::Version { found, .. } if found == FORMAT_VERSION + 1));
     assert!(message.contains(&dir.path().join("store").display().to_string()), "{message}");
-    assert!(message.contains("format version 3; this build reads versions 1 to 2"), "{message}");
+    let expected = format!("format version {}; this build reads versions 1 to {FORMAT_VERSION}", FORMAT_VERSION + 1);
+    assert!(message.contains(&expected), "{message}");
     assert!(matches!(Reader::open(dir.path()), Err(StoreError::Version { .. })));
 }
 
@@ -1052,10 +1053,10 @@ fn while_the_store_is_closed_for_a_reopen_the_socket_says_so_and_answers_again_a
     assert_eq!(Kv::get(&client, Tree::Meta, key::META_FORMAT).unwrap(), version);
 }
 
-/// A private copy of the store written by format 1 (`fixtures/compat-v1`).
-fn format_1_store() -> tempfile::TempDir {
+/// A private copy of a store written by an older format (`fixtures/NAME`).
+fn fixture_store(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let tarball = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/compat-v1/store.tar.gz");
+    let tarball = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(name).join("store.tar.gz");
     let status = std::process::Command::new("tar").arg("-xzf").arg(tarball).arg("-C").arg(dir.path()).status().unwrap();
     assert!(status.success(), "tar could not unpack the fixture store");
     dir
@@ -1063,7 +1064,7 @@ fn format_1_store() -> tempfile::TempDir {
 
 #[test]
 fn a_format_1_store_reads_without_the_new_fields_and_its_first_sweep_upgrades_it() {
-    let dir = format_1_store();
+    let dir = fixture_store("compat-v1");
     let reader = Reader::open(dir.path()).unwrap();
     assert_eq!(reader.format_version().unwrap(), 1);
     let series = reader.series("sim-host").unwrap();
@@ -1096,6 +1097,49 @@ fn a_format_1_store_reads_without_the_new_fields_and_its_first_sweep_upgrades_it
     let reader = Reader::Direct(store);
     assert_eq!(reader.format_version().unwrap(), FORMAT_VERSION);
     assert_eq!(reader.last_sample(series[0].series).unwrap(), Some(sample));
+}
+
+#[test]
+fn a_format_2_store_gets_new_blocks_in_layout_2_while_its_old_blocks_still_read() {
+    let dir = fixture_store("compat-v2");
+    let reader = Reader::open(dir.path()).unwrap();
+    assert_eq!(reader.format_version().unwrap(), 2);
+    let info = reader.series("sim-host").unwrap().remove(0);
+    let old = reader.samples(info.series, i64::MIN, i64::MAX).unwrap();
+    assert_eq!(old.len(), 1_080);
+    drop(reader);
+    let layouts = |store: &Store| -> Vec<u8> {
+        let blocks = store.scan(Tree::Blocks, &reader::Scan::prefix(&key::series_prefix(info.series))).unwrap();
+        blocks.iter().map(|(_, block)| block[0]).collect()
+    };
+    // Blocks of 4 rows: the fifth sweep after the fixture's end cuts one.
+    let store = Store::open(dir.path(), options(4)).unwrap();
+    let old_layouts = layouts(&store);
+    assert!(!old_layouts.is_empty() && old_layouts.iter().all(|&l| l == codec::LAYOUT_VARINT), "{old_layouts:?}");
+    let end = 1_767_236_400_000;
+    let new: Vec<Sample> = (0..5)
+        .map(|i| {
+            let mut sample = sample_at(end + i * 10_000, 1_000 + u64::try_from(i).unwrap());
+            sample.set(Field::CpuUserNs, Some(7));
+            sample
+        })
+        .collect();
+    for sample in &new {
+        let container =
+            ContainerSweep { info: info.container.clone(), sample: Some(sample.clone()), details: None, latest: None };
+        store.write_sweep(&SweepBatch { host: "sim-host".to_owned(), ..sweep(sample.time, vec![container]) }).unwrap();
+    }
+    let now = layouts(&store);
+    assert_eq!(now[..old_layouts.len()], old_layouts[..], "old blocks are kept as written");
+    assert_eq!(now[old_layouts.len()..], [codec::LAYOUT_PACKED], "{now:?}");
+    let reader = Reader::Direct(store);
+    assert_eq!(reader.format_version().unwrap(), FORMAT_VERSION);
+    let read = reader.samples(info.series, i64::MIN, i64::MAX).unwrap();
+    let rows = |columns: &SampleColumns, range: std::ops::Range<usize>| -> Vec<Sample> {
+        range.filter_map(|row| columns.row(row)).collect()
+    };
+    assert_eq!(rows(&read, 0..1_080), rows(&old, 0..1_080));
+    assert_eq!(rows(&read, 1_080..read.len()), new);
 }
 
 #[test]

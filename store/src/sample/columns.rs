@@ -6,7 +6,8 @@
 //! and a whole column can be read as a slice when [`Column::all_present`].
 //! An absent row holds 0 in [`Column::values`] (so that equal columns compare
 //! equal), but reads as `None` through [`Column::get`]: absence never reads
-//! as 0.
+//! as 0. A column without any value holds nothing but its length (the
+//! fields a store of format 1 lacks, the counters a daemon does not send).
 
 use std::ops::Range;
 
@@ -18,11 +19,14 @@ const WORD_BITS: usize = 64;
 /// One counter or gauge over the rows of a [`SampleColumns`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Column {
-    /// One value per row; 0 where the row has none.
+    /// One value per row, 0 where the row has none; empty while no row has
+    /// one.
     values: Vec<u64>,
     /// Bit `row % 64` of word `row / 64` is set when the row has a value;
-    /// bits past the last row are clear.
+    /// bits past the last row are clear; empty with `values`.
     present: Vec<u64>,
+    /// How many rows there are.
+    rows: usize,
     /// How many rows have no value.
     absent: usize,
 }
@@ -30,19 +34,17 @@ pub struct Column {
 impl Column {
     /// A column of `rows` rows without values.
     pub fn absent(rows: usize) -> Column {
-        let mut column = Column::default();
-        column.push_absent(rows);
-        column
+        Column { rows, absent: rows, ..Column::default() }
     }
 
     /// How many rows there are.
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.rows
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.rows == 0
     }
 
     /// Whether every row has a value (then [`values`](Column::values) is
@@ -52,10 +54,16 @@ impl Column {
         self.absent == 0
     }
 
+    /// Whether no row has a value.
+    #[inline]
+    pub fn all_absent(&self) -> bool {
+        self.absent == self.rows
+    }
+
     /// Whether every row of `rows` exists and has a value (then
     /// `values()[rows]` is the column there).
     pub fn all_present_in(&self, rows: Range<usize>) -> bool {
-        if rows.end > self.values.len() {
+        if rows.end > self.rows {
             return false;
         }
         if self.all_present() || rows.is_empty() {
@@ -75,7 +83,7 @@ impl Column {
     /// Whether `row` exists and has a value.
     #[inline]
     pub fn is_present(&self, row: usize) -> bool {
-        self.all_present() && row < self.values.len()
+        self.all_present() && row < self.rows
             || self.present.get(row / WORD_BITS).is_some_and(|word| word >> (row % WORD_BITS) & 1 != 0)
     }
 
@@ -86,8 +94,9 @@ impl Column {
         self.is_present(row).then_some(value)
     }
 
-    /// Every row's value, 0 where a row has none: read it directly only
-    /// where [`all_present`](Column::all_present), or together with
+    /// Every row's value, 0 where a row has none (and empty when no row
+    /// has one): read it directly only where
+    /// [`all_present`](Column::all_present), or together with
     /// [`is_present`](Column::is_present).
     #[inline]
     pub fn values(&self) -> &[u64] {
@@ -96,7 +105,7 @@ impl Column {
 
     /// The rows in order, `None` where a row has no value.
     pub fn iter(&self) -> impl Iterator<Item = Option<&u64>> + '_ {
-        self.values.iter().enumerate().map(|(row, value)| self.is_present(row).then_some(value))
+        (0..self.rows).map(|row| self.values.get(row).filter(|_| self.is_present(row)))
     }
 
     /// Appends one row.
@@ -107,24 +116,29 @@ impl Column {
         }
     }
 
-    /// Makes room for `rows` more rows.
+    /// Makes room for `rows` more rows (of values too, for a column
+    /// without any yet: memory reserved but never written costs no pages).
     pub fn reserve(&mut self, rows: usize) {
-        self.values.reserve(rows);
-        self.present.reserve((self.values.len() + rows).div_ceil(WORD_BITS).saturating_sub(self.present.len()));
+        let end = self.rows + rows;
+        self.values.reserve(end.saturating_sub(self.values.len()));
+        self.present.reserve(end.div_ceil(WORD_BITS).saturating_sub(self.present.len()));
     }
 
     /// Appends `rows` rows without values.
     pub(crate) fn push_absent(&mut self, rows: usize) {
-        let end = self.values.len() + rows;
-        self.values.resize(end, 0);
-        self.present.resize(end.div_ceil(WORD_BITS), 0);
+        let end = self.rows + rows;
+        if !self.values.is_empty() {
+            self.values.resize(end, 0);
+            self.present.resize(end.div_ceil(WORD_BITS), 0);
+        }
+        self.rows = end;
         self.absent += rows;
     }
 
     /// Appends `rows` rows with values (0 until the caller writes them into
     /// the returned slice).
     pub(crate) fn push_present(&mut self, rows: usize) -> &mut [u64] {
-        let start = self.values.len();
+        let start = self.rows;
         let end = start + rows;
         self.values.resize(end, 0);
         self.present.resize(end.div_ceil(WORD_BITS), 0);
@@ -138,6 +152,7 @@ impl Column {
             }
             row += count;
         }
+        self.rows = end;
         &mut self.values[start..]
     }
 
@@ -150,15 +165,21 @@ impl Column {
 
     /// Keeps the first `rows` rows.
     pub(crate) fn truncate(&mut self, rows: usize) {
-        if rows < self.values.len() {
+        if rows < self.rows {
             self.values.truncate(rows);
+            self.rows = rows;
             self.tidy_presence();
         }
     }
 
     /// Keeps the last `rows` rows (all of them if there are fewer).
     pub fn keep_last(&mut self, rows: usize) {
-        let Some(start) = self.values.len().checked_sub(rows).filter(|&start| start > 0) else { return };
+        let Some(start) = self.rows.checked_sub(rows).filter(|&start| start > 0) else { return };
+        self.rows = rows;
+        if self.values.is_empty() {
+            self.absent = rows;
+            return;
+        }
         self.values.drain(..start);
         // Shift the bitmap down by `start` bits, word by word, in place
         // (each word is read before it is overwritten).
@@ -176,10 +197,11 @@ impl Column {
         self.tidy_presence();
     }
 
-    /// Fits the bitmap to `values` after rows were removed: drops and
-    /// clears the bits past the last row and recounts the absent rows.
+    /// Fits the bitmap to `rows` after rows were removed: drops and clears
+    /// the bits past the last row, recounts the absent rows, and drops the
+    /// values of a column left without any.
     fn tidy_presence(&mut self) {
-        let rows = self.values.len();
+        let rows = self.rows;
         self.present.truncate(rows.div_ceil(WORD_BITS));
         let bit = rows % WORD_BITS;
         if let (Some(last), true) = (self.present.last_mut(), bit != 0) {
@@ -188,6 +210,10 @@ impl Column {
         let present: usize =
             self.present.iter().map(|word| usize::try_from(word.count_ones()).unwrap_or(WORD_BITS)).sum();
         self.absent = rows - present;
+        if present == 0 {
+            self.values = Vec::new();
+            self.present = Vec::new();
+        }
     }
 }
 
@@ -377,6 +403,22 @@ mod tests {
         assert_eq!((column.get(0), column.get(1), column.get(2), column.get(3)), (Some(0), None, Some(0), None));
         assert!(!column.all_present());
         assert_ne!(column, [Some(0), Some(0), Some(0)].into_iter().collect::<Column>());
+    }
+
+    #[test]
+    fn a_column_without_values_holds_only_its_length() {
+        let mut column = Column::absent(1000);
+        column.push_absent(500);
+        assert!(column.values().is_empty() && column.all_absent());
+        assert_eq!((column.len(), column.get(3), column.iter().count()), (1500, None, 1500));
+        column.push(Some(7));
+        assert_eq!((column.values().len(), column.get(1500), column.get(1499)), (1501, Some(7), None));
+        // Back to no values: the same as a column that never had one.
+        column.truncate(1500);
+        assert_eq!(column, Column::absent(1500));
+        let mut tail: Column = [Some(1), None, None].into_iter().collect();
+        tail.keep_last(2);
+        assert_eq!(tail, Column::absent(2));
     }
 
     #[test]

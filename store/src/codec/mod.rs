@@ -1,39 +1,36 @@
 //! The sample codec: a block of samples of one container, column by column.
 //!
-//! # Block layout (format 1)
+//! # Block layout
 //!
 //! | part | encoding |
 //! |---|---|
-//! | format | one byte, [`FORMAT`] |
+//! | layout | one byte: [`LAYOUT_VARINT`] (formats 1 and 2) or [`LAYOUT_PACKED`] (written since format 3) |
 //! | rows | varint, at most [`MAX_BLOCK_ROWS`]; a block of 0 rows ends here |
 //! | first, last time | zigzag varints (read without decoding: [`time_range`]) |
 //! | time column | an integer column (below), every row present |
 //! | states | runs of (state code byte, varint length) covering every row |
-//! | fields | varint count (at most [`FIELD_COUNT`]), then one integer column per [`Field`] in index order; fields past the count decode as absent. The CPU total of a row with per-CPU values is stored as its difference from their sum (the kernel's total is that sum read a moment apart, so this costs nothing where the total costs 4 bytes) |
+//! | fields | varint count (at most [`FIELD_COUNT`]), then one integer column per [`Field`] in index order; fields past the count decode as absent (a block of format 1 has 15, one of format 2 all of today's). The CPU total of a row with per-CPU values is stored as its difference from their sum (the kernel's total is that sum read a moment apart, so this costs nothing where the total costs 4 bytes) |
 //! | per-CPU | varint count (at most [`MAX_CPUS`]), then one integer column per CPU |
 //!
-//! An integer column starts with a header byte: bits 0-1 presence (0 no row
-//! has a value and nothing follows, 1 every row has one, 2 presence runs
-//! follow: varint lengths alternating present/absent, starting with present),
-//! bits 2-3 the mode, bit 4 "scaled", bit 5 "zero runs", bits 6-7 zero. Then
-//! the present values `v0..vn`:
+//! An integer column starts with a header byte whose bits 0-1 say which
+//! rows have a value: 0 none (nothing follows), 1 all, 2 presence runs
+//! follow (varint lengths alternating present/absent, starting with
+//! present). The other bits and the values that follow are the layout's:
+//! [`varint_columns`] (layout 1: a varint per value) or [`packed`]
+//! (layout 2: frame of reference, bit-packed in lanes).
 //!
-//! - `[gcd varint if scaled]`, `[base zigzag varint if mode 3]`, `v0` varint;
-//! - then one residual per further value: mode 0 the value itself; mode 1
-//!   the zigzag delta; mode 2 the zigzag delta of deltas; mode 3 the delta
-//!   minus `base`, the smallest delta (frame of reference). Scaled residuals
-//!   are divided by their greatest common divisor (memory moves in 4 KiB
-//!   pages). Arithmetic wraps, so `u64::MAX` and counters that go down round
-//!   trip exactly.
-//! - with "zero runs", a residual 0 is followed by a varint `k`: `k + 1`
-//!   zeros. An idle container's counters then cost two bytes per block.
-//!
-//! The encoder tries every mode with and without zero runs and keeps the
-//! smallest.
+//! The block's layout byte names the layout of all its columns, so blocks
+//! of formats 1 and 2 decode as they were written while new blocks are
+//! written in layout 2 ([`encode_block`]).
 //!
 //! Head pages hold single samples as rows instead ([`encode_row`]): whole,
-//! or as the difference from the series' previous sample. The decoder bounds every length by [`MAX_BLOCK_ROWS`],
-//! [`MAX_CPUS`] and [`MAX_CELLS`], rejects trailing bytes, and never panics.
+//! or as the difference from the series' previous sample. The decoder
+//! bounds every length by [`MAX_BLOCK_ROWS`], [`MAX_CPUS`] and
+//! [`MAX_CELLS`], rejects trailing bytes, and never panics.
+
+mod lanes;
+mod packed;
+mod varint_columns;
 
 use thiserror::Error;
 
@@ -41,8 +38,10 @@ use super::varint;
 pub use super::varint::VarintError;
 use crate::sample::{Column, Field, Sample, SampleColumns, State, UnixMillis, FIELD_COUNT};
 
-/// The block format this module writes and reads.
-pub const FORMAT: u8 = 1;
+/// The layout of format 1's blocks: a varint per value.
+pub const LAYOUT_VARINT: u8 = 1;
+/// The layout this build writes: bit-packed frames of reference.
+pub const LAYOUT_PACKED: u8 = 2;
 /// The most rows one block may hold.
 pub const MAX_BLOCK_ROWS: usize = 16_384;
 /// The most per-CPU columns one block may hold.
@@ -54,8 +53,8 @@ pub const MAX_CELLS: usize = 1 << 20;
 /// Why a block could not be encoded or decoded.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum CodecError {
-    /// The first byte names a format this build does not know.
-    #[error("unknown block format {0}")]
+    /// The first byte names a layout this build does not know.
+    #[error("unknown block layout {0}")]
     Format(u8),
     /// A number is cut short or longer than 64 bits.
     #[error("malformed number: {0}")]
@@ -82,62 +81,60 @@ const PRESENCE_MASK: u8 = 0b11;
 const PRESENCE_NONE: u8 = 0;
 const PRESENCE_ALL: u8 = 1;
 const PRESENCE_RUNS: u8 = 2;
-const MODE_SHIFT: u8 = 2;
-const MODE_MASK: u8 = 0b11 << MODE_SHIFT;
-const SCALED: u8 = 1 << 4;
-const ZERO_RUNS: u8 = 1 << 5;
-const RESERVED: u8 = 0b1100_0000;
 
-/// How the values after the first become residuals.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    Raw = 0,
-    Delta = 1,
-    DeltaOfDelta = 2,
-    DeltaFromBase = 3,
+/// How a block's integer columns are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Layout {
+    Varint,
+    #[default]
+    Packed,
 }
 
-impl Mode {
-    const ALL: [Mode; 4] = [Mode::Raw, Mode::Delta, Mode::DeltaOfDelta, Mode::DeltaFromBase];
-
-    fn bits(self) -> u8 {
-        (self as u8) << MODE_SHIFT
-    }
-
-    fn from_header(header: u8) -> Mode {
-        match (header & MODE_MASK) >> MODE_SHIFT {
-            0 => Mode::Raw,
-            1 => Mode::Delta,
-            2 => Mode::DeltaOfDelta,
-            _ => Mode::DeltaFromBase,
+impl Layout {
+    fn from_byte(byte: u8) -> Result<Layout, CodecError> {
+        match byte {
+            LAYOUT_VARINT => Ok(Layout::Varint),
+            LAYOUT_PACKED => Ok(Layout::Packed),
+            other => Err(CodecError::Format(other)),
         }
     }
 }
 
-/// Encodes samples (of one container, in any order) as one block. Fails
-/// only beyond the limits ([`MAX_BLOCK_ROWS`], [`MAX_CPUS`], [`MAX_CELLS`]).
+/// Encodes samples (of one container, in any order) as one block of
+/// [`LAYOUT_PACKED`]. Fails only beyond the limits ([`MAX_BLOCK_ROWS`],
+/// [`MAX_CPUS`], [`MAX_CELLS`]).
 pub fn encode_block(samples: &[Sample]) -> Result<Vec<u8>, CodecError> {
+    encode_block_as(samples, LAYOUT_PACKED, &Field::ALL, &mut ColumnWriter::default())
+}
+
+/// [`encode_block`] in the layout of `columns` with the first
+/// `fields.len()` fields (the tests write format 1's blocks with it).
+fn encode_block_as(
+    samples: &[Sample],
+    layout: u8,
+    fields: &[Field],
+    columns: &mut ColumnWriter,
+) -> Result<Vec<u8>, CodecError> {
     let rows = samples.len();
     let cpus = samples.iter().map(|s| s.percpu_ns.len()).max().unwrap_or(0);
     check_size(rows, cpus)?;
     let mut out = Vec::with_capacity(16 + rows * 8);
-    out.push(FORMAT);
+    out.push(layout);
     varint::put(&mut out, to_u64(rows));
     let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
         return Ok(out);
     };
     varint::put(&mut out, varint::zigzag(first.time));
     varint::put(&mut out, varint::zigzag(last.time));
-    let mut columns = ColumnEncoder::default();
-    columns.encode(&mut out, samples.iter().map(|s| Some(varint::to_bits(s.time))));
+    columns.write(&mut out, samples.iter().map(|s| Some(varint::to_bits(s.time))));
     encode_states(&mut out, samples);
-    varint::put(&mut out, to_u64(FIELD_COUNT));
-    for field in Field::ALL {
-        columns.encode(&mut out, samples.iter().map(|s| stored_field(s, field)));
+    varint::put(&mut out, to_u64(fields.len()));
+    for &field in fields {
+        columns.write(&mut out, samples.iter().map(|s| stored_field(s, field)));
     }
     varint::put(&mut out, to_u64(cpus));
     for cpu in 0..cpus {
-        columns.encode(&mut out, samples.iter().map(|s| s.percpu_ns.get(cpu).copied()));
+        columns.write(&mut out, samples.iter().map(|s| s.percpu_ns.get(cpu).copied()));
     }
     Ok(out)
 }
@@ -164,13 +161,13 @@ pub fn decode_block_into(bytes: &[u8], out: &mut SampleColumns) -> Result<(), Co
 
 /// How many rows a block holds, read from its header.
 pub fn row_count(bytes: &[u8]) -> Result<usize, CodecError> {
-    read_header(&mut &bytes[..])
+    read_header(&mut &bytes[..]).map(|(_, rows)| rows)
 }
 
 /// The first and last sample times of a block, read from its header.
 pub fn time_range(bytes: &[u8]) -> Result<(UnixMillis, UnixMillis), CodecError> {
     let mut input = bytes;
-    let rows = read_header(&mut input)?;
+    let (_, rows) = read_header(&mut input)?;
     if rows == 0 {
         return Err(CodecError::Invalid("time range of an empty block"));
     }
@@ -272,20 +269,17 @@ pub fn decode_row(bytes: &[u8], previous: Option<&Sample>) -> Result<Sample, Cod
     Ok(sample)
 }
 
-fn read_header(input: &mut &[u8]) -> Result<usize, CodecError> {
-    let format = varint::byte(input)?;
-    if format != FORMAT {
-        return Err(CodecError::Format(format));
-    }
+fn read_header(input: &mut &[u8]) -> Result<(Layout, usize), CodecError> {
+    let layout = Layout::from_byte(varint::byte(input)?)?;
     let rows = varint::get(input)?;
     let rows =
         usize::try_from(rows).ok().filter(|&r| r <= MAX_BLOCK_ROWS).ok_or(CodecError::TooLarge { rows, cpus: 0 })?;
-    Ok(rows)
+    Ok((layout, rows))
 }
 
 fn append_block(bytes: &[u8], out: &mut SampleColumns) -> Result<(), CodecError> {
     let mut input = bytes;
-    let rows = read_header(&mut input)?;
+    let (layout, rows) = read_header(&mut input)?;
     if rows == 0 {
         return finish(input);
     }
@@ -293,18 +287,15 @@ fn append_block(bytes: &[u8], out: &mut SampleColumns) -> Result<(), CodecError>
     let last = varint::unzigzag(varint::get(&mut input)?);
     let old_rows = out.len();
     out.reserve(rows);
+    let mut columns = ColumnReader { layout, ..ColumnReader::default() };
 
-    let header = varint::byte(&mut input)?;
-    if header & PRESENCE_MASK != PRESENCE_ALL {
-        return Err(CodecError::Invalid("time column presence"));
-    }
-    let mut values = vec![0; rows];
-    decode_values(&mut input, header, &mut values)?;
+    let mut times = vec![0; rows];
+    columns.read_all(&mut input, &mut times)?;
     let time = |t: Option<&u64>| t.map(|&t| varint::from_bits(t));
-    if time(values.first()) != Some(first) || time(values.last()) != Some(last) {
+    if time(times.first()) != Some(first) || time(times.last()) != Some(last) {
         return Err(CodecError::Invalid("time column disagrees with the header"));
     }
-    out.time.extend(values.iter().map(|&t| varint::from_bits(t)));
+    out.time.extend(times.iter().map(|&t| varint::from_bits(t)));
     let capacity = out.time.capacity().max(out.len());
     decode_states(&mut input, rows, &mut out.state)?;
 
@@ -314,7 +305,7 @@ fn append_block(bytes: &[u8], out: &mut SampleColumns) -> Result<(), CodecError>
     let (field_columns, percpu) = out.columns_mut();
     for (index, column) in field_columns.iter_mut().enumerate() {
         if index < fields {
-            decode_column(&mut input, rows, &mut values, column)?;
+            columns.read(&mut input, rows, column)?;
         } else {
             column.push_absent(rows);
         }
@@ -332,7 +323,7 @@ fn append_block(bytes: &[u8], out: &mut SampleColumns) -> Result<(), CodecError>
     }
     for (cpu, column) in percpu.iter_mut().enumerate() {
         if cpu < cpus_usize {
-            decode_column(&mut input, rows, &mut values, column)?;
+            columns.read(&mut input, rows, column)?;
         } else {
             column.push_absent(rows);
         }
@@ -444,184 +435,21 @@ fn check_run(run: u64, left: usize) -> Result<usize, CodecError> {
     usize::try_from(run).ok().filter(|&r| r <= left).ok_or(CodecError::Invalid("run longer than the block"))
 }
 
-/// Decodes one integer column of `rows` rows into `column` (appending);
-/// `scratch` is a buffer to reuse.
-fn decode_column(
-    input: &mut &[u8],
-    rows: usize,
-    scratch: &mut Vec<u64>,
-    column: &mut Column,
-) -> Result<(), CodecError> {
-    let header = varint::byte(input)?;
-    match header & PRESENCE_MASK {
-        PRESENCE_NONE => {
-            if header != PRESENCE_NONE {
-                return Err(CodecError::Invalid("column header"));
-            }
-            column.push_absent(rows);
-        }
-        PRESENCE_ALL => decode_values(input, header, column.push_present(rows))?,
-        PRESENCE_RUNS => {
-            let mut runs = Vec::new();
-            let (mut left, mut present, mut count) = (rows, true, 0usize);
-            while left > 0 {
-                let run = read_run(input, left)?;
-                runs.push((present, run));
-                if present {
-                    count += run;
-                }
-                left -= run;
-                present = !present;
-            }
-            if count == 0 {
-                return Err(CodecError::Invalid("presence runs without values"));
-            }
-            scratch.clear();
-            scratch.resize(count, 0);
-            decode_values(input, header, scratch)?;
-            let mut next = scratch.as_slice();
-            for (present, run) in runs {
-                if present {
-                    let (values, rest) = next.split_at(run);
-                    column.push_present(run).copy_from_slice(values);
-                    next = rest;
-                } else {
-                    column.push_absent(run);
-                }
-            }
-        }
-        _ => return Err(CodecError::Invalid("column presence")),
-    }
-    Ok(())
-}
-
-/// Decodes the `out.len() >= 1` values written by
-/// [`ColumnEncoder::write_values`] into `out`, each residual turned into its
-/// value as it is read (one loop per mode).
-fn decode_values(input: &mut &[u8], header: u8, out: &mut [u64]) -> Result<(), CodecError> {
-    if header & RESERVED != 0 {
-        return Err(CodecError::Invalid("column header"));
-    }
-    let mode = Mode::from_header(header);
-    let scale = if header & SCALED != 0 { varint::get(input)? } else { 1 };
-    let base = if mode == Mode::DeltaFromBase { varint::unzigzag(varint::get(input)?) } else { 0 };
-    let Some((first, rest)) = out.split_first_mut() else {
-        return Err(CodecError::Invalid("empty column"));
-    };
-    *first = varint::get(input)?;
-    let zero_runs = header & ZERO_RUNS != 0;
-    let mut previous = *first;
-    match mode {
-        Mode::Raw => read_residuals(input, zero_runs, rest, |residual| residual.wrapping_mul(scale)),
-        Mode::Delta => {
-            let scale = varint::from_bits(scale);
-            read_residuals(input, zero_runs, rest, |residual| {
-                previous = previous.wrapping_add(varint::to_bits(varint::unzigzag(residual).wrapping_mul(scale)));
-                previous
-            })
-        }
-        Mode::DeltaOfDelta => {
-            let scale = varint::from_bits(scale);
-            let mut delta = 0i64;
-            read_residuals(input, zero_runs, rest, |residual| {
-                delta = delta.wrapping_add(varint::unzigzag(residual).wrapping_mul(scale));
-                previous = previous.wrapping_add(varint::to_bits(delta));
-                previous
-            })
-        }
-        Mode::DeltaFromBase => {
-            let base = varint::to_bits(base);
-            read_residuals(input, zero_runs, rest, |residual| {
-                previous = previous.wrapping_add(base).wrapping_add(residual.wrapping_mul(scale));
-                previous
-            })
-        }
-    }
-}
-
-/// Reads `out.len()` residuals (expanding zero runs if `zero_runs`) and
-/// writes `value(residual)` for each.
-#[inline(always)]
-fn read_residuals(
-    input: &mut &[u8],
-    zero_runs: bool,
-    out: &mut [u64],
-    mut value: impl FnMut(u64) -> u64,
-) -> Result<(), CodecError> {
-    // A local cursor stays in registers; `input` is written back once.
-    let mut bytes = *input;
-    let mut row = 0;
-    while let Some(slot) = out.get_mut(row) {
-        let residual = get_varint(&mut bytes)?;
-        *slot = value(residual);
-        row += 1;
-        if residual == 0 && zero_runs {
-            let run = check_run(get_varint(&mut bytes)?, out.len() - row)?;
-            for slot in &mut out[row..row + run] {
-                *slot = value(0);
-            }
-            row += run;
-        }
-    }
-    *input = bytes;
-    Ok(())
-}
-
-/// [`varint::get`] with a fast path for the common case: a varint of at
-/// most 8 bytes with 8 bytes of input left is read as one little-endian
-/// word, its end found by the first byte without the continuation bit and
-/// its 7-bit groups gathered by three shift-and-mask steps (no loop, no
-/// branch per byte).
-#[inline(always)]
-fn get_varint(input: &mut &[u8]) -> Result<u64, VarintError> {
-    if let Some(chunk) = input.first_chunk::<8>() {
-        let word = u64::from_le_bytes(*chunk);
-        let ends = !word & 0x8080_8080_8080_8080;
-        if ends != 0 {
-            // The number's bits: 8 per byte up to and including the last.
-            let bits = ends.trailing_zeros() + 1;
-            let groups = word & (u64::MAX >> (64 - bits)) & 0x7f7f_7f7f_7f7f_7f7f;
-            let groups = (groups & 0x007f_007f_007f_007f) | ((groups & 0x7f00_7f00_7f00_7f00) >> 1);
-            let groups = (groups & 0x0000_3fff_0000_3fff) | ((groups & 0x3fff_0000_3fff_0000) >> 2);
-            let value = (groups & 0x0000_0000_0fff_ffff) | ((groups & 0x0fff_ffff_0000_0000) >> 4);
-            *input = &input[usize::try_from(bits / 8).unwrap_or(8)..];
-            return Ok(value);
-        }
-    }
-    let (value, len) = get_varint_slowly(input)?;
-    *input = &input[len..];
-    Ok(value)
-}
-
-/// [`varint::get`] on a copy of the cursor, returning the length read: the
-/// caller's cursor does not escape, so it can stay in registers.
-#[cold]
-#[inline(never)]
-fn get_varint_slowly(input: &[u8]) -> Result<(u64, usize), VarintError> {
-    let mut rest = input;
-    let value = varint::get(&mut rest)?;
-    Ok((value, input.len() - rest.len()))
-}
-
-/// Encodes integer columns, reusing its buffers from column to column.
+/// Writes integer columns: the presence part, then the values in the
+/// block's layout; its buffers are reused from column to column.
 #[derive(Default)]
-struct ColumnEncoder {
+struct ColumnWriter {
     present: Vec<bool>,
     values: Vec<u64>,
-    residuals: Vec<u64>,
+    body: Vec<u8>,
+    packed: packed::Encoder,
+    /// Layout 1 instead (the tests write format 1's blocks with it).
+    #[cfg(test)]
+    varint: Option<varint_columns::Encoder>,
 }
 
-/// The parameters of one way to write a column's values.
-#[derive(Clone, Copy)]
-struct Choice {
-    mode: Mode,
-    scale: u64,
-    base: i64,
-    zero_runs: bool,
-}
-
-impl ColumnEncoder {
-    fn encode(&mut self, out: &mut Vec<u8>, column: impl Iterator<Item = Option<u64>>) {
+impl ColumnWriter {
+    fn write(&mut self, out: &mut Vec<u8>, column: impl Iterator<Item = Option<u64>>) {
         self.present.clear();
         self.values.clear();
         for value in column {
@@ -636,15 +464,9 @@ impl ColumnEncoder {
         } else {
             PRESENCE_RUNS
         };
-        let choice = self.choose();
-        let mut header = presence | choice.mode.bits();
-        if choice.scale != 1 {
-            header |= SCALED;
-        }
-        if choice.zero_runs {
-            header |= ZERO_RUNS;
-        }
-        out.push(header);
+        self.body.clear();
+        let bits = self.write_values();
+        out.push(presence | bits);
         if presence == PRESENCE_RUNS {
             let mut rest = self.present.as_slice();
             let mut want = true;
@@ -655,127 +477,98 @@ impl ColumnEncoder {
                 want = !want;
             }
         }
-        self.write_values(out, choice);
+        out.extend_from_slice(&self.body);
     }
 
-    /// Picks the smallest encoding of `self.values`.
-    fn choose(&mut self) -> Choice {
-        let mut best = Choice { mode: Mode::Raw, scale: 1, base: 0, zero_runs: false };
-        if self.values.len() < 2 {
-            return best;
+    /// Writes `self.values` into `self.body`; returns the header bits.
+    fn write_values(&mut self) -> u8 {
+        #[cfg(test)]
+        if let Some(varint) = &mut self.varint {
+            return varint.write(&self.values, &mut self.body);
         }
-        let mut best_len = usize::MAX;
-        for mode in Mode::ALL {
-            let (scale, base) = self.residuals(mode);
-            for zero_runs in [false, true] {
-                let len = self.residuals_len(zero_runs);
-                if len < best_len {
-                    best_len = len;
-                    best = Choice { mode, scale, base, zero_runs };
-                }
-            }
-        }
-        best
-    }
-
-    /// Fills `self.residuals` with the residuals of `mode` (scaled), and
-    /// returns the scale and the base.
-    fn residuals(&mut self, mode: Mode) -> (u64, i64) {
-        self.residuals.clear();
-        let values = &self.values;
-        let deltas = values.windows(2).map(|pair| varint::from_bits(pair[1].wrapping_sub(pair[0])));
-        let mut base = 0;
-        match mode {
-            Mode::Raw => self.residuals.extend(values.iter().skip(1)),
-            Mode::Delta => self.residuals.extend(deltas.map(varint::to_bits)),
-            Mode::DeltaOfDelta => {
-                let mut previous = 0i64;
-                self.residuals.extend(deltas.map(|delta| {
-                    let residual = delta.wrapping_sub(previous);
-                    previous = delta;
-                    varint::to_bits(residual)
-                }));
-            }
-            Mode::DeltaFromBase => {
-                base = deltas.clone().min().unwrap_or(0);
-                let base_bits = varint::to_bits(base);
-                self.residuals.extend(deltas.map(|delta| varint::to_bits(delta).wrapping_sub(base_bits)));
-            }
-        }
-        let signed = matches!(mode, Mode::Delta | Mode::DeltaOfDelta);
-        let magnitude = |r: u64| {
-            if signed {
-                varint::from_bits(r).unsigned_abs()
-            } else {
-                r
-            }
-        };
-        let scale = self.residuals.iter().fold(0, |g, &r| gcd(g, magnitude(r)));
-        // A signed scale must itself be a positive i64.
-        let scale = if scale >= 2 && (!signed || i64::try_from(scale).is_ok()) { scale } else { 1 };
-        for r in &mut self.residuals {
-            *r = if signed {
-                let quotient = varint::from_bits(*r) / varint::from_bits(scale);
-                varint::zigzag(quotient)
-            } else {
-                *r / scale
-            };
-        }
-        (scale, base)
-    }
-
-    fn residuals_len(&self, zero_runs: bool) -> usize {
-        if !zero_runs {
-            return self.residuals.iter().map(|&r| varint::len(r)).sum();
-        }
-        let mut len = 0;
-        let mut rest = self.residuals.as_slice();
-        while let Some(&first) = rest.first() {
-            if first == 0 {
-                let run = rest.iter().take_while(|&&r| r == 0).count();
-                len += 1 + varint::len(to_u64(run - 1));
-                rest = &rest[run..];
-            } else {
-                len += varint::len(first);
-                rest = &rest[1..];
-            }
-        }
-        len
-    }
-
-    fn write_values(&mut self, out: &mut Vec<u8>, choice: Choice) {
-        if self.values.len() >= 2 {
-            self.residuals(choice.mode);
-        } else {
-            self.residuals.clear();
-        }
-        if choice.scale != 1 {
-            varint::put(out, choice.scale);
-        }
-        if choice.mode == Mode::DeltaFromBase {
-            varint::put(out, varint::zigzag(choice.base));
-        }
-        varint::put(out, self.values[0]);
-        let mut rest = self.residuals.as_slice();
-        while let Some(&first) = rest.first() {
-            if first == 0 && choice.zero_runs {
-                let run = rest.iter().take_while(|&&r| r == 0).count();
-                out.push(0);
-                varint::put(out, to_u64(run - 1));
-                rest = &rest[run..];
-            } else {
-                varint::put(out, first);
-                rest = &rest[1..];
-            }
-        }
+        self.packed.write(&self.values, &mut self.body)
     }
 }
 
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
+/// Reads the integer columns of one block; its buffers are reused from
+/// column to column.
+#[derive(Default)]
+struct ColumnReader {
+    layout: Layout,
+    scratch: Vec<u64>,
+    runs: Vec<(bool, usize)>,
+    packed: packed::Decoder,
+}
+
+impl ColumnReader {
+    /// Decodes a column whose every row has a value into `out` (one value
+    /// per row).
+    fn read_all(&mut self, input: &mut &[u8], out: &mut [u64]) -> Result<(), CodecError> {
+        let header = varint::byte(input)?;
+        if header & PRESENCE_MASK != PRESENCE_ALL {
+            return Err(CodecError::Invalid("time column presence"));
+        }
+        self.values(input, header, out)
     }
-    a
+
+    /// Decodes one integer column of `rows` rows into `column` (appending).
+    fn read(&mut self, input: &mut &[u8], rows: usize, column: &mut Column) -> Result<(), CodecError> {
+        let header = varint::byte(input)?;
+        match header & PRESENCE_MASK {
+            PRESENCE_NONE => {
+                if header != PRESENCE_NONE {
+                    return Err(CodecError::Invalid("column header"));
+                }
+                column.push_absent(rows);
+            }
+            PRESENCE_ALL => self.values(input, header, column.push_present(rows))?,
+            PRESENCE_RUNS => {
+                self.runs.clear();
+                let (mut left, mut present, mut count) = (rows, true, 0usize);
+                while left > 0 {
+                    let run = read_run(input, left)?;
+                    self.runs.push((present, run));
+                    if present {
+                        count += run;
+                    }
+                    left -= run;
+                    present = !present;
+                }
+                if count == 0 {
+                    return Err(CodecError::Invalid("presence runs without values"));
+                }
+                let mut scratch = std::mem::take(&mut self.scratch);
+                scratch.clear();
+                scratch.resize(count, 0);
+                let read = self.values(input, header, &mut scratch);
+                if read.is_err() {
+                    self.scratch = scratch;
+                    return read;
+                }
+                let mut next = scratch.as_slice();
+                for &(present, run) in &self.runs {
+                    if present {
+                        let (values, rest) = next.split_at(run);
+                        column.push_present(run).copy_from_slice(values);
+                        next = rest;
+                    } else {
+                        column.push_absent(run);
+                    }
+                }
+                self.scratch = scratch;
+            }
+            _ => return Err(CodecError::Invalid("column presence")),
+        }
+        Ok(())
+    }
+
+    /// Decodes the `out.len() >= 1` present values of a column.
+    fn values(&mut self, input: &mut &[u8], header: u8, out: &mut [u64]) -> Result<(), CodecError> {
+        match self.layout {
+            Layout::Varint => varint_columns::decode_values(input, header, out),
+            Layout::Packed => self.packed.read(input, header & !PRESENCE_MASK, out),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -796,6 +589,36 @@ mod tests {
 
     fn rows(columns: &SampleColumns) -> Vec<Sample> {
         (0..columns.len()).filter_map(|i| columns.row(i)).collect()
+    }
+
+    /// A block as format 1 wrote it (layout 1), with every field of this
+    /// build.
+    fn layout_1(samples: &[Sample]) -> Vec<u8> {
+        layout_1_of(samples, &Field::ALL)
+    }
+
+    /// A block of layout 1 with the columns of `fields` only (format 1 had
+    /// the first 15).
+    fn layout_1_of(samples: &[Sample], fields: &[Field]) -> Vec<u8> {
+        let mut writer = ColumnWriter { varint: Some(varint_columns::Encoder::default()), ..ColumnWriter::default() };
+        encode_block_as(samples, LAYOUT_VARINT, fields, &mut writer).unwrap()
+    }
+
+    #[test]
+    fn a_block_of_format_1_decodes_with_the_later_fields_absent() {
+        let samples: Vec<Sample> = (0..50)
+            .map(|i| running(1_700_000_000_000 + i * 10_000, 1_000_000 * u64::try_from(i).unwrap(), 4096 * 1000))
+            .collect();
+        let old = layout_1_of(&samples, &Field::ALL[..15]);
+        let columns = decode_block(&old).unwrap();
+        assert_eq!(rows(&columns), samples);
+        for field in &Field::ALL[15..] {
+            assert_eq!(columns.column(*field), &Column::absent(50), "{field:?}");
+        }
+        // The same samples with a later field set: present in layout 2.
+        let mut newer = samples.clone();
+        newer.iter_mut().for_each(|s| s.set(Field::CpuUserNs, Some(7)));
+        assert_eq!(rows(&decode_block(&encode_block(&newer).unwrap()).unwrap()), newer);
     }
 
     #[test]
@@ -838,12 +661,14 @@ mod tests {
     fn corrupt_blocks_are_refused_with_a_reason() {
         assert_eq!(decode_block(&[]), Err(CodecError::Varint(VarintError::Truncated)));
         assert_eq!(decode_block(&[9, 0]), Err(CodecError::Format(9)));
-        assert_eq!(decode_block(&[FORMAT, 0, 0]), Err(CodecError::Trailing(1)));
-        // A huge row count is refused before anything is allocated.
-        let mut huge = vec![FORMAT];
-        varint::put(&mut huge, u64::MAX);
-        assert!(matches!(decode_block(&huge), Err(CodecError::TooLarge { .. })));
-        assert_eq!(decode_block(&[FORMAT, 0]).unwrap().len(), 0);
+        for layout in [LAYOUT_VARINT, LAYOUT_PACKED] {
+            assert_eq!(decode_block(&[layout, 0, 0]), Err(CodecError::Trailing(1)));
+            // A huge row count is refused before anything is allocated.
+            let mut huge = vec![layout];
+            varint::put(&mut huge, u64::MAX);
+            assert!(matches!(decode_block(&huge), Err(CodecError::TooLarge { .. })));
+            assert_eq!(decode_block(&[layout, 0]).unwrap().len(), 0);
+        }
     }
 
     #[test]
@@ -907,8 +732,8 @@ mod tests {
 
     proptest! {
         #[test]
-        fn arbitrary_samples_round_trip(samples in vec(any_sample(), 0..40)) {
-            let block = encode_block(&samples).unwrap();
+        fn arbitrary_samples_round_trip(samples in vec(any_sample(), 0..40), layout1: bool) {
+            let block = if layout1 { layout_1(&samples) } else { encode_block(&samples).unwrap() };
             let columns = decode_block(&block).unwrap();
             prop_assert_eq!(rows(&columns), samples.clone());
             if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
@@ -930,13 +755,10 @@ mod tests {
         }
 
         #[test]
-        fn blocks_decode_into_columns_that_keep_absence(
-            blocks in vec(vec(any_sample(), 1..30), 1..4),
-            spare in vec(any::<u8>(), 0..12),
-        ) {
+        fn blocks_decode_into_columns_that_keep_absence(blocks in vec(vec(any_sample(), 1..30), 1..4), layout1: bool) {
             // Several blocks (with different CPU counts) into one set of
             // columns, reserved from the headers as a reader does.
-            let encoded: Vec<Vec<u8>> = blocks.iter().map(|b| encode_block(b).unwrap()).collect();
+            let encoded: Vec<Vec<u8>> = blocks.iter().map(|b| if layout1 { layout_1(b) } else { encode_block(b).unwrap() }).collect();
             let mut columns = SampleColumns::default();
             columns.reserve(encoded.iter().map(|b| row_count(b).unwrap()).sum());
             for block in &encoded {
@@ -955,31 +777,13 @@ mod tests {
                 }
             }
             prop_assert_eq!(&columns, &pushed);
-            // The fast varint reader agrees with the plain one on any bytes.
-            let (mut fast, mut plain) = (spare.as_slice(), spare.as_slice());
-            let read = get_varint(&mut fast);
-            prop_assert_eq!(read, varint::get(&mut plain));
-            if read.is_ok() {
-                prop_assert_eq!(fast, plain);
-            }
-        }
-
-        #[test]
-        fn fast_varints_read_what_put_wrote(value: u64, small in 0u64..1 << 21, tail in vec(any::<u8>(), 0..9)) {
-            for value in [value, small, value >> 8, value >> 57] {
-                let mut bytes = Vec::new();
-                varint::put(&mut bytes, value);
-                bytes.extend(&tail);
-                let mut input = bytes.as_slice();
-                prop_assert_eq!(get_varint(&mut input), Ok(value));
-                prop_assert_eq!(input, tail.as_slice());
-            }
         }
 
         #[test]
         fn realistic_series_round_trip(samples in any_series()) {
             let block = encode_block(&samples).unwrap();
-            prop_assert_eq!(rows(&decode_block(&block).unwrap()), samples);
+            prop_assert_eq!(rows(&decode_block(&block).unwrap()), samples.clone());
+            prop_assert_eq!(rows(&decode_block(&layout_1(&samples)).unwrap()), samples);
         }
 
         #[test]
@@ -998,10 +802,10 @@ mod tests {
         }
 
         #[test]
-        fn every_truncation_of_a_block_or_row_is_refused(samples in vec(any_sample(), 1..20), delta: bool) {
+        fn every_truncation_of_a_block_or_row_is_refused(samples in vec(any_sample(), 1..20), delta: bool, layout1: bool) {
             // What the codec guarantees by itself: a value cut short never
             // decodes. A changed byte may (sled's CRC-32 guards those).
-            let block = encode_block(&samples).unwrap();
+            let block = if layout1 { layout_1(&samples) } else { encode_block(&samples).unwrap() };
             for len in 0..block.len() {
                 prop_assert!(decode_block(&block[..len]).is_err(), "a block cut to {} of {} bytes", len, block.len());
             }
@@ -1013,8 +817,8 @@ mod tests {
         }
 
         #[test]
-        fn corrupted_blocks_never_panic(samples in vec(any_sample(), 1..10), flips in vec((any::<usize>(), any::<u8>()), 1..4)) {
-            let mut block = encode_block(&samples).unwrap();
+        fn corrupted_blocks_never_panic(samples in vec(any_sample(), 1..10), flips in vec((any::<usize>(), any::<u8>()), 1..4), layout1: bool) {
+            let mut block = if layout1 { layout_1(&samples) } else { encode_block(&samples).unwrap() };
             for (at, bits) in flips {
                 let len = block.len();
                 block[at % len] ^= bits;
