@@ -128,7 +128,7 @@ fn every_command_prints_what_the_format_that_wrote_the_store_printed() {
 /// rather than answering with newer ones.
 #[test]
 fn as_of_the_middle_a_format_1_store_has_no_older_processes_or_memory_statistics() {
-    let store = unpacked();
+    let store = unpacked("compat-v1");
     let data = store.path().display().to_string();
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_kura"))
