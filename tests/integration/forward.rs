@@ -3,7 +3,7 @@
 //! sent twice, and what was dropped beyond a small backlog told once.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kura_query::export::syslog::Zone;
 use kura_query::feed;
@@ -18,11 +18,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Polls `found` until it holds; panics naming `what` after [`DEADLINE`].
 async fn wait_until(what: &str, mut found: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !found() {
-        assert!(Instant::now() < deadline, "{what} within {DEADLINE:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::foundation::poll(what, DEADLINE, || found().then_some(())).await
 }
 
 /// The lines of the stored events of `local` from `from_ns` on.

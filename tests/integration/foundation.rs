@@ -74,3 +74,17 @@ fn container_guards_remove_their_containers_even_after_a_panic() {
     assert!(!bed::docker(&["inspect", &name]).status.success(), "{name} still exists");
     assert_eq!(ours(), before);
 }
+
+/// Polls `found` every 200 ms until it gives a value; panics naming `what`
+/// after `timeout`. The wait is an await, so an in-process collector on the
+/// test's runtime keeps running.
+pub async fn poll<T>(what: &str, timeout: Duration, mut found: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = found() {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

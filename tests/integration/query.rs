@@ -124,14 +124,9 @@ async fn processes_memory_and_counts_read_from_the_store() {
     assert!(value(&detail, "total_cache") > 0.0 || value(&detail, "file") > 0.0);
 }
 
-/// Polls `ready` every 200 ms (without blocking the collector's runtime)
-/// until it holds; panics naming `what` after `timeout`.
+/// Waits until `ready` holds (see [`crate::foundation::poll`]).
 async fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + timeout;
-    while !ready() {
-        assert!(std::time::Instant::now() < deadline, "{what}: not within {timeout:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::foundation::poll(what, timeout, || ready().then_some(())).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kura_query::cursor::CursorFile;
 use kura_query::export::syslog::target::{Sender, Target};
@@ -57,15 +57,8 @@ fn stdout_ok(data: &Path, args: &[&str]) -> String {
 }
 
 /// Polls `found` until it gives a value; panics naming `what` after [`DEADLINE`].
-async fn wait_for<T>(what: &str, mut found: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = found() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what} within {DEADLINE:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+async fn wait_for<T>(what: &str, found: impl FnMut() -> Option<T>) -> T {
+    crate::foundation::poll(what, DEADLINE, found).await
 }
 
 fn now_ns() -> i64 {
