@@ -14,30 +14,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+use common::AS_OF;
+
 /// When the fixtures' history ends (their last sweep is 10 s before).
 const END: &str = "2026-01-01T03:00:00Z";
-
-/// Commands asked as of [`END`] (`--at END --max-bytes 0` appended).
-const AS_OF: &[(&str, &[&str])] = &[
-    ("status", &["status"]),
-    ("count", &["count"]),
-    ("size", &["size"]),
-    ("cpu", &["cpu"]),
-    ("cpu-core", &["cpu", "--scale", "core", "--core"]),
-    ("cpu-with-host", &["cpu", "--with-host", "--key", "short"]),
-    ("mem", &["mem"]),
-    ("mem-limit-rss", &["mem", "--limit", "--rss"]),
-    ("mem-with-host", &["mem", "--with-host", "-n", "sim-01*"]),
-    ("mem-detail", &["mem", "--detail", "-n", "sim-001"]),
-    ("disk", &["disk", "--window", "1m"]),
-    ("disk-per-window", &["disk", "--per-window", "--write"]),
-    ("net", &["net", "--key", "id"]),
-    ("net-packets", &["net", "--packets", "--per-window", "--rx"]),
-    ("proc", &["proc", "--prog", "httpd", "--args=-f"]),
-    ("ps", &["ps", "--all"]),
-    ("cpu-table", &["cpu", "--format", "table", "-n", "sim-01*"]),
-    ("cpu-json", &["cpu", "--format", "json", "-n", "sim-01*"]),
-];
 
 /// Commands over the whole history (`--since` the fixtures' start
 /// `--until` [`END`] in their arguments) and others 4e3340f did not have.

@@ -12,6 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 use kura_store::simulate::{Simulation, Simulator};
 use kura_store::{Store, StoreOptions};
 
@@ -61,26 +63,7 @@ fn hinemos_line(line: &str) -> bool {
 #[test]
 fn every_command_matches_its_golden_file() {
     let store = simulated_store();
-    let cases: &[(&str, &[&str])] = &[
-        ("status", &["status"]),
-        ("count", &["count"]),
-        ("size", &["size"]),
-        ("cpu", &["cpu"]),
-        ("cpu-core-scale-per-core", &["cpu", "--scale", "core", "--core"]),
-        ("cpu-with-host", &["cpu", "--with-host", "--key", "short"]),
-        ("mem", &["mem"]),
-        ("mem-limit-rss", &["mem", "--limit", "--rss"]),
-        ("mem-with-host", &["mem", "--with-host", "-n", "sim-01*"]),
-        ("mem-detail", &["mem", "--detail", "-n", "sim-001"]),
-        ("disk", &["disk", "--window", "1m"]),
-        ("disk-per-window", &["disk", "--per-window", "--write"]),
-        ("net", &["net", "--key", "id"]),
-        ("net-packets-per-window", &["net", "--packets", "--per-window", "--rx"]),
-        ("proc", &["proc", "--prog", "httpd", "--args=-f"]),
-        ("ps", &["ps", "--all"]),
-        ("cpu-table", &["cpu", "--format", "table", "-n", "sim-01*"]),
-        ("cpu-json", &["cpu", "--format", "json", "-n", "sim-01*"]),
-    ];
+    let cases = common::AS_OF;
     let update = std::env::var_os("KURA_UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     let at_both = [END, MID].iter().flat_map(|at| cases.iter().map(move |(case, args)| (*at, *case, *args)));
